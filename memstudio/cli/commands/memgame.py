@@ -1,0 +1,326 @@
+"""``memstudio memgame``: build memory-game stimulus sets, play them, score responses (000 §3.4, 004 §2.2).
+
+Targets are grouped into versions of one seed (e.g. one GAN seed at several α) either by file name — the
+default rule reads ``<seed>_alpha<α>.<ext>`` (also ``<seed>-a<α>``; change it with ``--name-pattern`` giving a
+regular expression with groups ``seed`` and optionally ``alpha``) — or by a manifest passed among the targets:
+a CSV with columns ``image, seed_id[, alpha][, version]`` or a JSON list of ``{"image", "seed_id", "alpha"}``
+objects (paths relative to the manifest). No participant ever sees two versions of a seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from memstudio.core.errors import MemstudioError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "memgame",
+        help="memory-game experiments: build stimulus sets, play, score",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="memgame_command", metavar="ACTION", required=True)
+
+    b = sub.add_parser("build", help="build counterbalanced sequences from targets and fillers")
+    b.add_argument(
+        "targets", nargs="+", metavar="TARGETS", help="target images, folders, or CSV/JSON manifests"
+    )
+    b.add_argument("--fillers", nargs="+", required=True, metavar="DIR", help="filler image folders or files")
+    b.add_argument("--participants", type=int, required=True, metavar="N")
+    b.add_argument("--seed", type=int, default=0, metavar="S", help="random seed; same seed, same design")
+    b.add_argument(
+        "--preset",
+        choices=("ganalyze", "lamem"),
+        default="ganalyze",
+        help="defaults of paper 000 (215 images, 60 targets, 34–139, 0–3) or 004 (186, 66, 35–150, ≤7)",
+    )
+    b.add_argument(
+        "--target-span",
+        type=int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        help="intervening images before a target repeat",
+    )
+    b.add_argument(
+        "--vigilance-span",
+        type=int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        help="intervening images before a vigilance repeat",
+    )
+    b.add_argument("--length", type=int, help="images per sequence, repeats included")
+    b.add_argument("--targets-per-sequence", type=int, metavar="N")
+    b.add_argument("--vigilance-per-sequence", type=int, metavar="N")
+    b.add_argument("--name-pattern", metavar="REGEX", help="how file names group targets into seeds")
+    b.add_argument(
+        "--images",
+        choices=("copy", "symlink", "hardlink"),
+        default="copy",
+        help="how images are placed in the output folder",
+    )
+    b.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="new folder for the design")
+    b.set_defaults(func=run_build)
+
+    v = sub.add_parser("validate", help="report every violated constraint of a built design")
+    v.add_argument("design", metavar="OUTDIR", help="a folder written by 'memgame build'")
+    v.set_defaults(func=run_validate)
+
+    p = sub.add_parser("play", help="play one sequence full-screen and record the responses")
+    p.add_argument("sequence", metavar="SEQUENCE", help="a sequence file (.csv or .json) of a built design")
+    p.add_argument("--participant", metavar="ID", help="participant id written to the responses")
+    p.add_argument("--image-ms", type=int, default=600, help="image duration (600 ms in the papers)")
+    p.add_argument("--blank-ms", type=int, default=800, help="blank interval (800 ms in the papers)")
+    p.add_argument("--feedback", action="store_true", help="green frame on hits, red on false alarms")
+    p.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
+    p.add_argument("-o", "--output", metavar="CSV", help="response file (default: DESIGN/responses/ID.csv)")
+    p.set_defaults(func=run_play)
+
+    s = sub.add_parser("score", help="score response CSVs: hit rates, false alarms, delay-corrected m_T")
+    s.add_argument("responses", nargs="+", metavar="RESPONSES.csv")
+    s.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="scores.csv",
+        help="per-image scores; a summary (α, exclusions, consistency) goes beside it as NAME.summary.json",
+    )
+    s.add_argument("--design", metavar="DIR", help="design folder (default: found above the response files)")
+    s.add_argument(
+        "--delay-T",
+        type=float,
+        metavar="T",
+        help="delay (intervening images) at which m_T is reported; default the geometric mean delay",
+    )
+    s.add_argument(
+        "--exclusion",
+        choices=("lamem", "ganalyze"),
+        default="lamem",
+        help="vigilance thresholds of 004 (>25%% misses) or 000 (>55%% misses or >30%% false alarms)",
+    )
+    s.add_argument("--max-vigilance-miss", type=float, metavar="RATE")
+    s.add_argument("--max-false-alarm-rate", type=float, metavar="RATE")
+    s.add_argument(
+        "--allow-no-vigilance",
+        action="store_true",
+        help="keep participants who had no vigilance repeats instead of stopping",
+    )
+    s.add_argument(
+        "--consistency",
+        type=int,
+        default=0,
+        metavar="N",
+        help="split-half Spearman over N random participant splits (25 in 004)",
+    )
+    s.add_argument("--assessor", metavar="NAME", help="also correlate human scores with this assessor")
+    s.add_argument("--seed", type=int, default=0, help="seed of the random splits")
+    s.set_defaults(func=run_score)
+
+
+def _game_config(args: argparse.Namespace):
+    from memstudio.core.experiments.stimuli import GANALYZE_GAME, LAMEM_GAME, GameConfig
+
+    base = LAMEM_GAME if args.preset == "lamem" else GANALYZE_GAME
+    return GameConfig(
+        length=args.length if args.length is not None else base.length,
+        targets_per_sequence=(
+            args.targets_per_sequence if args.targets_per_sequence is not None else base.targets_per_sequence
+        ),
+        vigilance_per_sequence=(
+            args.vigilance_per_sequence
+            if args.vigilance_per_sequence is not None
+            else base.vigilance_per_sequence
+        ),
+        target_span=tuple(args.target_span) if args.target_span else base.target_span,
+        vigilance_span=tuple(args.vigilance_span) if args.vigilance_span else base.vigilance_span,
+    )
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from memstudio.core.experiments.sequence_io import export_design
+    from memstudio.core.experiments.stimuli import StimulusSet, build_design
+    from memstudio.core.experiments.targets import DEFAULT_NAME_PATTERN, collect_fillers, collect_targets
+
+    targets = collect_targets(args.targets, args.name_pattern or DEFAULT_NAME_PATTERN)
+    stimuli = StimulusSet(targets, collect_fillers(args.fillers))
+    design = build_design(stimuli, args.participants, _game_config(args), args.seed)
+    out = export_design(design, args.output, args.images)
+    cfg = design.config
+    seeds = stimuli.seeds()
+    print(
+        f"{out}: {len(design.sequences)} sequences of {cfg.length} images "
+        f"({cfg.targets_per_sequence} targets, {cfg.vigilance_per_sequence} vigilance, "
+        f"{cfg.fillers_per_sequence} fillers); {len(seeds)} seeds with "
+        f"{sum(len(v) for v in seeds.values())} versions; all constraints hold"
+    )
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from memstudio.core.experiments.errors import DesignError
+    from memstudio.core.experiments.sequence_io import DESIGN_FILE, read_sequence
+    from memstudio.core.experiments.stimuli import GameConfig
+    from memstudio.core.experiments.validate import validate_design
+
+    root = Path(args.design)
+    try:
+        meta = json.loads((root / DESIGN_FILE).read_text(encoding="utf-8"))
+        config = GameConfig.from_dict(meta["config"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DesignError(f"{root / DESIGN_FILE}: not a readable memstudio design: {exc}") from exc
+    versions: dict[str, list[str]] = {}
+    for rec in meta.get("images", []):
+        if rec.get("role") == "target":
+            versions.setdefault(str(rec["seed_id"]), []).append(str(rec.get("version") or ""))
+    sequences = [read_sequence(root / "sequences" / f"{pid}.json") for pid in meta.get("participants", [])]
+    violations = validate_design(sequences, config, versions)
+    for v in violations:
+        print(v)
+    print(f"{root}: {len(sequences)} sequences, {len(violations)} violated constraint(s)")
+    return 1 if violations else 0
+
+
+def run_play(args: argparse.Namespace) -> int:
+    from memstudio.core.experiments.sequence_io import find_design_root, read_sequence
+
+    sequence_path = Path(args.sequence)
+    sequence = read_sequence(sequence_path)
+    root = find_design_root(sequence_path) or sequence_path.resolve().parent
+    participant = args.participant or sequence.participant
+    output = Path(args.output) if args.output else root / "responses" / f"{participant}.csv"
+    if output.exists():
+        raise MemstudioError(f"{output}: already exists; pass -o to choose another response file")
+    from memstudio.ui.memgame.runner import play_sequence  # Qt only when a game is actually played
+
+    written = play_sequence(
+        sequence,
+        root,
+        output,
+        participant,
+        args.image_ms,
+        args.blank_ms,
+        args.feedback,
+        full_screen=not args.windowed,
+    )
+    if written is None:
+        print("memgame: aborted; no responses were written", file=sys.stderr)
+        return 1
+    print(f"{written}: responses of {participant} ({len(sequence.trials)} trials)")
+    return 0
+
+
+def _assessor_scores(name: str, images: list[str], root: Path) -> dict[str, float]:
+    from memstudio.core.assessors.registry import load_assessor
+    from memstudio.core.imaging import load_image, pil_to_tensor
+
+    assessor = load_assessor(name)
+    return {
+        image: float(assessor.score(pil_to_tensor(load_image(root / image).image))[0]) for image in images
+    }
+
+
+def _json_safe(value: object) -> object:
+    """NaN (a split with too few shared images) becomes null: JSON has no NaN."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from memstudio.core.experiments.atomic import write_text_atomic
+    from memstudio.core.experiments.consistency import (
+        adversarial_split_consistency,
+        assessor_correlation,
+        split_half_consistency,
+    )
+    from memstudio.core.experiments.responses import read_responses
+    from memstudio.core.experiments.scoring import (
+        GANALYZE_EXCLUSION,
+        LAMEM_EXCLUSION,
+        ExclusionRule,
+        report_summary,
+        score_responses,
+        scores_to_csv,
+    )
+    from memstudio.core.experiments.sequence_io import find_design_root, read_design_images
+
+    root = Path(args.design) if args.design else find_design_root(args.responses[0])
+    known = read_design_images(root) if root is not None else None
+    rows = read_responses(args.responses, known_images=known)
+    preset = GANALYZE_EXCLUSION if args.exclusion == "ganalyze" else LAMEM_EXCLUSION
+    rule = ExclusionRule(
+        args.max_vigilance_miss if args.max_vigilance_miss is not None else preset.max_vigilance_miss,
+        args.max_false_alarm_rate if args.max_false_alarm_rate is not None else preset.max_false_alarm_rate,
+    )
+    report = score_responses(rows, rule, args.delay_T, require_vigilance=not args.allow_no_vigilance)
+    summary = report_summary(report)
+    d = report.decay
+    lines = [
+        f"{len(report.images)} images from {len(report.included)}/{len(report.participants)} participants "
+        f"({len(report.participants) - len(report.included)} excluded by vigilance)",
+        f"decay α = {d.alpha:+.4f} per log-delay unit at T = {d.T:.1f} intervening images "
+        f"({d.iterations} coordinate-descent iterations, {'converged' if d.converged else 'NOT converged'})",
+    ]
+    obs = report.observations
+    if args.consistency > 0 and len(obs.participants) >= 2:
+        plain = split_half_consistency(obs, args.consistency, False, args.seed, d.T)
+        corr = split_half_consistency(obs, args.consistency, True, args.seed, d.T)
+        adv = adversarial_split_consistency(obs, args.seed, d.T)
+        summary["consistency"] = {
+            "splits": args.consistency,
+            "spearman_hit_rate": plain.mean_rho,
+            "spearman_m_T": corr.mean_rho,
+            "alpha_mean": sum(corr.alphas) / len(corr.alphas),
+            "alpha_spread": max(corr.alphas) - min(corr.alphas),
+            "adversarial_spearman_hit_rate": adv.rho_uncorrected,
+            "adversarial_spearman_m_T": adv.rho_corrected,
+        }
+        if math.isnan(plain.mean_rho):
+            lines.append("split-half consistency: too few images were rated in both halves; add participants")
+        else:
+            lines.append(
+                f"split-half Spearman over {args.consistency} splits: hit rate {plain.mean_rho:.3f}, "
+                f"m_T {corr.mean_rho:.3f}; adversarial (low vs high delays): {adv.rho_uncorrected:.3f} → "
+                f"{adv.rho_corrected:.3f}"
+            )
+    elif args.consistency > 0:
+        lines.append("split-half consistency needs at least two participants; skipped")
+    if args.assessor:
+        image_root = root if root is not None else Path(args.responses[0]).resolve().parent
+        predicted = _assessor_scores(args.assessor, [s.image for s in report.images], image_root)
+        human_m = {s.image: s.m_T for s in report.images}
+        human_h = {s.image: s.hit_rate for s in report.images}
+        try:
+            c_m, c_h = assessor_correlation(human_m, predicted), assessor_correlation(human_h, predicted)
+        except ValueError as exc:
+            raise MemstudioError(f"cannot correlate with {args.assessor}: {exc}") from exc
+        summary["assessor"] = {
+            "name": args.assessor,
+            "spearman_m_T": c_m.rho,
+            "p_m_T": c_m.p_value,
+            "spearman_hit_rate": c_h.rho,
+            "images": c_m.n,
+            "predictions": predicted,
+        }
+        lines.append(
+            f"{args.assessor} vs humans: Spearman ρ = {c_m.rho:.3f} with m_T, {c_h.rho:.3f} with hit "
+            f"rate ({c_m.n} images)"
+        )
+    out = Path(args.output)
+    summary_path = out.with_name(f"{out.stem}.summary.json")
+    # Everything is computed before anything is written, and each file is replaced atomically.
+    write_text_atomic(summary_path, json.dumps(_json_safe(summary), indent=1) + "\n")
+    write_text_atomic(out, scores_to_csv(report))
+    for line in lines:
+        print(line)
+    print(f"{out}: per-image scores; {summary_path}: summary")
+    return 0

@@ -1,0 +1,1 @@
+"""Assessors: networks and measures that score an image batch for one property."""

@@ -1,0 +1,47 @@
+"""What an assessor is: a differentiable network that scores an image batch for one property.
+
+Every assessor takes the project's image convention — ``[N, 3, H, W]`` RGB in [0, 1] on its device — and
+does its own preprocessing (resize, crop, mean subtraction) inside ``forward``. Callers never need to know
+a model's input recipe, and gradients flow from the score back to the pixels, which direction training needs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Assessor(nn.Module):
+    """Base class of all assessors. Subclasses set the class attributes and implement ``forward``.
+
+    ``forward(images) -> scores`` returns a ``[N]`` float tensor.
+    """
+
+    #: Registry id used on the command line and in figure metadata, e.g. ``"resmem"``.
+    name: str = ""
+    #: The cognitive or image property scored, e.g. ``"memorability"``, ``"brightness"``.
+    property: str = ""
+    #: Nominal range of scores; sliders, plots and GANalyze's default α range follow it.
+    score_range: tuple[float, float] = (0.0, 1.0)
+    #: Decimals worth showing; more would be noise.
+    decimals: int = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: SHA-256 of the weights file the assessor was built from, for reproducible metadata.
+        self.checkpoint_hash: str | None = None
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        """Scores without gradients, for display: ``[N]`` on the CPU as float32."""
+        with torch.inference_mode():
+            return self(images).detach().float().cpu()
+
+    def describe(self) -> dict[str, object]:
+        """Identity of this assessor for metadata sidecars."""
+        return {"name": self.name, "property": self.property, "checkpoint_sha256": self.checkpoint_hash}
+
+
+def check_images(images: torch.Tensor) -> None:
+    """Fail loudly on the wrong shape, which would otherwise give a silently wrong score."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected an image batch [N, 3, H, W], got shape {tuple(images.shape)}")

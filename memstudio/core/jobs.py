@@ -1,0 +1,55 @@
+"""Long work as generators of steps, so one code path serves the engine, the CLI and the tests.
+
+A job is any iterator of :class:`Progress`. The engine advances it one step at a time and answers pending
+renders in between (the studio stays live); cancelling closes the generator, so a job's ``finally`` can save
+a resumable checkpoint. The CLI drives the same iterator under tqdm. A job's result is the generator's
+return value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+from tqdm import tqdm
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of a job: how far it is, what it is doing, and optionally an image to preview."""
+
+    fraction: float
+    message: str = ""
+    preview: torch.Tensor | None = None
+
+
+Job = Generator[Progress, None, T]
+
+
+def run_to_end(job: Iterator[Progress]) -> Any:
+    """Drive a job without showing progress; returns its result."""
+    while True:
+        try:
+            next(job)
+        except StopIteration as stop:
+            return stop.value
+
+
+def run_with_tqdm(job: Iterator[Progress], description: str, disable: bool = False) -> Any:
+    """Drive a job under a tqdm bar (the CLI's progress); returns its result."""
+    with tqdm(total=1000, desc=description, unit="‰", disable=disable, leave=False) as bar:
+        while True:
+            try:
+                step = next(job)
+            except StopIteration as stop:
+                bar.update(1000 - bar.n)
+                return stop.value
+            done = int(round(min(max(step.fraction, 0.0), 1.0) * 1000))
+            if done > bar.n:
+                bar.update(done - bar.n)
+            if step.message:
+                bar.set_postfix_str(step.message, refresh=False)

@@ -1,0 +1,200 @@
+"""What the studio shows, computed without Qt: subject → latent → edits → image → scores.
+
+The engine thread owns one :class:`Pipeline` and calls it for every request; the CLI and the tests can use
+the same object directly. It keeps the models resident (the current generator, assessors, directions) and
+caches per-subject state (a photo's editor, a seed's latent), so a slider drag only pays for rendering.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from memstudio.core.assessors.base import Assessor
+from memstudio.core.assessors.registry import load_assessor
+from memstudio.core.directions.base import Direction, apply_directions
+from memstudio.core.errors import MemstudioError
+from memstudio.core.generators.base import Generator, Latent
+from memstudio.core.generators.photo import PhotoEditor
+from memstudio.core.imaging import LoadedImage, load_image, pil_to_tensor
+
+#: Longest side of a photo while it is being edited: enough for a sharp canvas, small enough to drag live.
+EDIT_SIDE = 1024
+
+
+@dataclass(frozen=True)
+class PhotoSubject:
+    """A photo on disk, edited with the built-in photo editor."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class SeedSubject:
+    """A seed of the current generator (NVIDIA's seed rule), with truncation and class."""
+
+    seed: int
+    truncation: float = 1.0
+    class_index: int | None = None
+
+
+@dataclass(frozen=True)
+class LatentSubject:
+    """A latent held by the pipeline under ``key`` (an inverted face, a latent opened from a file)."""
+
+    key: str
+
+
+Subject = PhotoSubject | SeedSubject | LatentSubject
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Everything needed to produce one frame; immutable so the GUI thread can hand it over safely.
+
+    ``photo_edits`` are slider values in physical units; ``directions`` pairs a direction id with its α;
+    ``layer_weights`` (W+ only) scales every direction per layer, the layerwise editor's coefficients.
+    """
+
+    request_id: int
+    subject: Subject
+    photo_edits: tuple[tuple[str, float], ...] = ()
+    directions: tuple[tuple[str, float], ...] = ()
+    layer_weights: tuple[float, ...] | None = None
+    assessors: tuple[str, ...] = ()
+
+
+@dataclass
+class Scores:
+    """Scores of one frame; ``errors`` holds the assessors that could not run, with the reason."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    elapsed_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Pipeline:
+    """Models and caches behind the studio's frames. Not thread-safe: one thread (the engine's) uses it."""
+
+    def __init__(self, device: torch.device | str = "cpu", edit_side: int = EDIT_SIDE) -> None:
+        self.device = torch.device(device)
+        self.edit_side = edit_side
+        self.generator: Generator | None = None
+        self.directions: dict[str, Direction] = {}
+        self.latents: dict[str, Latent] = {}
+        self._editors: OrderedDict[str, tuple[PhotoEditor, LoadedImage]] = OrderedDict()
+        self._assessor_failures: dict[str, str] = {}
+
+    # ----- models ---------------------------------------------------------------------------------------
+    def set_generator(self, generator: Generator | None) -> None:
+        """Make ``generator`` current; the previous one is released (and its GPU memory with it)."""
+        self.generator = None
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        if generator is not None:
+            self.generator = generator.to(self.device).eval()
+
+    def assessor(self, name: str) -> Assessor:
+        """A resident assessor; a model that failed to load is not retried on every frame."""
+        if name in self._assessor_failures:
+            raise MemstudioError(self._assessor_failures[name])
+        try:
+            return load_assessor(name, self.device)
+        except Exception as exc:  # noqa: BLE001 - remembered and reported, whatever the cause
+            self._assessor_failures[name] = f"{name}: {exc}"
+            raise
+
+    def forget_failures(self) -> None:
+        """Allow failed models to be tried again (after the user installed or fixed something)."""
+        self._assessor_failures.clear()
+
+    # ----- subjects -------------------------------------------------------------------------------------
+    def photo(self, path: str) -> tuple[PhotoEditor, LoadedImage]:
+        """The editor over ``path`` (cached for the last few photos)."""
+        if path in self._editors:
+            self._editors.move_to_end(path)
+            return self._editors[path]
+        loaded = load_image(path, max_side=self.edit_side)
+        editor = PhotoEditor(pil_to_tensor(loaded.image).to(self.device), label=Path(path).stem)
+        self._editors[path] = (editor, loaded)
+        while len(self._editors) > 4:
+            self._editors.popitem(last=False)
+        return editor, loaded
+
+    def latent_for(self, request: RenderRequest) -> tuple[Generator, Latent]:
+        """The generator and edited latent a request describes."""
+        subject = request.subject
+        if isinstance(subject, PhotoSubject):
+            editor, _ = self.photo(subject.path)
+            latent = editor.latent_from_values(dict(request.photo_edits)) if request.photo_edits else editor.sample()
+            generator: Generator = editor
+        else:
+            if self.generator is None:
+                raise MemstudioError("no generator is loaded: open one with File ▸ Open generator…")
+            generator = self.generator
+            if isinstance(subject, SeedSubject):
+                latent = generator.sample(subject.seed, subject.truncation, subject.class_index)
+            else:
+                if subject.key not in self.latents:
+                    raise MemstudioError(f"latent {subject.key!r} is not loaded")
+                latent = self.latents[subject.key]
+            latent = latent.to(self.device)
+        edits = []
+        for direction_id, alpha in request.directions:
+            direction = self.directions.get(direction_id)
+            if direction is None:
+                raise MemstudioError(f"direction {direction_id!r} is not loaded")
+            if request.layer_weights is not None and direction.space in ("w", "w+"):
+                direction = _with_layer_weights(direction, request.layer_weights)
+            edits.append((direction, alpha))
+        return generator, edit_latent(generator, latent, edits)
+
+    # ----- frames ---------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def render(self, request: RenderRequest) -> torch.Tensor:
+        """The frame of ``request``: ``[1, 3, H, W]`` in [0, 1] on the pipeline's device."""
+        generator, latent = self.latent_for(request)
+        return generator.render(latent)
+
+    @torch.inference_mode()
+    def score(
+        self, image: torch.Tensor, names: tuple[str, ...], should_stop: Callable[[], bool] = lambda: False
+    ) -> Scores:
+        """Score ``image`` with each assessor in turn; stops early (returning what it has) when told to."""
+        scores = Scores()
+        for name in names:
+            if should_stop():
+                break
+            start = time.perf_counter()
+            try:
+                scores.values[name] = float(self.assessor(name).score(image)[0])
+            except Exception as exc:  # noqa: BLE001 - one assessor failing must not hide the others
+                scores.errors[name] = str(exc)
+            scores.elapsed_ms[name] = (time.perf_counter() - start) * 1000.0
+        return scores
+
+
+def edit_latent(generator: Generator, latent: Latent, edits: list[tuple[Direction, float]]) -> Latent:
+    """Apply directions of any space: z edits act on the seed's z before mapping, then W/W+ edits."""
+    z_edits = [(d, a) for d, a in edits if d.space == "z"]
+    other = [(d, a) for d, a in edits if d.space != "z"]
+    if z_edits and latent.space != "z":
+        z = latent.extras.get("z")
+        if not isinstance(z, torch.Tensor):
+            raise MemstudioError("a z direction needs the seed's z, and this latent has none (inverted or opened?)")
+        latent = Latent("z", z.to(latent.values), latent.seed, latent.truncation, latent.class_index, latent.label)
+    latent = apply_directions(latent, z_edits)
+    if latent.space == "z" and other and "w+" in generator.spaces:
+        latent = generator.convert(latent, "w+")
+    return apply_directions(latent, other)
+
+
+def _with_layer_weights(direction: Direction, layer_weights: tuple[float, ...]) -> Direction:
+    from dataclasses import replace
+
+    return replace(direction, layer_weights=torch.tensor(layer_weights, dtype=torch.float32))

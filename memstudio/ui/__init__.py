@@ -1,0 +1,1 @@
+"""The studio window: Qt widgets, one module per dock."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import torch
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    import torch
 
 T = TypeVar("T")
 
@@ -24,7 +26,7 @@ class Progress:
 
     fraction: float
     message: str = ""
-    preview: torch.Tensor | None = None
+    preview: torch.Tensor | None = None  # [N, 3, H, W] in [0, 1]
 
 
 Job = Generator[Progress, None, T]

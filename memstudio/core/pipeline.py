@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -22,60 +21,20 @@ from memstudio.core.errors import MemstudioError
 from memstudio.core.generators.base import Generator, Latent
 from memstudio.core.generators.photo import PhotoEditor
 from memstudio.core.imaging import LoadedImage, load_image, pil_to_tensor
+from memstudio.core.requests import LatentSubject, PhotoSubject, RenderRequest, Scores, SeedSubject
+
+__all__ = [
+    "Pipeline",
+    "RenderRequest",
+    "PhotoSubject",
+    "SeedSubject",
+    "LatentSubject",
+    "Scores",
+    "edit_latent",
+]
 
 #: Longest side of a photo while it is being edited: enough for a sharp canvas, small enough to drag live.
 EDIT_SIDE = 1024
-
-
-@dataclass(frozen=True)
-class PhotoSubject:
-    """A photo on disk, edited with the built-in photo editor."""
-
-    path: str
-
-
-@dataclass(frozen=True)
-class SeedSubject:
-    """A seed of the current generator (NVIDIA's seed rule), with truncation and class."""
-
-    seed: int
-    truncation: float = 1.0
-    class_index: int | None = None
-
-
-@dataclass(frozen=True)
-class LatentSubject:
-    """A latent held by the pipeline under ``key`` (an inverted face, a latent opened from a file)."""
-
-    key: str
-
-
-Subject = PhotoSubject | SeedSubject | LatentSubject
-
-
-@dataclass(frozen=True)
-class RenderRequest:
-    """Everything needed to produce one frame; immutable so the GUI thread can hand it over safely.
-
-    ``photo_edits`` are slider values in physical units; ``directions`` pairs a direction id with its α;
-    ``layer_weights`` (W+ only) scales every direction per layer, the layerwise editor's coefficients.
-    """
-
-    request_id: int
-    subject: Subject
-    photo_edits: tuple[tuple[str, float], ...] = ()
-    directions: tuple[tuple[str, float], ...] = ()
-    layer_weights: tuple[float, ...] | None = None
-    assessors: tuple[str, ...] = ()
-
-
-@dataclass
-class Scores:
-    """Scores of one frame; ``errors`` holds the assessors that could not run, with the reason."""
-
-    values: dict[str, float] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    elapsed_ms: dict[str, float] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -131,7 +90,11 @@ class Pipeline:
         subject = request.subject
         if isinstance(subject, PhotoSubject):
             editor, _ = self.photo(subject.path)
-            latent = editor.latent_from_values(dict(request.photo_edits)) if request.photo_edits else editor.sample()
+            latent = (
+                editor.latent_from_values(dict(request.photo_edits))
+                if request.photo_edits
+                else editor.sample()
+            )
             generator: Generator = editor
         else:
             if self.generator is None:
@@ -186,8 +149,12 @@ def edit_latent(generator: Generator, latent: Latent, edits: list[tuple[Directio
     if z_edits and latent.space != "z":
         z = latent.extras.get("z")
         if not isinstance(z, torch.Tensor):
-            raise MemstudioError("a z direction needs the seed's z, and this latent has none (inverted or opened?)")
-        latent = Latent("z", z.to(latent.values), latent.seed, latent.truncation, latent.class_index, latent.label)
+            raise MemstudioError(
+                "a z direction needs the seed's z, and this latent has none (inverted or opened?)"
+            )
+        latent = Latent(
+            "z", z.to(latent.values), latent.seed, latent.truncation, latent.class_index, latent.label
+        )
     latent = apply_directions(latent, z_edits)
     if latent.space == "z" and other and "w+" in generator.spaces:
         latent = generator.convert(latent, "w+")

@@ -20,15 +20,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from PySide6.QtCore import QObject, QThread, Signal
 
-from memstudio.core.device import default_device, describe
 from memstudio.core.errors import MemstudioError
-from memstudio.core.imaging import tensor_to_uint8
 from memstudio.core.jobs import Progress
-from memstudio.core.pipeline import Pipeline, RenderRequest
+from memstudio.core.requests import RenderRequest
+
+if TYPE_CHECKING:
+    import torch
+
+    from memstudio.core.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ def live_engines() -> list[Engine]:
 class Engine(QObject):
     """The studio's inference engine. Create, :meth:`start`, send requests, :meth:`stop` on close."""
 
+    ready = Signal(str)
     rendered = Signal(object)
     scored = Signal(object)
     failed = Signal(object)
@@ -114,10 +119,11 @@ class Engine(QObject):
     #: Progress signals per job are throttled to this interval unless they carry a preview.
     PROGRESS_INTERVAL_S = 0.1
 
-    def __init__(self, device: torch.device | str | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, device: str | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.device = torch.device(device) if device is not None else default_device()
-        self.pipeline = Pipeline(self.device)
+        self._device_name = device
+        self.device_description = "starting…"
+        self.pipeline: Pipeline | None = None
         self._cond = threading.Condition()
         self._render: RenderRequest | None = None
         self._tasks: deque[tuple[str, Callable[[Pipeline], Any]]] = deque()
@@ -141,9 +147,6 @@ class Engine(QObject):
 
     def is_running(self) -> bool:
         return self._thread.isRunning()
-
-    def device_label(self) -> str:
-        return describe(self.device)
 
     # ----- requests (GUI thread) ------------------------------------------------------------------------
     def next_request_id(self) -> int:
@@ -179,6 +182,16 @@ class Engine(QObject):
 
     # ----- engine thread --------------------------------------------------------------------------------
     def _run(self) -> None:
+        # torch is imported here, on the engine thread, so the window is on screen and live meanwhile.
+        import torch
+
+        from memstudio.core.device import default_device, describe
+        from memstudio.core.pipeline import Pipeline
+
+        device = torch.device(self._device_name) if self._device_name else default_device()
+        self.pipeline = Pipeline(device)
+        self.device_description = describe(device)
+        self.ready.emit(self.device_description)
         torch.set_grad_enabled(False)
         while True:
             with self._cond:
@@ -201,6 +214,8 @@ class Engine(QObject):
             self._finish_job(job_id, cancelled=True)
 
     def _serve_render(self, request: RenderRequest) -> None:
+        from memstudio.core.imaging import tensor_to_uint8
+
         start = time.perf_counter()
         try:
             image = self.pipeline.render(request)
@@ -217,7 +232,9 @@ class Engine(QObject):
         if len(scores.values) + len(scores.errors) < len(request.assessors):
             return  # abandoned for a newer frame: these scores would be stale
         self.scored.emit(
-            ScoreResult(request.request_id, scores.values, scores.errors, (time.perf_counter() - start) * 1000.0)
+            ScoreResult(
+                request.request_id, scores.values, scores.errors, (time.perf_counter() - start) * 1000.0
+            )
         )
 
     def _serve_task(self, task_id: str, fn: Callable[[Pipeline], Any]) -> None:
@@ -229,6 +246,10 @@ class Engine(QObject):
         self.task_done.emit(TaskDone(task_id, result))
 
     def _step_next_job(self) -> None:
+        import torch
+
+        from memstudio.core.imaging import tensor_to_uint8
+
         with self._cond:
             if not self._jobs:
                 return
@@ -291,7 +312,7 @@ def _failure(origin: str, ident: int | str, exc: BaseException) -> Failure:
     details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     if isinstance(exc, MemstudioError):
         message = str(exc)
-    elif isinstance(exc, torch.cuda.OutOfMemoryError):
+    elif type(exc).__name__ == "OutOfMemoryError":
         message = "the GPU ran out of memory; try a smaller batch, fp16, or the CPU (MEMSTUDIO_DEVICE=cpu)"
     else:
         message = f"{type(exc).__name__}: {exc}"

@@ -36,6 +36,19 @@ class Assessor(nn.Module):
         with torch.inference_mode():
             return self(images).detach().float().cpu()
 
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Per-image preprocessing, split out so images of different sizes can be scored in one batch.
+
+        ``score_prepared(prepare(x)) == forward(x)``; assessors whose preprocessing yields a fixed size
+        (ResMem's 227-px crop) override both, and batch scorers stack the prepared tensors.
+        """
+        return images
+
+    def score_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
+        """Scores of a batch made by :meth:`prepare` (no gradients, CPU float)."""
+        with torch.inference_mode():
+            return self(prepared).detach().float().cpu()
+
     def describe(self) -> dict[str, object]:
         """Identity of this assessor for metadata sidecars."""
         return {"name": self.name, "property": self.property, "checkpoint_sha256": self.checkpoint_hash}

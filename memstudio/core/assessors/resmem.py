@@ -177,6 +177,14 @@ class ResMemAssessor(Assessor):
         x = preprocess(images.to(next(self.net.parameters()).dtype))
         return self.net(x)
 
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        check_images(images)
+        return preprocess(images.to(next(self.net.parameters()).dtype))
+
+    def score_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.net(prepared).detach().float().cpu()
+
     def trunk_features(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Activations of ResNet-152's four stages: an offline perceptual feature space (face inversion)."""
         check_images(images)

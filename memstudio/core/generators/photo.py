@@ -10,52 +10,15 @@ every operation is differentiable, so an assessor's gradient reaches the edit ve
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from memstudio.core.generators.base import Generator, Latent
+from memstudio.core.generators.edit_params import PARAMETER_INDEX, PARAMETERS, EditParameter
 
+__all__ = ["PARAMETERS", "PARAMETER_INDEX", "EditParameter", "PhotoEditor", "luma"]
 
-@dataclass(frozen=True)
-class EditParameter:
-    """One slider of the photo editor: its physical range and unit."""
-
-    name: str
-    label: str
-    low: float
-    high: float
-    unit: str = ""
-
-    def physical(self, u: torch.Tensor) -> torch.Tensor:
-        """Unbounded latent coordinate → physical value in ``[low, high]`` (0 ↦ 0)."""
-        t = torch.tanh(u)
-        return torch.where(t >= 0, t * self.high, -t * self.low)
-
-    def latent(self, value: float) -> float:
-        """Physical value → latent coordinate (inverse of :meth:`physical`), clamped inside the range."""
-        bound = self.high if value >= 0 else -self.low
-        if bound == 0:
-            return 0.0
-        ratio = max(min(value / bound, 0.999), -0.999)
-        return math.atanh(ratio)
-
-
-#: The edit parameters in latent order. Ranges are chosen so the extreme is a strong but plausible edit.
-PARAMETERS: tuple[EditParameter, ...] = (
-    EditParameter("exposure", "Exposure", -1.0, 1.0, "EV"),
-    EditParameter("contrast", "Contrast", -0.5, 0.6),
-    EditParameter("saturation", "Saturation", -0.8, 0.8),
-    EditParameter("hue", "Hue", -30.0, 30.0, "°"),
-    EditParameter("temperature", "Temperature", -1.0, 1.0),
-    EditParameter("zoom", "Zoom", -0.2, 0.7),
-    EditParameter("center_x", "Centre x", -1.0, 1.0),
-    EditParameter("center_y", "Centre y", -1.0, 1.0),
-    EditParameter("vignette", "Vignette", -0.4, 0.6),
-    EditParameter("sharpness", "Sharpen / blur", -1.0, 1.0),
-)
-PARAMETER_INDEX = {p.name: i for i, p in enumerate(PARAMETERS)}
 
 # ITU-R BT.601 luma, the weights "brightness" means everywhere in memstudio.
 _LUMA = (0.299, 0.587, 0.114)

@@ -1,0 +1,7 @@
+"""``python -m memstudio`` runs the ``memstudio`` command."""
+
+import sys
+
+from memstudio.cli import main
+
+sys.exit(main())

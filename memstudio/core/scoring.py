@@ -1,0 +1,119 @@
+"""Scoring files: many images, several assessors, bad files reported and skipped, results streamed.
+
+Shared by ``memstudio score`` and the studio's "Score a folder" job. Decoding runs one image ahead on a
+thread while the network works, and images are batched after each assessor's own preprocessing (ResMem's
+227-px crops stack even when the photos differ in size).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from memstudio.core.assessors.base import Assessor
+from memstudio.core.errors import ImageLoadError, JobCancelled
+from memstudio.core.imaging import load_image, pil_to_tensor
+from memstudio.core.jobs import Job, Progress
+
+#: Photos up to this side are scored at full resolution, so scores equal the assessors' reference pipelines
+#: (ResMem resizes the whole photo to 256 px); larger camera files are reduced first to bound memory.
+SCORE_SIDE = 4096
+
+
+@dataclass
+class ImageScores:
+    path: Path
+    values: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class ScoreFailure:
+    path: Path
+    message: str
+
+
+def _decode(path: Path) -> tuple[Path, torch.Tensor | None, tuple[str, ...] | str]:
+    try:
+        loaded = load_image(path, max_side=SCORE_SIDE)
+    except ImageLoadError as exc:
+        return path, None, str(exc)
+    return path, pil_to_tensor(loaded.image), loaded.notes
+
+
+def score_paths(
+    paths: Sequence[Path], assessors: dict[str, Assessor], batch_size: int = 4, device: torch.device | str = "cpu"
+) -> Iterator[ImageScores | ScoreFailure]:
+    """Yield one result per path, in order; unreadable files become :class:`ScoreFailure`."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="memstudio-decode") as pool:
+        pending = [pool.submit(_decode, p) for p in paths[:batch_size]]
+        next_index = len(pending)
+        while pending:
+            batch = []
+            for future in pending:
+                batch.append(future.result())
+            pending = [pool.submit(_decode, p) for p in paths[next_index : next_index + batch_size]]
+            next_index += len(pending)
+            yield from _score_batch(batch, assessors, device)
+
+
+def _score_batch(
+    batch: list[tuple[Path, torch.Tensor | None, tuple[str, ...] | str]],
+    assessors: dict[str, Assessor],
+    device: torch.device | str,
+) -> Iterator[ImageScores | ScoreFailure]:
+    good = [(p, t.to(device), notes) for p, t, notes in batch if t is not None]
+    values: list[dict[str, float]] = [{} for _ in good]
+    with torch.inference_mode():
+        for name, assessor in assessors.items():
+            prepared = [assessor.prepare(t) for _, t, _ in good]
+            if prepared and all(x.shape == prepared[0].shape for x in prepared):
+                scores = assessor.score_prepared(torch.cat(prepared)).tolist()
+            else:
+                scores = [float(assessor.score_prepared(x)[0]) for x in prepared]
+            for row, score in zip(values, scores, strict=True):
+                row[name] = float(score)
+    results = iter(values)
+    for path, tensor, notes in batch:
+        if tensor is None:
+            yield ScoreFailure(path, str(notes))
+        else:
+            yield ImageScores(path, next(results), tuple(notes))
+
+
+def score_to_csv_job(
+    paths: Sequence[Path], assessors: dict[str, Assessor], csv_path: Path, device: torch.device | str = "cpu"
+) -> Job[dict[str, object]]:
+    """Score ``paths`` into ``csv_path`` (written atomically at the end; a cancel leaves no half file)."""
+    names = list(assessors)
+    rows: list[list[object]] = []
+    failures: list[ScoreFailure] = []
+    total = max(len(paths), 1)
+    for i, result in enumerate(score_paths(paths, assessors, device=device)):
+        if isinstance(result, ScoreFailure):
+            failures.append(result)
+            rows.append([str(result.path), *[""] * len(names), result.message])
+        else:
+            rows.append([str(result.path), *[f"{result.values[n]:.6f}" for n in names], ""])
+        yield Progress((i + 1) / total, f"{i + 1}/{len(paths)} {result.path.name}")
+    if not rows:
+        raise JobCancelled("no images to score")
+    csv_path = Path(csv_path)
+    fd, tmp = tempfile.mkstemp(dir=csv_path.parent, prefix=f".{csv_path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["path", *names, "error"])
+            writer.writerows(rows)
+        os.replace(tmp, csv_path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return {"csv": str(csv_path), "scored": len(rows) - len(failures), "failed": len(failures)}

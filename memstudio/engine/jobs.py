@@ -1,0 +1,23 @@
+"""Factories for the engine's stepped jobs (each returns ``factory(pipeline) -> iterator of Progress``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from memstudio.core.jobs import Progress
+
+
+def score_folder_factory(
+    folder: Path, csv_path: Path, assessor_names: tuple[str, ...]
+) -> Callable[[object], Iterator[Progress]]:
+    """Score every image in ``folder`` into ``csv_path`` with the engine's resident assessors."""
+
+    def factory(pipeline) -> Iterator[Progress]:
+        from memstudio.core.imaging import list_images
+        from memstudio.core.scoring import score_to_csv_job
+
+        assessors = {name: pipeline.assessor(name) for name in assessor_names}
+        return score_to_csv_job(list_images(folder), assessors, csv_path, device=pipeline.device)
+
+    return factory

@@ -1,0 +1,45 @@
+"""Starting the studio: the QApplication, the window on the built-in sample photos, and a clean exit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from memstudio.core.samples import assets_dir, sample_photos
+
+
+def resources_dir() -> Path:
+    return assets_dir().parent / "resources"
+
+
+def run_studio(paths: list[str] | None = None, screenshot: str | None = None) -> int:
+    """Open the studio on ``paths`` (or the sample photos) and run until the window closes."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("memstudio")
+    app.setOrganizationName("memstudio")
+    icon = resources_dir() / "icons" / "memstudio.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    from memstudio.ui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    opened = [Path(p) for p in paths or []]
+    if opened:
+        window.open_paths(opened)
+    else:
+        samples = sample_photos()
+        window.browser.add_paths(samples)
+        if samples:
+            window.open_photo(str(samples[0]))
+    if screenshot:
+        def grab(_request_id: int) -> None:
+            # Give the thumbnails and the score box a moment to paint, then save and quit.
+            QTimer.singleShot(1500, lambda: (window.grab().save(screenshot), window.close()))
+
+        window.scores_shown.connect(grab)
+    return app.exec()

@@ -1,0 +1,119 @@
+"""The jobs dock: one row per long job with progress, ETA, message, a preview and Cancel."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from memstudio.engine import JobDone, JobUpdate
+from memstudio.ui.qimage import to_qimage
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "ETA —"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"ETA {seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"ETA {seconds // 60} min {seconds % 60:02d} s"
+    return f"ETA {seconds} s"
+
+
+class JobRow(QFrame):
+    cancel_requested = Signal(str)
+
+    def __init__(self, job_id: str, title: str) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.setObjectName(f"job_{job_id}")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.title = QLabel(f"<b>{title}</b>")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.eta = QLabel(format_eta(None))
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.preview = QLabel()
+        self.preview.setFixedHeight(0)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.clicked.connect(lambda: self.cancel_requested.emit(self.job_id))
+        grid = QGridLayout(self)
+        grid.addWidget(self.title, 0, 0, 1, 2)
+        grid.addWidget(self.bar, 1, 0)
+        grid.addWidget(self.cancel, 1, 1)
+        grid.addWidget(self.eta, 2, 0)
+        grid.addWidget(self.message, 3, 0, 1, 2)
+        grid.addWidget(self.preview, 4, 0, 1, 2)
+
+    def update_progress(self, update: JobUpdate) -> None:
+        self.bar.setValue(int(round(update.fraction * 1000)))
+        self.eta.setText(f"{update.fraction * 100:.0f} %  ·  {format_eta(update.eta_s)}")
+        self.message.setText(update.message)
+        if update.preview is not None:
+            pixmap = QPixmap.fromImage(to_qimage(update.preview)).scaledToHeight(
+                96, Qt.TransformationMode.SmoothTransformation
+            )
+            self.preview.setFixedHeight(96)
+            self.preview.setPixmap(pixmap)
+
+    def finish(self, done: JobDone, summary: str) -> None:
+        self.cancel.setEnabled(False)
+        if done.error:
+            self.eta.setText("failed")
+            self.message.setText(done.error)
+            self.message.setStyleSheet("color: #d33;")
+        elif done.cancelled:
+            self.eta.setText("cancelled")
+            self.message.setText(summary or "cancelled; partial results kept where the job says so")
+        else:
+            self.bar.setValue(1000)
+            self.eta.setText("done")
+            self.message.setText(summary)
+
+
+class JobsPanel(QWidget):
+    """Holds the job rows; ``cancel_requested(job_id)`` goes to the engine."""
+
+    cancel_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("jobsPanel")
+        self.rows: dict[str, JobRow] = {}
+        self.score_folder = QPushButton("Score a folder with ResMem…")
+        self.score_folder.setObjectName("scoreFolderButton")
+        self._column = QVBoxLayout()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.score_folder)
+        layout.addLayout(self._column)
+        layout.addStretch(1)
+
+    def add_job(self, job_id: str, title: str) -> JobRow:
+        old = self.rows.pop(job_id, None)
+        if old is not None:
+            old.deleteLater()
+        row = JobRow(job_id, title)
+        row.cancel_requested.connect(self.cancel_requested)
+        self._column.insertWidget(0, row)
+        self.rows[job_id] = row
+        return row
+
+    def update_job(self, update: JobUpdate) -> None:
+        row = self.rows.get(update.job_id)
+        if row is not None:
+            row.update_progress(update)
+
+    def finish_job(self, done: JobDone, summary: str = "") -> None:
+        row = self.rows.get(done.job_id)
+        if row is not None:
+            row.finish(done, summary)

@@ -1,0 +1,310 @@
+"""The studio window: wiring between the state, the docks, the canvas and the engine (no logic of its own)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QVBoxLayout, QWidget
+
+from memstudio.core.imaging import IMAGE_SUFFIXES
+from memstudio.core.requests import PhotoSubject, RenderRequest
+from memstudio.engine import Engine, Failure, Frame, JobDone, JobUpdate, ScoreResult, TaskDone
+from memstudio.ui.canvas import ImageCanvas
+from memstudio.ui.docks import add_dock
+from memstudio.ui.jobs_dock import JobsPanel
+from memstudio.ui.message_bar import MessageBar
+from memstudio.ui.property_strip import PropertyStrip
+from memstudio.ui.seed_browser import SeedBrowser
+from memstudio.ui.settings import studio_settings
+from memstudio.ui.state import StudioState
+
+#: Bump when docks are added or renamed: a saved layout from another version is ignored, not half-applied.
+LAYOUT_VERSION = 1
+
+#: (name, property, score range, decimals) of the assessors scored live. Kept here, not read from the
+#: registry, so building the window does not import torch.
+LIVE_ASSESSORS: list[tuple[str, str, tuple[float, float], int]] = [
+    ("resmem", "memorability", (0.0, 1.0), 3),
+    ("brightness", "brightness", (0.0, 1.0), 3),
+    ("colorfulness", "colorfulness", (0.0, 150.0), 1),
+    ("redness", "redness", (0.0, 1.0), 3),
+    ("entropy", "entropy", (0.0, 8.0), 2),
+]
+
+CHECKPOINT_SUFFIXES = (".pkl", ".pt", ".pth", ".safetensors")
+
+
+class MainWindow(QMainWindow):
+    """The studio. ``frame_shown(request_id)`` and ``scores_shown(request_id)`` report what is on screen."""
+
+    frame_shown = Signal(int)
+    scores_shown = Signal(int)
+
+    def __init__(self, engine: Engine | None = None, start_engine: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("memstudioMainWindow")
+        self.setWindowTitle("memstudio")
+        self.setAcceptDrops(True)
+        self.resize(1400, 900)
+        self.state = StudioState(self)
+        self.engine = engine or Engine()
+        self._owns_engine = engine is None
+        self._assessors = tuple(name for name, *_ in LIVE_ASSESSORS)
+        self._last_sent = 0
+        self._last_shown = 0
+        self._last_scored = 0
+        self._sent_at: dict[int, float] = {}
+        self.last_latency_ms: float | None = None
+
+        self.canvas = ImageCanvas()
+        self.messages = MessageBar()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.messages)
+        column.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
+
+        self.browser = SeedBrowser()
+        self.strip = PropertyStrip(LIVE_ASSESSORS)
+        self.jobs = JobsPanel()
+        self.browser_dock = add_dock(self, self.browser, "Seed browser", "seedBrowserDock", Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.strip_dock = add_dock(self, self.strip, "Properties", "propertyStripDock", Qt.DockWidgetArea.RightDockWidgetArea)
+        self.jobs_dock = add_dock(self, self.jobs, "Jobs", "jobsDock", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([self.browser_dock, self.strip_dock], [300, 380], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.jobs_dock], [170], Qt.Orientation.Vertical)
+
+        self._device_label = QLabel("device: starting…")
+        self._timing_label = QLabel("")
+        self.statusBar().addPermanentWidget(self._timing_label)
+        self.statusBar().addPermanentWidget(self._device_label)
+
+        self._build_menus()
+        self._default_layout = self.saveState(LAYOUT_VERSION)
+        self._restore_layout()
+
+        self.state.changed.connect(self._request_frame)
+        self.state.changed.connect(self._sync_controls)
+        self.strip.value_changed.connect(self.state.set_value)
+        self.strip.drag_started.connect(self.state.begin_drag)
+        self.strip.reset_requested.connect(self.state.reset_edits)
+        self.browser.photo_chosen.connect(self.open_photo)
+        self.browser.problem.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.jobs.cancel_requested.connect(self.engine.cancel_job)
+        self.jobs.score_folder.clicked.connect(self.choose_folder_to_score)
+
+        self.engine.ready.connect(self._engine_ready)
+        self.engine.rendered.connect(self._show_frame)
+        self.engine.scored.connect(self._show_scores)
+        self.engine.failed.connect(self._show_failure)
+        self.engine.job_progress.connect(self.jobs.update_job)
+        self.engine.job_finished.connect(self._job_finished)
+        self.engine.task_done.connect(self._task_done)
+        if start_engine and self._owns_engine:
+            # Started after the window is shown: torch is imported on the engine thread meanwhile.
+            QTimer.singleShot(0, self.engine.start)
+
+    # ----- menus ----------------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "Add &photos…", self.browser.choose_files, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Open &folder…", self.browser.choose_folder)
+        file_menu.addSeparator()
+        self._action(file_menu, "Score a folder with ResMem…", self.choose_folder_to_score)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        undo = self.state.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.state.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        edit_menu.addAction(undo)
+        edit_menu.addAction(redo)
+        self._action(edit_menu, "Reset edits", self.state.reset_edits)
+
+        view_menu = self.menuBar().addMenu("&View")
+        for dock in (self.browser_dock, self.strip_dock, self.jobs_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        self.reset_layout_action = self._action(view_menu, "Reset layout", self.reset_layout)
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    # ----- layout ---------------------------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        settings = studio_settings()
+        if settings.value("window/layoutVersion", 0, type=int) != LAYOUT_VERSION:
+            return
+        geometry = settings.value("window/geometry")
+        state = settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state, LAYOUT_VERSION)
+
+    def save_layout(self) -> None:
+        settings = studio_settings()
+        settings.setValue("window/layoutVersion", LAYOUT_VERSION)
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        settings.sync()
+
+    def reset_layout(self) -> None:
+        for dock in (self.browser_dock, self.strip_dock, self.jobs_dock):
+            dock.setFloating(False)
+            dock.show()
+        self.restoreState(self._default_layout, LAYOUT_VERSION)
+
+    # ----- opening things -------------------------------------------------------------------------------
+    def open_paths(self, paths: list[Path]) -> str:
+        """Open dropped or command-line paths; returns a sentence saying what was done with them."""
+        images = [p for p in paths if p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES]
+        checkpoints = [p for p in paths if p.suffix.lower() in CHECKPOINT_SUFFIXES]
+        unknown = [p for p in paths if p not in images and p not in checkpoints]
+        said = []
+        added = self.browser.add_paths(images)
+        if added:
+            self.open_photo(added[0])
+            said.append(f"added {len(added)} photo(s) to the seed browser and opened {Path(added[0]).name}")
+        elif images:
+            self.open_photo(str(images[0]))
+            said.append(f"opened {images[0].name}")
+        if checkpoints:
+            said.append(
+                f"{checkpoints[0].name} looks like a generator checkpoint: import it with "
+                "`memstudio import-model` to use it here"
+            )
+        if unknown:
+            said.append(f"ignored {', '.join(p.name for p in unknown)} (not an image, folder or checkpoint)")
+        message = "; ".join(said) or "nothing to open"
+        self.statusBar().showMessage(message, 10_000)
+        return message
+
+    def open_photo(self, path: str) -> None:
+        self.browser.select(path)
+        self.state.set_subject(PhotoSubject(str(path)), keep_edits=True)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.open_paths(paths)
+            event.acceptProposedAction()
+
+    # ----- frames ---------------------------------------------------------------------------------------
+    def _request_frame(self) -> None:
+        values = self.state.values
+        if values.subject is None:
+            return
+        request = RenderRequest(
+            request_id=self.engine.next_request_id(),
+            subject=values.subject,
+            photo_edits=tuple(sorted(values.edits.items())),
+            directions=tuple(sorted(values.alphas.items())),
+            layer_weights=values.layer_weights,
+            assessors=self._assessors,
+        )
+        self._last_sent = request.request_id
+        self._sent_at[request.request_id] = time.perf_counter()
+        self.strip.mark_scores_stale()
+        self.engine.request_render(request)
+
+    def _sync_controls(self) -> None:
+        self.strip.set_edit_values(self.state.values.edits)
+        self.strip.set_edits_enabled(isinstance(self.state.subject, PhotoSubject))
+        self.setWindowTitle(f"memstudio — {self.state.subject_label()}" if self.state.subject else "memstudio")
+
+    def _show_frame(self, frame: Frame) -> None:
+        if frame.request_id <= self._last_shown:
+            return  # an older frame arriving late
+        self._last_shown = frame.request_id
+        self.canvas.set_frame(frame.pixels)
+        self.canvas.repaint()
+        sent = self._sent_at.pop(frame.request_id, None)
+        for stale in [i for i in self._sent_at if i < frame.request_id]:
+            self._sent_at.pop(stale)
+        if sent is not None:
+            self.last_latency_ms = (time.perf_counter() - sent) * 1000.0
+        self._render_ms = frame.render_ms
+        self._timing_label.setText(f"render {frame.render_ms:.0f} ms")
+        self.frame_shown.emit(frame.request_id)
+
+    def _show_scores(self, result: ScoreResult) -> None:
+        if result.request_id != self._last_shown or result.request_id < self._last_scored:
+            return  # scores of a frame no longer on screen
+        self._last_scored = result.request_id
+        lines = []
+        decimals = {name: d for name, _, _, d in LIVE_ASSESSORS}
+        for name in self._assessors:
+            if name in result.values:
+                lines.append((name, f"{result.values[name]:.{decimals[name]}f}", False))
+            elif name in result.errors:
+                lines.append((name, "error", True))
+        self.canvas.set_scores(lines)
+        self.strip.set_scores(result.values, result.errors)
+        self._timing_label.setText(f"render {getattr(self, '_render_ms', 0):.0f} ms · score {result.score_ms:.0f} ms")
+        if result.errors:
+            name, message = next(iter(result.errors.items()))
+            self.statusBar().showMessage(f"{name} could not score: {message}", 10_000)
+        self.scores_shown.emit(result.request_id)
+
+    def _show_failure(self, failure: Failure) -> None:
+        self.messages.show_problem(failure.message, failure.details)
+        self.statusBar().showMessage(failure.message, 10_000)
+
+    def _engine_ready(self, device: str) -> None:
+        self._device_label.setText(f"device: {device}")
+
+    # ----- jobs -----------------------------------------------------------------------------------------
+    def choose_folder_to_score(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Score every image in a folder with ResMem")
+        if not folder:
+            return
+        target, _ = QFileDialog.getSaveFileName(
+            self, "Write scores to", str(Path(folder) / "memstudio-scores.csv"), "CSV (*.csv)"
+        )
+        if target:
+            self.score_folder(Path(folder), Path(target))
+
+    def score_folder(self, folder: Path, csv_path: Path, assessors: tuple[str, ...] = ("resmem",)) -> str:
+        """Start the folder-scoring job; returns its id."""
+        from memstudio.engine.jobs import score_folder_factory
+
+        job_id = f"score-{folder.name}-{int(time.time() * 1000) % 100000}"
+        title = f"Scoring {folder.name} → {csv_path.name}"
+        self.jobs.add_job(job_id, title)
+        self.engine.submit_job(job_id, title, score_folder_factory(folder, csv_path, assessors))
+        return job_id
+
+    def _job_finished(self, done: JobDone) -> None:
+        summary = ""
+        if isinstance(done.result, dict) and "csv" in done.result:
+            summary = f"{done.result['scored']} scored, {done.result['failed']} failed → {done.result['csv']}"
+        self.jobs.finish_job(done, summary)
+        if summary:
+            self.statusBar().showMessage(summary, 10_000)
+
+    def _task_done(self, done: TaskDone) -> None:
+        self.statusBar().showMessage(f"{done.task_id}: done", 5_000)
+
+    # ----- closing --------------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.save_layout()
+        self.browser.shutdown()
+        if self._owns_engine:
+            self.engine.stop()
+        event.accept()

@@ -1,0 +1,128 @@
+"""The seed browser: the photos (and, with a generator, the seeds) the user can put on the canvas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from memstudio.core.imaging import IMAGE_SUFFIXES
+from memstudio.engine.thumbnails import Thumbnailer
+
+THUMB = 112
+PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+class SeedBrowser(QWidget):
+    """Lists photos as thumbnails (made off the GUI thread); clicking one makes it the current image."""
+
+    photo_chosen = Signal(str)
+    problem = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("seedBrowser")
+        self.list = QListWidget()
+        self.list.setObjectName("seedList")
+        self.list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setGridSize(QSize(THUMB + 16, THUMB + 34))
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.list.setMovement(QListWidget.Movement.Static)
+        self.list.setWordWrap(True)
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.list.itemActivated.connect(self._activated)
+        self.list.itemClicked.connect(self._activated)
+        open_folder = QPushButton("Open folder…")
+        open_folder.clicked.connect(self.choose_folder)
+        add = QPushButton("Add photos…")
+        add.clicked.connect(self.choose_files)
+        buttons = QHBoxLayout()
+        buttons.addWidget(open_folder)
+        buttons.addWidget(add)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(buttons)
+        layout.addWidget(self.list)
+        self.thumbnailer = Thumbnailer(THUMB, self)
+        self.thumbnailer.ready.connect(self._thumbnail_ready)
+        self.thumbnailer.failed.connect(self._thumbnail_failed)
+        self._items: dict[str, QListWidgetItem] = {}
+
+    def add_paths(self, paths: list[Path]) -> list[str]:
+        """Add image files (folders expand); returns the paths newly added, in order."""
+        added = []
+        for path in paths:
+            if path.is_dir():
+                added += self.add_paths(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+                continue
+            key = str(path)
+            if key in self._items:
+                continue
+            item = QListWidgetItem(path.name)
+            item.setData(PATH_ROLE, key)
+            item.setToolTip(key)
+            item.setSizeHint(QSize(THUMB + 12, THUMB + 30))
+            self.list.addItem(item)
+            self._items[key] = item
+            self.thumbnailer.request(key)
+            added.append(key)
+        return added
+
+    def paths(self) -> list[str]:
+        return [self.list.item(i).data(PATH_ROLE) for i in range(self.list.count())]
+
+    def selected_paths(self) -> list[str]:
+        return [item.data(PATH_ROLE) for item in self.list.selectedItems()]
+
+    def select(self, path: str) -> None:
+        item = self._items.get(path)
+        if item is not None:
+            self.list.setCurrentItem(item)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of photos")
+        if folder:
+            added = self.add_paths([Path(folder)])
+            if added:
+                self.photo_chosen.emit(added[0])
+
+    def choose_files(self) -> None:
+        pattern = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
+        files, _ = QFileDialog.getOpenFileNames(self, "Add photos", "", f"Images ({pattern});;All files (*)")
+        if files:
+            added = self.add_paths([Path(f) for f in files])
+            if added:
+                self.photo_chosen.emit(added[0])
+
+    def shutdown(self) -> None:
+        self.thumbnailer.wait()
+
+    def _activated(self, item: QListWidgetItem) -> None:
+        self.photo_chosen.emit(item.data(PATH_ROLE))
+
+    def _thumbnail_ready(self, path: str, payload: object) -> None:
+        item = self._items.get(path)
+        if item is None:
+            return
+        width, height, data = payload
+        image = QImage(data, width, height, width * 3, QImage.Format.Format_RGB888).copy()
+        item.setIcon(QIcon(QPixmap.fromImage(image)))
+
+    def _thumbnail_failed(self, path: str, message: str) -> None:
+        item = self._items.get(path)
+        if item is not None:
+            item.setToolTip(message)
+            item.setForeground(Qt.GlobalColor.red)
+            item.setText(f"⚠ {Path(path).name}")
+        self.problem.emit(message)

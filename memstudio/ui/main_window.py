@@ -43,7 +43,7 @@ class MainWindow(QMainWindow):
     frame_shown = Signal(int)
     scores_shown = Signal(int)
 
-    def __init__(self, engine: Engine | None = None, start_engine: bool = True) -> None:
+    def __init__(self, assessors: tuple[str, ...] | None = None, engine: Engine | None = None) -> None:
         super().__init__()
         self.setObjectName("memstudioMainWindow")
         self.setWindowTitle("memstudio")
@@ -52,7 +52,8 @@ class MainWindow(QMainWindow):
         self.state = StudioState(self)
         self.engine = engine or Engine()
         self._owns_engine = engine is None
-        self._assessors = tuple(name for name, *_ in LIVE_ASSESSORS)
+        live = [a for a in LIVE_ASSESSORS if assessors is None or a[0] in assessors]
+        self._assessors = tuple(name for name, *_ in live)
         self._last_sent = 0
         self._last_shown = 0
         self._last_scored = 0
@@ -70,7 +71,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.browser = SeedBrowser()
-        self.strip = PropertyStrip(LIVE_ASSESSORS)
+        self.strip = PropertyStrip(live)
         self.jobs = JobsPanel()
         self.browser_dock = add_dock(self, self.browser, "Seed browser", "seedBrowserDock", Qt.DockWidgetArea.LeftDockWidgetArea)
         self.strip_dock = add_dock(self, self.strip, "Properties", "propertyStripDock", Qt.DockWidgetArea.RightDockWidgetArea)
@@ -104,7 +105,7 @@ class MainWindow(QMainWindow):
         self.engine.job_progress.connect(self.jobs.update_job)
         self.engine.job_finished.connect(self._job_finished)
         self.engine.task_done.connect(self._task_done)
-        if start_engine and self._owns_engine:
+        if self._owns_engine:
             # Started after the window is shown: torch is imported on the engine thread meanwhile.
             QTimer.singleShot(0, self.engine.start)
 

@@ -1,0 +1,1 @@
+"""Development tools (import-linter contracts); never imported by the studio itself."""

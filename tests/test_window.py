@@ -1,0 +1,158 @@
+"""The studio window as a user drives it: photos in, sliders, undo, bad files, jobs, layout, closing."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+import bad_images
+from memstudio.ui.main_window import MainWindow
+
+FAST = ("brightness", "entropy")
+
+
+@pytest.fixture
+def window(qtbot):
+    win = MainWindow(assessors=FAST)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.engine.is_running(), timeout=10_000)
+    yield win
+    win.close()
+    assert not win.engine.is_running()
+
+
+def open_and_wait(qtbot, win, path: Path) -> None:
+    with qtbot.waitSignal(win.scores_shown, timeout=30_000):
+        win.open_paths([path])
+
+
+def test_photo_is_shown_with_scores_in_the_corner(qtbot, window, photos_dir):
+    open_and_wait(qtbot, window, photos_dir / "coffee.png")
+    assert window.canvas.has_image()
+    lines = window.canvas.score_lines()
+    assert [name for name, _, _ in lines] == list(FAST)
+    brightness = float(lines[0][1])
+    assert 0.3 < brightness < 0.5  # coffee.png is mid-dark (0.406 measured by the core)
+    assert window.strip.score_labels["brightness"].text() == lines[0][1]
+    assert window.browser.paths() == [str(photos_dir / "coffee.png")]
+
+
+def test_slider_drag_is_one_undo_step(qtbot, window, photos_dir):
+    open_and_wait(qtbot, window, photos_dir / "chelsea.png")
+    before = float(window.canvas.score_lines()[0][1])
+    window.state.begin_drag()
+    for v in (0.1, 0.3, 0.5, 0.7):
+        window.state.set_value("edit", "exposure", v, dragging=True)
+    qtbot.waitUntil(lambda: window.strip.sliders["exposure"].value() == pytest.approx(0.7), timeout=5_000)
+    with qtbot.waitSignal(window.scores_shown, timeout=30_000):
+        pass
+    assert float(window.canvas.score_lines()[0][1]) > before + 0.05
+    assert window.state.undo_stack.count() == 2  # opening the photo, then one merged drag
+    with qtbot.waitSignal(window.scores_shown, timeout=30_000):
+        window.state.undo_stack.undo()
+    assert window.state.values.edits == {}
+    assert window.strip.sliders["exposure"].value() == 0.0
+    assert float(window.canvas.score_lines()[0][1]) == pytest.approx(before, abs=1e-3)
+
+
+def test_moving_a_slider_widget_renders_the_edit(qtbot, window, photos_dir):
+    open_and_wait(qtbot, window, photos_dir / "rocket.jpg")
+    with qtbot.waitSignal(window.scores_shown, timeout=30_000):
+        window.strip.sliders["saturation"].setValue(-0.8)
+    assert window.state.values.edits == {"saturation": pytest.approx(-0.8)}
+
+
+@pytest.mark.parametrize("name", sorted(bad_images.BAD))
+def test_bad_files_show_a_message_and_the_studio_goes_on(qtbot, window, tmp_path, photos_dir, name):
+    path = bad_images.BAD[name](tmp_path)
+    with qtbot.waitSignal(window.engine.failed, timeout=20_000):
+        window.open_paths([path])
+    assert window.messages.isVisible()
+    assert str(path) in window.messages.text()
+    open_and_wait(qtbot, window, photos_dir / "coffee.png")
+    assert window.canvas.has_image()
+
+
+@pytest.mark.parametrize("name", sorted(bad_images.AWKWARD))
+def test_awkward_files_open(qtbot, window, tmp_path, name):
+    path = bad_images.AWKWARD[name](tmp_path)
+    open_and_wait(qtbot, window, path)
+    assert not window.messages.isVisible()
+    if name == "exif":
+        assert window.canvas.image_size() == (40, 60)  # shown upright
+
+
+def test_huge_photo_is_edited_reduced(qtbot, window, tmp_path):
+    open_and_wait(qtbot, window, bad_images.huge_jpeg(tmp_path))
+    assert max(window.canvas.image_size()) == 1024
+
+
+def test_drop_of_files_and_folders(qtbot, window, tmp_path, photos_dir):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    for name in ("chelsea.png", "rocket.jpg"):
+        shutil.copy(photos_dir / name, folder / name)
+    (folder / "notes.txt").write_text("x")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.scores_shown, timeout=30_000):
+        window.dropEvent(event)
+    assert sorted(Path(p).name for p in window.browser.paths()) == ["chelsea.png", "rocket.jpg"]
+    assert "added 2 photo(s)" in window.statusBar().currentMessage()
+
+
+def test_thumbnails_are_made(qtbot, window, photos_dir):
+    window.browser.add_paths([photos_dir])
+    qtbot.waitUntil(
+        lambda: all(not window.browser.list.item(i).icon().isNull() for i in range(window.browser.list.count())),
+        timeout=20_000,
+    )
+    assert window.browser.list.count() == 6
+
+
+def test_score_folder_job_writes_csv(qtbot, window, tmp_path, photos_dir):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    shutil.copy(photos_dir / "coffee.png", folder / "a.png")
+    shutil.copy(photos_dir / "chelsea.png", folder / "b.png")
+    bad_images.text_as_jpeg(folder)
+    out = tmp_path / "scores.csv"
+    with qtbot.waitSignal(window.engine.job_finished, timeout=60_000) as done:
+        job_id = window.score_folder(folder, out, assessors=("brightness",))
+    assert not done.args[0].cancelled and done.args[0].error is None
+    rows = list(csv.DictReader(out.open()))
+    assert [Path(r["path"]).name for r in rows] == ["a.png", "b.png", "notes.jpg"]
+    assert float(rows[0]["brightness"]) == pytest.approx(0.4064, abs=1e-3)
+    assert "not an image" in rows[2]["error"]
+    assert window.jobs.rows[job_id].eta.text() == "done"
+
+
+def test_layout_has_stable_names_resets_and_persists(qtbot, window):
+    names = {d.objectName() for d in (window.browser_dock, window.strip_dock, window.jobs_dock)}
+    assert names == {"seedBrowserDock", "propertyStripDock", "jobsDock"}
+    window.jobs_dock.hide()
+    window.save_layout()
+    second = MainWindow(assessors=FAST)
+    qtbot.addWidget(second)
+    second.show()
+    assert second.jobs_dock.isHidden()  # the saved layout was restored
+    second.reset_layout()
+    assert not second.jobs_dock.isHidden()
+    second.close()
+
+
+def test_closing_stops_the_engine_thread(qtbot):
+    win = MainWindow(assessors=FAST)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.engine.is_running(), timeout=10_000)
+    win.close()
+    assert not win.engine.is_running()

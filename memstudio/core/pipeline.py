@@ -7,9 +7,11 @@ caches per-subject state (a photo's editor, a seed's latent), so a slider drag o
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -130,16 +132,44 @@ class Pipeline:
     ) -> Scores:
         """Score ``image`` with each assessor in turn; stops early (returning what it has) when told to."""
         scores = Scores()
-        for name in names:
-            if should_stop():
-                break
-            start = time.perf_counter()
-            try:
-                scores.values[name] = float(self.assessor(name).score(image)[0])
-            except Exception as exc:  # noqa: BLE001 - one assessor failing must not hide the others
-                scores.errors[name] = str(exc)
-            scores.elapsed_ms[name] = (time.perf_counter() - start) * 1000.0
+        with _interruptible(should_stop):
+            for name in names:
+                if should_stop():
+                    break
+                start = time.perf_counter()
+                try:
+                    scores.values[name] = float(self.assessor(name).score(image)[0])
+                except Superseded:
+                    break
+                except Exception as exc:  # noqa: BLE001 - one assessor failing must not hide the others
+                    scores.errors[name] = str(exc)
+                scores.elapsed_ms[name] = (time.perf_counter() - start) * 1000.0
         return scores
+
+
+class Superseded(Exception):
+    """Raised inside a network's forward when a newer request makes its result useless."""
+
+
+@contextlib.contextmanager
+def _interruptible(should_stop: Callable[[], bool]) -> Iterator[None]:
+    """Abandon a forward pass between layers once ``should_stop()`` turns true.
+
+    ResMem takes ~0.2 s per image on a laptop CPU; checking between its modules lets a newer slider value
+    start rendering within milliseconds instead of waiting for a stale score.
+    """
+
+    thread = threading.get_ident()  # the hook is global; only this thread's forward passes are ours
+
+    def check(module: torch.nn.Module, args: object) -> None:
+        if threading.get_ident() == thread and should_stop():
+            raise Superseded
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(check)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def edit_latent(generator: Generator, latent: Latent, edits: list[tuple[Direction, float]]) -> Latent:

@@ -42,6 +42,8 @@ class MainWindow(QMainWindow):
 
     frame_shown = Signal(int)
     scores_shown = Signal(int)
+    #: The frame now on the canvas (``engine.Frame``), for features that follow the image (heatmaps).
+    frame_changed = Signal(object)
 
     def __init__(self, assessors: tuple[str, ...] | None = None, engine: Engine | None = None) -> None:
         super().__init__()
@@ -59,6 +61,9 @@ class MainWindow(QMainWindow):
         self._last_scored = 0
         self._sent_at: dict[int, float] = {}
         self.last_latency_ms: float | None = None
+        self.current_frame: Frame | None = None
+        self.last_scores: ScoreResult | None = None
+        self._docks = []
 
         self.canvas = ImageCanvas()
         self.messages = MessageBar()
@@ -73,9 +78,14 @@ class MainWindow(QMainWindow):
         self.browser = SeedBrowser()
         self.strip = PropertyStrip(live)
         self.jobs = JobsPanel()
-        self.browser_dock = add_dock(self, self.browser, "Seed browser", "seedBrowserDock", Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.strip_dock = add_dock(self, self.strip, "Properties", "propertyStripDock", Qt.DockWidgetArea.RightDockWidgetArea)
-        self.jobs_dock = add_dock(self, self.jobs, "Jobs", "jobsDock", Qt.DockWidgetArea.BottomDockWidgetArea)
+        left, right, bottom = (
+            Qt.DockWidgetArea.LeftDockWidgetArea,
+            Qt.DockWidgetArea.RightDockWidgetArea,
+            Qt.DockWidgetArea.BottomDockWidgetArea,
+        )
+        self.browser_dock = self.add_feature_dock(self.browser, "Seed browser", "seedBrowserDock", left)
+        self.strip_dock = self.add_feature_dock(self.strip, "Properties", "propertyStripDock", right)
+        self.jobs_dock = self.add_feature_dock(self.jobs, "Jobs", "jobsDock", bottom)
         self.resizeDocks([self.browser_dock, self.strip_dock], [300, 380], Qt.Orientation.Horizontal)
         self.resizeDocks([self.jobs_dock], [170], Qt.Orientation.Vertical)
 
@@ -85,10 +95,13 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self._device_label)
 
         self._build_menus()
+        from memstudio.ui.features import install_all
+
+        self.features = install_all(self)
         self._default_layout = self.saveState(LAYOUT_VERSION)
         self._restore_layout()
 
-        self.state.changed.connect(self._request_frame)
+        self.state.changed.connect(self.request_frame)
         self.state.changed.connect(self._sync_controls)
         self.strip.value_changed.connect(self.state.set_value)
         self.strip.drag_started.connect(self.state.begin_drag)
@@ -110,8 +123,16 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.engine.start)
 
     # ----- menus ----------------------------------------------------------------------------------------
+    def add_feature_dock(self, widget: QWidget, title: str, object_name: str, area: Qt.DockWidgetArea):
+        """Add a dock (stable objectName), listed in View and restored by Reset layout."""
+        dock = add_dock(self, widget, title, object_name, area)
+        self._docks.append(dock)
+        if hasattr(self, "view_menu"):
+            self.view_menu.insertAction(self._view_separator, dock.toggleViewAction())
+        return dock
+
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
+        self.file_menu = file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Add &photos…", self.browser.choose_files, QKeySequence.StandardKey.Open)
         self._action(file_menu, "Open &folder…", self.browser.choose_folder)
         file_menu.addSeparator()
@@ -128,10 +149,11 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(redo)
         self._action(edit_menu, "Reset edits", self.state.reset_edits)
 
-        view_menu = self.menuBar().addMenu("&View")
-        for dock in (self.browser_dock, self.strip_dock, self.jobs_dock):
+        self.tools_menu = self.menuBar().addMenu("&Tools")
+        self.view_menu = view_menu = self.menuBar().addMenu("&View")
+        for dock in self._docks:
             view_menu.addAction(dock.toggleViewAction())
-        view_menu.addSeparator()
+        self._view_separator = view_menu.addSeparator()
         self.reset_layout_action = self._action(view_menu, "Reset layout", self.reset_layout)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
@@ -162,7 +184,7 @@ class MainWindow(QMainWindow):
         settings.sync()
 
     def reset_layout(self) -> None:
-        for dock in (self.browser_dock, self.strip_dock, self.jobs_dock):
+        for dock in self._docks:
             dock.setFloating(False)
             dock.show()
         self.restoreState(self._default_layout, LAYOUT_VERSION)
@@ -207,7 +229,7 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     # ----- frames ---------------------------------------------------------------------------------------
-    def _request_frame(self) -> None:
+    def request_frame(self) -> None:
         values = self.state.values
         if values.subject is None:
             return
@@ -233,6 +255,7 @@ class MainWindow(QMainWindow):
         if frame.request_id <= self._last_shown:
             return  # an older frame arriving late
         self._last_shown = frame.request_id
+        self.current_frame = frame
         self.canvas.set_frame(frame.pixels)
         self.canvas.repaint()
         sent = self._sent_at.pop(frame.request_id, None)
@@ -243,11 +266,13 @@ class MainWindow(QMainWindow):
         self._render_ms = frame.render_ms
         self._timing_label.setText(f"render {frame.render_ms:.0f} ms")
         self.frame_shown.emit(frame.request_id)
+        self.frame_changed.emit(frame)
 
     def _show_scores(self, result: ScoreResult) -> None:
         if result.request_id != self._last_shown or result.request_id < self._last_scored:
             return  # scores of a frame no longer on screen
         self._last_scored = result.request_id
+        self.last_scores = result
         lines = []
         decimals = {name: d for name, _, _, d in LIVE_ASSESSORS}
         for name in self._assessors:

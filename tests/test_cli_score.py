@@ -1,0 +1,64 @@
+"""``memstudio score`` and ``memstudio models``: JSON lines, bad files on stderr with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+import bad_images
+from memstudio.cli import main
+
+
+def test_score_json_lines_for_files_and_folders(tmp_path, photos_dir, capsys):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    shutil.copy(photos_dir / "coffee.png", folder / "coffee.png")
+    shutil.copy(photos_dir / "rocket.jpg", folder / "rocket.jpg")
+    code = main(["score", "--json", "-a", "brightness", "-a", "entropy", str(folder), str(photos_dir / "chelsea.png")])
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0
+    assert [r["path"].rsplit("/", 1)[-1] for r in out] == ["coffee.png", "rocket.jpg", "chelsea.png"]
+    assert out[0]["scores"]["brightness"] == pytest.approx(0.4064, abs=1e-3)
+    assert set(out[0]["scores"]) == {"brightness", "entropy"}
+
+
+def test_bad_inputs_are_reported_and_the_rest_scored(tmp_path, photos_dir, capsys):
+    bad = [builder(tmp_path) for builder in bad_images.BAD.values()]
+    awkward = [builder(tmp_path) for builder in bad_images.AWKWARD.values()]
+    good = photos_dir / "coffee.png"
+    code = main(["score", "--json", "-a", "brightness", *map(str, bad), str(good), *map(str, awkward)])
+    captured = capsys.readouterr()
+    assert code == 2
+    scored = [json.loads(line)["path"] for line in captured.out.splitlines()]
+    assert scored == [str(good), *map(str, awkward)]
+    for path in bad:
+        assert str(path) in captured.err
+    assert "decompression bomb" in captured.err and "empty" in captured.err
+
+
+def test_unknown_assessor_is_a_clear_error(photos_dir, capsys):
+    assert main(["score", "-a", "beauty-9000", str(photos_dir / "coffee.png")]) == 2
+    assert "unknown assessor 'beauty-9000'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_score_with_resmem_table(photos_dir, capsys):
+    assert main(["score", str(photos_dir / "astronaut.png")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("\t") == ["path", "resmem"]
+    assert float(lines[1].split("\t")[1]) == pytest.approx(0.7744, abs=1e-3)
+
+
+def test_models_lists_every_generator_and_assessor(capsys):
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    names = {(r["kind"], r["name"]): r for r in rows}
+    assert names[("generator", "photo")]["status"] == "available"
+    assert names[("assessor", "resmem")]["status"] == "available"
+    assert "Non-commercial" in names[("assessor", "resmem")]["licence"]
+    assert names[("generator", "stylegan2")]["status"] == "not available"
+    assert "import-model" in names[("generator", "stylegan2")]["detail"]
+    for factor in ("brightness", "colorfulness", "redness", "entropy"):
+        assert names[("assessor", factor)]["status"] == "available"

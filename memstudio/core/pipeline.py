@@ -46,15 +46,23 @@ class Pipeline:
         self.device = torch.device(device)
         self.edit_side = edit_side
         self.generator: Generator | None = None
+        #: What the current generator was opened from (a file, folder or stored name), for figure metadata.
+        self.generator_source: str | None = None
         self.directions: dict[str, Direction] = {}
+        #: Files the directions were opened from, so exported figures cite a file that reproduces them.
+        self.direction_paths: dict[str, str] = {}
         self.latents: dict[str, Latent] = {}
         self._editors: OrderedDict[str, tuple[PhotoEditor, LoadedImage]] = OrderedDict()
         self._assessor_failures: dict[str, str] = {}
+        #: Assessors that score an oval crop of the face on white (paper 001 §2.2), per the user's choice.
+        self.ovalize: set[str] = set()
+        self._ovalized: dict[str, Assessor] = {}
 
     # ----- models ---------------------------------------------------------------------------------------
-    def set_generator(self, generator: Generator | None) -> None:
+    def set_generator(self, generator: Generator | None, source: str | None = None) -> None:
         """Make ``generator`` current; the previous one is released (and its GPU memory with it)."""
         self.generator = None
+        self.generator_source = source
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         if generator is not None:
@@ -69,6 +77,17 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - remembered and reported, whatever the cause
             self._assessor_failures[name] = f"{name}: {exc}"
             raise
+
+    def scoring_assessor(self, name: str) -> Assessor:
+        """The assessor as the studio scores with it: wrapped to ovalize faces first when the user asked."""
+        base = self.assessor(name)
+        if name not in self.ovalize:
+            return base
+        if name not in self._ovalized:
+            from memstudio.core.faces.ovalize import Ovalized
+
+            self._ovalized[name] = Ovalized(base, geometry="detect")
+        return self._ovalized[name]
 
     def forget_failures(self) -> None:
         """Allow failed models to be tried again (after the user installed or fixed something)."""
@@ -124,6 +143,11 @@ class Pipeline:
     def render(self, request: RenderRequest) -> torch.Tensor:
         """The frame of ``request``: ``[1, 3, H, W]`` in [0, 1] on the pipeline's device."""
         generator, latent = self.latent_for(request)
+        if "noise" in latent.extras:
+            # An inverted face: render with the noise maps its projection optimised, or detail is lost.
+            from memstudio.core.faces.invert import render_latent
+
+            return render_latent(generator, latent)
         return generator.render(latent)
 
     @torch.inference_mode()
@@ -138,7 +162,7 @@ class Pipeline:
                     break
                 start = time.perf_counter()
                 try:
-                    scores.values[name] = float(self.assessor(name).score(image)[0])
+                    scores.values[name] = float(self.scoring_assessor(name).score(image)[0])
                 except Superseded:
                     break
                 except Exception as exc:  # noqa: BLE001 - one assessor failing must not hide the others

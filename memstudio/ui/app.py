@@ -18,12 +18,22 @@ def resources_dir() -> Path:
 
 def run_studio(paths: list[str] | None = None, screenshot: str | None = None, report_startup: bool = False) -> int:
     """Open the studio on ``paths`` (or the sample photos) and run until the window closes."""
+    from memstudio.ui.platform_check import problems
+
+    found = problems()
+    if found and not QApplication.instance():
+        for problem in found:
+            print(f"memstudio: {problem}", file=sys.stderr)
+        return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("memstudio")
     app.setOrganizationName("memstudio")
     icon = resources_dir() / "icons" / "memstudio.svg"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
+    style = resources_dir() / "styles" / "studio.qss"
+    if style.is_file():
+        app.setStyleSheet(style.read_text())
     from memstudio.ui.main_window import MainWindow
 
     window = MainWindow()

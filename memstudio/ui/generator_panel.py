@@ -179,6 +179,7 @@ class GeneratorPanel(QWidget):
         self.controls.setVisible(info is not None)
         self.grid.clear()
         self._items.clear()
+        self._rendered.clear()
         if info is None:
             return
         sha = info.get("checkpoint_sha256") or ""

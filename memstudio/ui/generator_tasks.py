@@ -65,7 +65,7 @@ def open_generator_job(source: str) -> Callable[[Pipeline], Iterator[Progress]]:
 
         yield Progress(0.0, f"reading {Path(source).name or source}…")
         generator = open_generator(source, device="cpu")
-        pipeline.set_generator(generator)
+        pipeline.set_generator(generator, source=str(source))
         info = generator_info(pipeline.generator)
         yield Progress(1.0, "loaded")
         return info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
@@ -11,7 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QVBoxLayout, QWi
 
 from memstudio.core.imaging import IMAGE_SUFFIXES
 from memstudio.core.requests import PhotoSubject, RenderRequest
-from memstudio.engine import Engine, Failure, Frame, JobDone, JobUpdate, ScoreResult, TaskDone
+from memstudio.engine import Engine, Failure, Frame, JobDone, ScoreResult
 from memstudio.ui.canvas import ImageCanvas
 from memstudio.ui.docks import add_dock
 from memstudio.ui.jobs_dock import JobsPanel
@@ -22,7 +23,7 @@ from memstudio.ui.settings import studio_settings
 from memstudio.ui.state import StudioState
 
 #: Bump when docks are added or renamed: a saved layout from another version is ignored, not half-applied.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 
 #: (name, property, score range, decimals) of the assessors scored live. Kept here, not read from the
 #: registry, so building the window does not import torch.
@@ -33,8 +34,6 @@ LIVE_ASSESSORS: list[tuple[str, str, tuple[float, float], int]] = [
     ("redness", "redness", (0.0, 1.0), 3),
     ("entropy", "entropy", (0.0, 8.0), 2),
 ]
-
-CHECKPOINT_SUFFIXES = (".pkl", ".pt", ".pth", ".safetensors")
 
 
 class MainWindow(QMainWindow):
@@ -64,6 +63,9 @@ class MainWindow(QMainWindow):
         self.current_frame: Frame | None = None
         self.last_scores: ScoreResult | None = None
         self._docks = []
+        #: Features claim the paths they open (generator checkpoints, directions, latents): each handler takes
+        #: the paths and returns those it left, plus sentences saying what it did with the others.
+        self.path_handlers: list[Callable[[list[Path]], tuple[list[Path], list[str]]]] = []
 
         self.canvas = ImageCanvas()
         self.messages = MessageBar()
@@ -86,8 +88,6 @@ class MainWindow(QMainWindow):
         self.browser_dock = self.add_feature_dock(self.browser, "Seed browser", "seedBrowserDock", left)
         self.strip_dock = self.add_feature_dock(self.strip, "Properties", "propertyStripDock", right)
         self.jobs_dock = self.add_feature_dock(self.jobs, "Jobs", "jobsDock", bottom)
-        self.resizeDocks([self.browser_dock, self.strip_dock], [300, 380], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.jobs_dock], [170], Qt.Orientation.Vertical)
 
         self._device_label = QLabel("device: starting…")
         self._timing_label = QLabel("")
@@ -98,6 +98,8 @@ class MainWindow(QMainWindow):
         from memstudio.ui.features import install_all
 
         self.features = install_all(self)
+        self.resizeDocks([self.browser_dock, self.strip_dock], [290, 400], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.jobs_dock], [130], Qt.Orientation.Vertical)
         self._default_layout = self.saveState(LAYOUT_VERSION)
         self._restore_layout()
 
@@ -117,7 +119,6 @@ class MainWindow(QMainWindow):
         self.engine.failed.connect(self._show_failure)
         self.engine.job_progress.connect(self.jobs.update_job)
         self.engine.job_finished.connect(self._job_finished)
-        self.engine.task_done.connect(self._task_done)
         if self._owns_engine:
             # Started after the window is shown: torch is imported on the engine thread meanwhile.
             QTimer.singleShot(0, self.engine.start)
@@ -192,10 +193,12 @@ class MainWindow(QMainWindow):
     # ----- opening things -------------------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> str:
         """Open dropped or command-line paths; returns a sentence saying what was done with them."""
+        said: list[str] = []
+        for handler in self.path_handlers:
+            paths, messages = handler(paths)
+            said += messages
         images = [p for p in paths if p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES]
-        checkpoints = [p for p in paths if p.suffix.lower() in CHECKPOINT_SUFFIXES]
-        unknown = [p for p in paths if p not in images and p not in checkpoints]
-        said = []
+        unknown = [p for p in paths if p not in images]
         added = self.browser.add_paths(images)
         if added:
             self.open_photo(added[0])
@@ -203,11 +206,6 @@ class MainWindow(QMainWindow):
         elif images:
             self.open_photo(str(images[0]))
             said.append(f"opened {images[0].name}")
-        if checkpoints:
-            said.append(
-                f"{checkpoints[0].name} looks like a generator checkpoint: import it with "
-                "`memstudio import-model` to use it here"
-            )
         if unknown:
             said.append(f"ignored {', '.join(p.name for p in unknown)} (not an image, folder or checkpoint)")
         message = "; ".join(said) or "nothing to open"
@@ -323,9 +321,6 @@ class MainWindow(QMainWindow):
         self.jobs.finish_job(done, summary)
         if summary:
             self.statusBar().showMessage(summary, 10_000)
-
-    def _task_done(self, done: TaskDone) -> None:
-        self.statusBar().showMessage(f"{done.task_id}: done", 5_000)
 
     # ----- closing --------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802

@@ -30,6 +30,7 @@ class PropertyStrip(QWidget):
     def __init__(self, assessors: list[tuple[str, str, tuple[float, float], int]], parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("propertyStrip")
+        self.setMinimumWidth(340)
         self._decimals: dict[str, int] = {}
         self._ranges: dict[str, tuple[float, float]] = {}
         self.score_labels: dict[str, QLabel] = {}
@@ -50,7 +51,7 @@ class PropertyStrip(QWidget):
             column.setSpacing(1)
             column.addWidget(label)
             column.addWidget(bar)
-            form.addRow(f"{name} ({prop})", column)
+            form.addRow(name if prop == name else f"{name} · {prop}", column)
             self.score_labels[name], self.score_bars[name] = label, bar
             self._decimals[name], self._ranges[name] = decimals, score_range
 

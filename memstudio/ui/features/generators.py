@@ -86,6 +86,7 @@ class GeneratorsFeature(QObject):
         window.engine.job_finished.connect(self._job_finished)
         window.state.subject_changed.connect(self._subject_changed)
         window.installEventFilter(self)
+        window.path_handlers.append(self.claim_paths)
 
     def _build_menu(self) -> None:
         menu = self.window.file_menu
@@ -180,23 +181,19 @@ class GeneratorsFeature(QObject):
             window.resizeDocks([browser, self.dock], sizes, Qt.Orientation.Vertical)
 
     # ----- drag & drop ----------------------------------------------------------------------------------
+    def claim_paths(self, paths: list[Path]) -> tuple[list[Path], list[str]]:
+        """The window's path handler: generator checkpoints dropped or given on the command line open here."""
+        generators = [p for p in paths if is_generator_path(p)]
+        if not generators:
+            return paths, []
+        self.open_generator(generators[0])
+        said = [f"opening generator {generators[0].name}"]
+        if len(generators) > 1:
+            said.append(f"ignored {', '.join(p.name for p in generators[1:])} (one generator at a time)")
+        return [p for p in paths if p not in generators], said
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if watched is self.window and event.type() == QEvent.Type.Drop:
-            paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-            generators = [p for p in paths if is_generator_path(p)]
-            if generators:
-                self.open_generator(generators[0])
-                rest = [p for p in paths if p not in generators]
-                if rest:
-                    self.window.open_paths(rest)
-                if len(generators) > 1:
-                    skipped = ", ".join(p.name for p in generators[1:])
-                    self.window.statusBar().showMessage(
-                        f"opening {generators[0].name}; ignored {skipped}", 10_000
-                    )
-                event.acceptProposedAction()
-                return True
-        elif watched is self.window and event.type() == QEvent.Type.Close and self.chooser is not None:
+        if watched is self.window and event.type() == QEvent.Type.Close and self.chooser is not None:
             self.chooser.close()
         return False
 

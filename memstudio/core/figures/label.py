@@ -1,0 +1,129 @@
+"""Score labels in an image's top-left corner, as in paper 000 Fig. 1/4/9 and paper 001 Fig. 4–5.
+
+Text is set in the DejaVu Sans that matplotlib ships (never a system font), so the same label measures and
+rasterises the same on every machine, and the vector backends name the same font.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import matplotlib
+from PIL import ImageFont
+
+from memstudio.core.figures.scene import Box, RectItem, TextItem
+from memstudio.core.figures.spec import LabelStyle
+
+#: The default family. Only fonts that matplotlib ships are offered, so text measures and renders the same
+#: on every machine (no system font lookup anywhere).
+FONT_FAMILY = "DejaVu Sans"
+FONT_FILES: dict[tuple[str, bool], str] = {
+    ("DejaVu Sans", False): "DejaVuSans.ttf",
+    ("DejaVu Sans", True): "DejaVuSans-Bold.ttf",
+    ("DejaVu Sans Mono", False): "DejaVuSansMono.ttf",
+    ("DejaVu Sans Mono", True): "DejaVuSansMono-Bold.ttf",
+    ("DejaVu Serif", False): "DejaVuSerif.ttf",
+    ("DejaVu Serif", True): "DejaVuSerif-Bold.ttf",
+}
+FONT_NAMES = tuple(sorted({family for family, _ in FONT_FILES}))
+
+
+def font_path(family: str = FONT_FAMILY, bold: bool = False) -> Path:
+    """The font file inside matplotlib's own data folder (identical wherever matplotlib is installed)."""
+    try:
+        name = FONT_FILES[(family, bool(bold))]
+    except KeyError:
+        raise ValueError(f"font {family!r} is not one of the bundled fonts {', '.join(FONT_NAMES)}") from None
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: matplotlib's bundled {family} is missing; reinstall matplotlib")
+    return path
+
+
+@lru_cache(maxsize=64)
+def pil_font(size_px: float, family: str = FONT_FAMILY, bold: bool = False) -> ImageFont.FreeTypeFont:
+    """FreeType font at a pixel size (cached: the labels of a figure share a few sizes)."""
+    return ImageFont.truetype(str(font_path(family, bold)), size=max(1, int(round(size_px))))
+
+
+def text_size(text: str, size_px: float, family: str = FONT_FAMILY, bold: bool = False) -> tuple[int, int]:
+    """Width and height in pixels of one line set from its ascender line, as the raster backend draws it."""
+    font = pil_font(size_px, family, bold)
+    left, _, right, _ = font.getbbox(text, anchor="la")
+    ascent, descent = font.getmetrics()
+    return int(right - min(left, 0)), int(ascent + descent)
+
+
+def format_score(value: float, decimals: int) -> str:
+    """A score as printed: fixed decimals, so labels of one figure line up and read alike."""
+    return f"{value:.{decimals}f}"
+
+
+def label_lines(
+    scores: dict[str, float],
+    decimals: dict[str, int],
+    style: LabelStyle,
+) -> list[str]:
+    """One line per assessor; names are shown when several scores would otherwise be ambiguous."""
+    show_names = style.show_names if style.show_names is not None else len(scores) > 1
+    lines = []
+    for name, value in scores.items():
+        places = style.decimals if style.decimals is not None else decimals.get(name, 3)
+        text = format_score(value, places)
+        lines.append(f"{name} {text}" if show_names else text)
+    return lines
+
+
+def label_items(
+    x: int, y: int, lines: list[str], style: LabelStyle, clip: Box | None = None
+) -> list[RectItem | TextItem]:
+    """Items that draw ``lines`` in the top-left corner of a panel whose corner is at (x, y), clipped to
+    ``clip`` (the panel) so a label never spills onto a neighbour."""
+    if not lines:
+        return []
+    line_h = text_size("Ag", style.size_px, style.font, style.bold)[1]
+    width = max(text_size(line, style.size_px, style.font, style.bold)[0] for line in lines)
+    pad = style.padding_px
+    left = x + style.margin_px
+    top = y + style.margin_px
+    items: list[RectItem | TextItem] = []
+    if style.mode == "box":
+        items.append(
+            RectItem(
+                left,
+                top,
+                width + 2 * pad,
+                line_h * len(lines) + 2 * pad,
+                fill=style.box_color,
+                opacity=style.box_opacity,
+                clip=clip,
+            )
+        )
+    outline = style.mode == "outline"
+    for i, line in enumerate(lines):
+        items.append(
+            TextItem(
+                left + pad,
+                top + pad + i * line_h,
+                line,
+                style.size_px,
+                color=style.text_color,
+                font=style.font,
+                bold=style.bold,
+                outline_color=style.outline_color if outline else None,
+                outline_px=style.outline_px if outline else 0,
+                clip=clip,
+            )
+        )
+    return items
+
+
+def label_extent(lines: list[str], style: LabelStyle) -> tuple[int, int]:
+    """Width and height of the label block including box padding and margin (its footprint on the panel)."""
+    if not lines:
+        return 0, 0
+    line_h = text_size("Ag", style.size_px, style.font, style.bold)[1]
+    width = max(text_size(line, style.size_px, style.font, style.bold)[0] for line in lines)
+    extra = 2 * style.padding_px + style.margin_px + style.outline_px
+    return width + extra, line_h * len(lines) + extra

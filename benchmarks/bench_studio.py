@@ -92,7 +92,7 @@ def slider_drag(changes: int, seconds: float) -> None:
     while time.perf_counter() < deadline:
         app.processEvents()
         if state["i"] >= changes and last_id["id"] is None:
-            last_id["id"] = window._last_sent
+            last_id["id"] = window.last_request_id
         if last_id["id"] is not None and window._last_shown >= last_id["id"]:
             break
         time.sleep(0.001)

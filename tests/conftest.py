@@ -14,6 +14,13 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One torch thread per worker: the workers already use every core, and oversubscribed intra-op
+    # threads slow small networks down several-fold.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
 os.environ.setdefault("MEMSTUDIO_DEVICE", "cpu")
 _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="memstudio-test-cache-"))
 os.environ["MEMSTUDIO_CACHE_DIR"] = str(_SESSION_CACHE)

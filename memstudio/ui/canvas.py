@@ -54,6 +54,9 @@ class ImageCanvas(QWidget):
         self._points = points
         self.update()
 
+    def points(self) -> np.ndarray | None:
+        return self._points
+
     def set_placeholder(self, text: str) -> None:
         self._placeholder = text
         self.update()

@@ -43,6 +43,8 @@ class MainWindow(QMainWindow):
     scores_shown = Signal(int)
     #: The frame now on the canvas (``engine.Frame``), for features that follow the image (heatmaps).
     frame_changed = Signal(object)
+    #: Emitted when the window closes, before the engine stops: features close their own windows.
+    closing = Signal()
 
     def __init__(self, assessors: tuple[str, ...] | None = None, engine: Engine | None = None) -> None:
         super().__init__()
@@ -244,6 +246,11 @@ class MainWindow(QMainWindow):
         self.strip.mark_scores_stale()
         self.engine.request_render(request)
 
+    @property
+    def last_request_id(self) -> int:
+        """Id of the newest frame requested (frames and scores for older ids are stale)."""
+        return self._last_sent
+
     def _sync_controls(self) -> None:
         self.strip.set_edit_values(self.state.values.edits)
         self.strip.set_edits_enabled(isinstance(self.state.subject, PhotoSubject))
@@ -316,7 +323,9 @@ class MainWindow(QMainWindow):
 
     def _job_finished(self, done: JobDone) -> None:
         summary = ""
-        if isinstance(done.result, dict) and "csv" in done.result:
+        if isinstance(done.result, dict) and isinstance(done.result.get("summary"), str):
+            summary = done.result["summary"]
+        elif isinstance(done.result, dict) and "csv" in done.result:
             summary = f"{done.result['scored']} scored, {done.result['failed']} failed → {done.result['csv']}"
         self.jobs.finish_job(done, summary)
         if summary:
@@ -324,6 +333,7 @@ class MainWindow(QMainWindow):
 
     # ----- closing --------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.closing.emit()
         self.save_layout()
         self.browser.shutdown()
         if self._owns_engine:

@@ -1,9 +1,12 @@
-"""The seed browser: the photos (and, with a generator, the seeds) the user can put on the canvas."""
+"""The seed browser: the photos (and, with a generator, the seeds and inverted faces) the user can put on the
+canvas. Photo entries carry their path; latent entries (an inversion, named after its photo) carry the key of
+a latent the pipeline holds, and activate through ``latent_chosen`` instead of ``photo_chosen``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -21,12 +24,15 @@ from memstudio.engine.thumbnails import Thumbnailer
 
 THUMB = 112
 PATH_ROLE = Qt.ItemDataRole.UserRole
+#: Set on latent entries: the ``pipeline.latents`` key they show.
+LATENT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class SeedBrowser(QWidget):
     """Lists photos as thumbnails (made off the GUI thread); clicking one makes it the current image."""
 
     photo_chosen = Signal(str)
+    latent_chosen = Signal(str)
     problem = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -59,6 +65,7 @@ class SeedBrowser(QWidget):
         self.thumbnailer.ready.connect(self._thumbnail_ready)
         self.thumbnailer.failed.connect(self._thumbnail_failed)
         self._items: dict[str, QListWidgetItem] = {}
+        self._latent_items: dict[str, QListWidgetItem] = {}
 
     def add_paths(self, paths: list[Path]) -> list[str]:
         """Add image files (folders expand); returns the paths newly added, in order."""
@@ -80,11 +87,43 @@ class SeedBrowser(QWidget):
             added.append(key)
         return added
 
+    def add_latent(self, key: str, label: str, thumbnail: np.ndarray | None = None) -> QListWidgetItem:
+        """Add (or refresh) an entry for ``pipeline.latents[key]``; ``thumbnail`` is ``[H, W, 3]`` uint8.
+
+        The thumbnail comes from whoever made the latent (the engine thread): nothing is decoded here.
+        """
+        item = self._latent_items.get(key)
+        if item is None:
+            item = QListWidgetItem(label)
+            item.setData(LATENT_ROLE, key)
+            item.setSizeHint(QSize(THUMB + 12, THUMB + 30))
+            self.list.addItem(item)
+            self._latent_items[key] = item
+        item.setText(label)
+        item.setToolTip(f"{label} (latent {key})")
+        if thumbnail is not None:
+            pixels = np.ascontiguousarray(thumbnail[..., :3], dtype=np.uint8)
+            height, width = pixels.shape[:2]
+            image = QImage(pixels.data, width, height, width * 3, QImage.Format.Format_RGB888).copy()
+            item.setIcon(QIcon(QPixmap.fromImage(image)))
+        return item
+
+    def latent_keys(self) -> list[str]:
+        return list(self._latent_items)
+
+    def select_latent(self, key: str) -> None:
+        item = self._latent_items.get(key)
+        if item is not None:
+            self.list.setCurrentItem(item)
+
     def paths(self) -> list[str]:
-        return [self.list.item(i).data(PATH_ROLE) for i in range(self.list.count())]
+        """Photo paths in list order (latent entries are not files and are left out)."""
+        items = (self.list.item(i) for i in range(self.list.count()))
+        return [item.data(PATH_ROLE) for item in items if item.data(PATH_ROLE) is not None]
 
     def selected_paths(self) -> list[str]:
-        return [item.data(PATH_ROLE) for item in self.list.selectedItems()]
+        items = self.list.selectedItems()
+        return [item.data(PATH_ROLE) for item in items if item.data(PATH_ROLE) is not None]
 
     def select(self, path: str) -> None:
         item = self._items.get(path)
@@ -110,7 +149,11 @@ class SeedBrowser(QWidget):
         self.thumbnailer.wait()
 
     def _activated(self, item: QListWidgetItem) -> None:
-        self.photo_chosen.emit(item.data(PATH_ROLE))
+        key = item.data(LATENT_ROLE)
+        if key is not None:
+            self.latent_chosen.emit(key)
+        else:
+            self.photo_chosen.emit(item.data(PATH_ROLE))
 
     def _thumbnail_ready(self, path: str, payload: object) -> None:
         item = self._items.get(path)

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
@@ -78,7 +78,7 @@ class ExportFeature(QObject):
         self.engine.failed.connect(self._failed)
         self.engine.job_finished.connect(self._job_finished)
         window.state.subject_changed.connect(self._subject_changed)
-        window.installEventFilter(self)
+        window.closing.connect(self._close_dialog)
 
     # ----- opening --------------------------------------------------------------------------------------
     def open_dialog(self) -> ExportDialog:
@@ -100,10 +100,9 @@ class ExportFeature(QObject):
         self.schedule_preview()
         return self.dialog
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if watched is self.window and event.type() == QEvent.Type.Close and self.dialog is not None:
+    def _close_dialog(self) -> None:
+        if self.dialog is not None:
             self.dialog.close()  # a child window would otherwise outlive the studio on screen
-        return False
 
     # ----- what the dialog asks for ---------------------------------------------------------------------
     def request(self, batch: bool = False) -> FigureRequest:

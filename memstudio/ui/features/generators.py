@@ -13,7 +13,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
@@ -85,7 +85,7 @@ class GeneratorsFeature(QObject):
         window.engine.failed.connect(self._failed)
         window.engine.job_finished.connect(self._job_finished)
         window.state.subject_changed.connect(self._subject_changed)
-        window.installEventFilter(self)
+        window.closing.connect(self._close_chooser)
         window.path_handlers.append(self.claim_paths)
 
     def _build_menu(self) -> None:
@@ -192,10 +192,9 @@ class GeneratorsFeature(QObject):
             said.append(f"ignored {', '.join(p.name for p in generators[1:])} (one generator at a time)")
         return [p for p in paths if p not in generators], said
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if watched is self.window and event.type() == QEvent.Type.Close and self.chooser is not None:
-            self.chooser.close()
-        return False
+    def _close_chooser(self) -> None:
+        if self.chooser is not None:
+            self.chooser.close()  # a child window would otherwise outlive the studio on screen
 
     # ----- seeds ----------------------------------------------------------------------------------------
     def show_seed(self, seed: int) -> None:

@@ -1,0 +1,399 @@
+"""``memstudio direction train|eval|project|layers``: learn, test, condition and dissect edit directions.
+
+Every subcommand drives the same core jobs the studio runs (under tqdm here) and reads/writes the same
+direction files (``NAME.json`` + ``NAME.safetensors``). A generator is a stored model name or a checkpoint;
+without ``--generator`` the direction edits photos (``--photos``, default: the built-in sample photos).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from memstudio.core.errors import MemstudioError
+
+if TYPE_CHECKING:
+    import torch
+
+    from memstudio.core.assessors.base import Assessor
+    from memstudio.core.directions.base import Direction
+    from memstudio.core.generators.base import Generator
+
+
+ALPHAS_HELP = (
+    "test α, comma-separated, e.g. --alphas=-0.2,0,0.2 (default: paper 000's for GANalyze, else the α range)"
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "direction",
+        help="train, evaluate, condition and analyse edit directions (GANalyze, hyperplanes)",
+        description="Learn directions that move an assessor's score, and measure how well they do.",
+    )
+    sub = parser.add_subparsers(dest="direction_command", metavar="ACTION", required=True)
+
+    train = sub.add_parser("train", help="learn a direction (GANalyze or a separating hyperplane)")
+    _source_options(train)
+    train.add_argument("--assessor", default="resmem", help="assessor name (default resmem)")
+    train.add_argument("--method", choices=("ganalyze", "hyperplane"), default="ganalyze")
+    train.add_argument("--space", help="latent space: z, w, w+ (GANs) or edit (photos); default per method")
+    train.add_argument("--name", help="direction name (default: property-method)")
+    train.add_argument("--seed", type=int, default=0)
+    ganalyze = train.add_argument_group("GANalyze (paper 000)")
+    ganalyze.add_argument("--steps", type=int, default=1000)
+    ganalyze.add_argument("--batch-size", type=int, default=8)
+    ganalyze.add_argument("--micro-batch", type=int, help="split batches into chunks (less memory)")
+    ganalyze.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
+    ganalyze.add_argument("--alpha-max", type=float, help="α ~ U(-a, a); default from the assessor's spread")
+    ganalyze.add_argument("--renormalize", action="store_true", help="keep each sample's latent norm")
+    ganalyze.add_argument("--class-conditional", action="store_true", help="one θ per class")
+    ganalyze.add_argument("--edit-std", type=float, default=0.0, help="photo editing: jitter of start edits")
+    ganalyze.add_argument("--checkpoint", help="resumable training state (default: OUTPUT.ckpt.pt)")
+    ganalyze.add_argument("--checkpoint-every", type=int, default=50)
+    ganalyze.add_argument(
+        "--keep-checkpoint", action="store_true", help="keep the training state after success"
+    )
+    hyper = train.add_argument_group("hyperplane (paper 001 §2.4)")
+    hyper.add_argument("--num-samples", type=int, default=2000)
+    hyper.add_argument("--split", choices=("mean", "median", "fraction"), default="mean")
+    hyper.add_argument(
+        "--fraction", type=float, default=0.02, help="top/bottom fraction for --split fraction"
+    )
+    hyper.add_argument("--classifier", choices=("logistic", "svm"), default="logistic")
+    hyper.add_argument("--l2", type=float, default=1e-3)
+    evidence = train.add_argument_group("evidence on held-out samples")
+    evidence.add_argument("--no-eval", action="store_true", help="skip the evidence after training")
+    evidence.add_argument("--eval-samples", type=int, default=64)
+    evidence.add_argument("--alphas", help=ALPHAS_HELP)
+    evidence.add_argument(
+        "--heldout-photos", type=int, help="photos kept out of training for the evidence (default a third)"
+    )
+    train.add_argument("-o", "--output", required=True, help="direction file to write (.json)")
+    train.set_defaults(func=run_train)
+
+    evaluate = sub.add_parser("eval", help="measure a direction's evidence on held-out samples")
+    evaluate.add_argument("direction", help="direction file (.json)")
+    _source_options(evaluate)
+    evaluate.add_argument("--assessor", help="assessor name (default: the one it was trained with)")
+    evaluate.add_argument("--alphas", help=ALPHAS_HELP)
+    evaluate.add_argument("--num-samples", type=int, default=64)
+    evaluate.add_argument("--seed", type=int, help="held-out seed (default: memstudio's held-out seed)")
+    evaluate.add_argument("--no-factors", action="store_true", help="skip the image-factor scores")
+    evaluate.add_argument("-o", "--output", help="write here (default: update the direction file)")
+    evaluate.set_defaults(func=run_eval)
+
+    project = sub.add_parser("project", help="make a direction orthogonal to others (conditional editing)")
+    project.add_argument("direction", help="direction file to condition")
+    project.add_argument(
+        "--keep", nargs="+", required=True, help="direction files whose properties stay fixed"
+    )
+    project.add_argument("--name", help="name of the new direction")
+    project.add_argument("--no-keep-norm", action="store_true", help="leave the projected vector shorter")
+    project.add_argument("-o", "--output", required=True, help="direction file to write")
+    project.set_defaults(func=run_project)
+
+    layers = sub.add_parser("layers", help="layerwise W+: restrict to layers, or measure each layer's effect")
+    layers.add_argument("direction", help="direction file (W or W+)")
+    _source_options(layers, photos=False)
+    layers.add_argument("--assessor", help="assessor name (default: the one it was trained with)")
+    layers.add_argument("--apply", help="write a copy acting only on these layers, e.g. '0-3,6'")
+    layers.add_argument("--coefficients", help="per-layer coefficients for --apply, comma-separated")
+    layers.add_argument("--num-ws", type=int, help="W+ length for --apply without --generator")
+    layers.add_argument("--samples", type=int, default=32, help="K samples for the analysis")
+    layers.add_argument("--alphas", help="α for the analysis, comma-separated (default: from its range)")
+    layers.add_argument("--layers", help="layers to analyse, e.g. '0-7' (default all)")
+    layers.add_argument("--out-dir", help="folder for layers.csv/.png/.pdf (default: beside the direction)")
+    layers.add_argument("-o", "--output", help="direction file to write (default: update in place)")
+    layers.set_defaults(func=run_layers)
+
+
+def _source_options(parser: argparse.ArgumentParser, photos: bool = True) -> None:
+    parser.add_argument("--generator", help="stored model name, or a checkpoint file / folder")
+    if photos:
+        parser.add_argument("--photos", nargs="+", help="photos or folders to edit (default: sample photos)")
+        parser.add_argument("--photo-size", type=int, default=256, help="photos are resized to this square")
+    parser.add_argument("--device", help="torch device (default: CUDA if present, else CPU)")
+    parser.add_argument("--batch", type=int, default=8, help="batch size of sampling and evaluation")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def parse_int_list(text: str) -> list[int]:
+    """``'0-3,6'`` → ``[0, 1, 2, 3, 6]``."""
+    values: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            if "-" in part[1:]:
+                low, high = part.split("-", 1)
+                values.extend(range(int(low), int(high) + 1))
+            else:
+                values.append(int(part))
+    except ValueError as exc:
+        raise MemstudioError(f"cannot read {text!r} as layer indices: use e.g. '0-3,6'") from exc
+    if not values:
+        raise MemstudioError(f"no layers in {text!r}")
+    return values
+
+
+def parse_float_list(text: str) -> list[float]:
+    try:
+        values = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError as exc:
+        raise MemstudioError(f"cannot read {text!r} as numbers: use e.g. '-0.2,0,0.2'") from exc
+    if not values:
+        raise MemstudioError(f"no numbers in {text!r}")
+    return values
+
+
+def _device(args: argparse.Namespace) -> torch.device:
+    import torch
+
+    from memstudio.core.device import default_device
+
+    return torch.device(args.device) if args.device else default_device()
+
+
+def _load_assessor(name: str, device: torch.device) -> Assessor:
+    from memstudio.core.assessors.registry import load_assessor
+
+    return load_assessor(name, device)
+
+
+def _photo_paths(args: argparse.Namespace) -> list[Path]:
+    from memstudio.core.imaging import expand_paths
+
+    if args.photos:
+        paths = expand_paths(args.photos)
+    else:
+        try:
+            from memstudio.core.samples import sample_photos
+        except ImportError as exc:
+            raise MemstudioError("no built-in sample photos in this installation: give --photos") from exc
+        paths = list(sample_photos())
+    if not paths:
+        raise MemstudioError("no photos found: give --photos with image files or folders")
+    return sorted(paths)
+
+
+def _open_generator(args: argparse.Namespace, device: torch.device) -> Generator:
+    from memstudio.core.generators.opening import open_generator
+
+    generator = open_generator(args.generator, device=device)
+    return generator.eval()
+
+
+def _photo_editor(paths: list[Path], size: int, device: torch.device) -> Generator:
+    from memstudio.core.directions.sampling import load_photo_batch
+    from memstudio.core.generators.photo import PhotoEditor
+
+    editor = PhotoEditor(load_photo_batch(paths, size).to(device), label=f"{len(paths)} photos")
+    return editor
+
+
+def _run(job: object, description: str, args: argparse.Namespace) -> object:
+    from memstudio.core.jobs import run_with_tqdm
+
+    return run_with_tqdm(job, description, disable=getattr(args, "quiet", False))
+
+
+def _alphas(args: argparse.Namespace) -> list[float] | None:
+    """The user's test α, or None for the direction's default (paper 000's for GANalyze, else its range)."""
+    return parse_float_list(args.alphas) if args.alphas else None
+
+
+def _heldout_split(paths: list[Path], count: int | None, seed: int) -> tuple[list[Path], list[Path]]:
+    """Training and held-out photos; held-out = a third (≥ 1) unless told, none when there are < 2 photos."""
+    import random
+
+    if count is None:
+        count = max(1, len(paths) // 3) if len(paths) >= 2 else 0
+    if count >= len(paths):
+        raise MemstudioError(f"--heldout-photos {count} leaves no photos to train on (of {len(paths)})")
+    order = list(paths)
+    random.Random(seed).shuffle(order)
+    return sorted(order[count:]), sorted(order[:count])
+
+
+def _report_evidence(evidence: dict[str, object]) -> None:
+    low, high = evidence["ci95"]
+    print(
+        f"β = {evidence['beta']:.3f} (95% CI [{low:.3f}, {high:.3f}]), R² = {evidence['r2']:.3f}, "
+        f"n = {evidence['num_samples']}"
+    )
+    scores = ", ".join(
+        f"{a:+g}: {m:.4f}" for a, m in zip(evidence["alphas"], evidence["mean_score"], strict=True)
+    )
+    print(f"mean score per α: {scores}")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from memstudio.core.directions.evidence import attach_evidence, evaluate_direction
+    from memstudio.core.directions.ganalyze import GanalyzeSettings, train_ganalyze
+    from memstudio.core.directions.hyperplane import HyperplaneSettings, fit_hyperplane
+
+    device = _device(args)
+    output = Path(args.output).with_suffix(".json")
+    assessor = _load_assessor(args.assessor, device)
+    heldout_generator = None
+    if args.generator:
+        generator = _open_generator(args, device)
+    else:
+        if args.method == "hyperplane":
+            raise MemstudioError("a hyperplane needs a GAN's latent space: give --generator")
+        train_paths, heldout_paths = _heldout_split(_photo_paths(args), args.heldout_photos, args.seed)
+        generator = _photo_editor(train_paths, args.photo_size, device)
+        if heldout_paths:
+            heldout_generator = _photo_editor(heldout_paths, args.photo_size, device)
+        print(f"photos: {len(train_paths)} for training, {len(heldout_paths)} held out", file=sys.stderr)
+
+    if args.method == "ganalyze":
+        settings = GanalyzeSettings(
+            space=args.space,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            micro_batch=args.micro_batch,
+            lr=args.lr,
+            alpha_max=args.alpha_max,
+            renormalize=args.renormalize,
+            class_conditional=args.class_conditional,
+            edit_std=args.edit_std,
+            seed=args.seed,
+            checkpoint_every=args.checkpoint_every,
+        )
+        checkpoint = Path(args.checkpoint) if args.checkpoint else output.with_suffix(".ckpt.pt")
+        if checkpoint.exists():
+            print(f"resuming from {checkpoint}", file=sys.stderr)
+        job = train_ganalyze(generator, assessor, settings, checkpoint=checkpoint, name=args.name)
+    else:
+        settings = HyperplaneSettings(
+            space=args.space or ("w" if "w" in generator.spaces else generator.default_space),
+            num_samples=args.num_samples,
+            split=args.split,
+            fraction=args.fraction,
+            classifier=args.classifier,
+            l2=args.l2,
+            batch_size=args.batch,
+            seed=args.seed,
+        )
+        checkpoint = None
+        job = fit_hyperplane(generator, assessor, settings, name=args.name)
+    direction = _run(job, f"training {args.method}", args)
+    if "test_accuracy" in direction.metrics:
+        print(f"held-out accuracy {direction.metrics['test_accuracy']:.3f}")
+
+    if not args.no_eval:
+        target = heldout_generator or generator
+        evidence = _run(
+            evaluate_direction(target, assessor, direction, _alphas(args), args.eval_samples, args.batch),
+            "evidence",
+            args,
+        )
+        direction = attach_evidence(direction, evidence)
+        _report_evidence(evidence)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    path = direction.save(output)
+    if checkpoint is not None and checkpoint.exists() and not args.keep_checkpoint:
+        checkpoint.unlink()
+    print(path)
+    return 0
+
+
+def _load_direction(path: str) -> Direction:
+    from memstudio.core.directions.base import Direction
+
+    return Direction.load(path)
+
+
+def _generator_for(direction: Direction, args: argparse.Namespace, device: torch.device) -> Generator:
+    if args.generator:
+        return _open_generator(args, device)
+    if direction.space != "edit":
+        raise MemstudioError(
+            f"direction {direction.name!r} edits a {direction.space!r} latent: give --generator"
+        )
+    return _photo_editor(_photo_paths(args), args.photo_size, device)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from memstudio.core.directions.evidence import HELDOUT_SEED, attach_evidence, evaluate_direction
+
+    device = _device(args)
+    direction = _load_direction(args.direction)
+    assessor = _load_assessor(args.assessor or str(direction.assessor.get("name", "resmem")), device)
+    generator = _generator_for(direction, args, device)
+    job = evaluate_direction(
+        generator,
+        assessor,
+        direction,
+        _alphas(args),
+        args.num_samples,
+        args.batch,
+        HELDOUT_SEED if args.seed is None else args.seed,
+        factors={} if args.no_factors else None,
+    )
+    evidence = _run(job, "evidence", args)
+    _report_evidence(evidence)
+    print(attach_evidence(direction, evidence).save(args.output or args.direction))
+    return 0
+
+
+def run_project(args: argparse.Namespace) -> int:
+    from memstudio.core.directions.conditional import make_conditional
+
+    direction = _load_direction(args.direction)
+    keep = [_load_direction(path) for path in args.keep]
+    new = make_conditional(direction, keep, keep_norm=not args.no_keep_norm, name=args.name)
+    for name, cos in new.metrics["conditional_cosines"].items():
+        print(f"cos with {name}: {cos['before']:+.4f} before, {cos['after']:+.4f} after")
+    print(new.save(args.output))
+    return 0
+
+
+def run_layers(args: argparse.Namespace) -> int:
+    from memstudio.core.directions.layerwise import analyze_layers, record_analysis, with_layers
+
+    direction = _load_direction(args.direction)
+    output = args.output or args.direction
+    if args.apply:
+        num_ws = args.num_ws
+        if num_ws is None:
+            if direction.space == "w+":
+                num_ws = int(direction.vector.shape[0])
+            elif args.generator:
+                num_ws = _open_generator(args, _device(args)).num_ws
+            else:
+                raise MemstudioError("give --generator or --num-ws to know how many W+ layers there are")
+        layers = parse_int_list(args.apply)
+        coefficients = parse_float_list(args.coefficients) if args.coefficients else 1.0
+        new = with_layers(direction, num_ws, layers, coefficients)
+        print(f"layer weights: {[round(float(w), 4) for w in new.layer_weights]}")
+        print(new.save(output))
+        return 0
+    if not args.generator:
+        raise MemstudioError("the layer analysis renders W+ latents: give --generator")
+    device = _device(args)
+    generator = _open_generator(args, device)
+    assessor = _load_assessor(args.assessor or str(direction.assessor.get("name", "resmem")), device)
+    job = analyze_layers(
+        generator,
+        assessor,
+        direction,
+        num_samples=args.samples,
+        alphas=parse_float_list(args.alphas) if args.alphas else None,
+        layers=parse_int_list(args.layers) if args.layers else None,
+        batch_size=args.batch,
+    )
+    analysis = _run(job, "layer analysis", args)
+    folder = Path(args.out_dir) if args.out_dir else Path(output).with_suffix("").parent
+    stem = f"{Path(output).with_suffix('').name}-layers"
+    for path in analysis.save(folder, stem):
+        print(path)
+    best = max(range(len(analysis.layers)), key=lambda i: abs(analysis.mean_delta[i][-1]))
+    print(
+        f"strongest layer: {analysis.layers[best]} "
+        f"(Δ {analysis.mean_delta[best][-1]:+.4f} at α {analysis.alphas[-1]:g})"
+    )
+    print(record_analysis(direction, analysis).save(output))
+    return 0

@@ -1,0 +1,486 @@
+"""Memorability heatmaps over the image (issue 6, papers 003 and 004): the map follows the current frame.
+
+Each new frame on the canvas (an edit, a direction slider, another photo) cancels the map being computed for
+an older frame at once — it would be stale — and, after a quiet spell of :data:`DEBOUNCE_MS`, starts a map job
+for the newest frame. The job is an engine job (``submit_job``), so the engine answers pending renders
+between its batches and the studio stays live; it is transient, so it is not listed in the Jobs dock but in
+the Heatmap dock's own progress line. Each preview (the coarse map first, then one per refined scale) is
+coloured on the GUI thread with a lookup table — a few milliseconds for a photo-sized map — and drawn by
+the canvas at the chosen opacity, so opacity and colormap changes never recompute. Previews of any job but
+the current one are dropped: their frame is gone.
+
+Save map and the emphasis check (paper 004 §5) work on the last *finished* map and the frame it was made
+from, on the engine thread; a trained VMS checkpoint (paper 003) becomes one more method.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QFileDialog
+
+from memstudio.engine import Failure, Frame, JobDone, JobUpdate, TaskDone
+from memstudio.ui.heatmap_panel import EMPHASIS_THUMB, SCALED_METHODS, HeatmapPanel, ScalesError
+from memstudio.ui.main_window import LIVE_ASSESSORS
+
+PREFIX = "heatmap:"
+#: Quiet time after the last frame before a map is started: a slider drag yields a frame every few tens of
+#: ms, and a map costs seconds, so only the frame the user stops at is worth mapping.
+DEBOUNCE_MS = 400
+#: Windows per assessor call in the studio: small, so a render waiting behind a map batch waits ~1 s at most
+#: with ResMem on a CPU (the CLI uses the core's larger default for throughput).
+LIVE_BATCH = 4
+NO_MAP = "no finished map yet: tick “Show heatmap” and wait for the map of the frame"
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """What a map depends on besides the frame; equal settings on the same frame mean the same map."""
+
+    method: str
+    assessor: str
+    scales: tuple[float, ...] | None
+    vms_checkpoint: str | None
+
+    def describe(self, default_passes: int | None) -> str:
+        parts = [self.method]
+        if self.method == "vms":
+            parts.append(Path(self.vms_checkpoint or "").name)
+        else:
+            parts.append(self.assessor)
+        passes = len(self.scales) if self.scales is not None else default_passes
+        if self.method in SCALED_METHODS and passes:
+            parts.append(f"{passes} scale{'s' if passes != 1 else ''}")
+        return " · ".join(parts)
+
+
+@dataclass
+class RunningMap:
+    """The map job now running (at most one: a newer frame cancels it)."""
+
+    job_id: str
+    frame: Frame
+    settings: MapSettings
+    passes: int | None  # previews to expect (one per scale), None when unknown
+    previews: int = 0
+
+
+class HeatmapFeature(QObject):
+    """The Heatmap dock. Signals say when work has landed (tests and other features wait on them):
+    ``map_shown(dict)`` for every map put on the canvas (``frame_id``, ``job_id``, ``final``, ``preview``),
+    ``emphasis_done(dict)``, ``map_saved(str)``, ``vms_loaded(str)``, ``job_cancelled(str)``."""
+
+    map_shown = Signal(object)
+    emphasis_done = Signal(object)
+    map_saved = Signal(str)
+    vms_loaded = Signal(str)
+    job_cancelled = Signal(str)
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.panel = HeatmapPanel([name for name, *_ in LIVE_ASSESSORS])
+        self.dock = window.add_feature_dock(
+            self.panel, "Heatmap", "heatmapDock", Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        faces = window.findChild(QDockWidget, "facesDock")
+        if faces is not None:
+            window.tabifyDockWidget(faces, self.dock)
+        else:
+            window.splitDockWidget(window.strip_dock, self.dock, Qt.Orientation.Vertical)
+        self._ids = itertools.count(1)
+        self._luts: dict[str, np.ndarray] = {}
+        self._default_scales: dict[str, tuple[float, ...]] = {}
+        self.job: RunningMap | None = None
+        #: Every map job started, as (job id, frame id), and those cancelled because they went stale.
+        self.submitted: list[tuple[str, int]] = []
+        self.cancelled: list[str] = []
+        #: The map on the canvas as colormap indices (uint8 [H, W]) and the frame it belongs to.
+        self.index_map: np.ndarray | None = None
+        self.map_frame_id: int | None = None
+        self._rgba: np.ndarray | None = None
+        self._rgba_colormap: str | None = None
+        #: The last finished map (float [H, W] in [0, 1]), its frame and settings: what Save and the emphasis
+        #: check use.
+        self.final_map: np.ndarray | None = None
+        self.final_frame: Frame | None = None
+        self.final_settings: MapSettings | None = None
+        self.vms_checkpoint: str | None = None
+        self.last_emphasis: dict[str, Any] | None = None
+        self._tasks: dict[str, str] = {}  # task id → kind
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.recompute)
+
+        self.panel.show_toggled.connect(self.set_enabled)
+        self.panel.settings_changed.connect(self.recompute)
+        self.panel.look_changed.connect(self._look_changed)
+        self.panel.vms_requested.connect(self.choose_vms)
+        self.panel.save_requested.connect(self.choose_save_path)
+        self.panel.emphasis_requested.connect(self.run_emphasis)
+        window.frame_changed.connect(self._frame_changed)
+        window.state.subject_changed.connect(self._subject_changed)
+        window.engine.job_progress.connect(self._job_progress)
+        window.engine.job_finished.connect(self._job_finished)
+        window.engine.task_done.connect(self._task_done)
+        window.engine.failed.connect(self._failed)
+        self._call("setup", setup_task)
+
+    # ----- showing and following the frame -------------------------------------------------------------
+    @property
+    def enabled(self) -> bool:
+        return self.panel.show_box.isChecked()
+
+    def set_enabled(self, on: bool) -> None:
+        """Show (and compute) or hide the overlay; hiding cancels the running map."""
+        if self.panel.show_box.isChecked() != on:
+            self.panel.show_box.setChecked(on)  # comes back here through the toggled signal
+            return
+        if on:
+            self.recompute()
+            return
+        self._timer.stop()
+        self._cancel_running()
+        self.window.canvas.set_overlay(None)
+        self.panel.set_progress(None)
+        self.panel.set_status("Heatmap hidden.")
+
+    def _frame_changed(self, frame: Frame) -> None:
+        if not self.enabled:
+            return
+        if self.job is not None and self.job.frame.request_id < frame.request_id:
+            self._cancel_running()  # at once: its map would be of a frame no longer shown
+        self._timer.start()
+        self._say_waiting(frame)
+
+    def _subject_changed(self) -> None:
+        # Another photo or seed: the old map says nothing about it, so it goes at once.
+        self._cancel_running()
+        self.index_map = None
+        self.map_frame_id = None
+        self._rgba = None
+        self.window.canvas.set_overlay(None)
+
+    def _say_waiting(self, frame: Frame) -> None:
+        shown = f"showing the map of frame #{self.map_frame_id}; " if self.index_map is not None else ""
+        self.panel.set_status(f"{shown}frame #{frame.request_id} changed: mapping it when the edits settle…")
+
+    def settings(self) -> MapSettings:
+        """The dock's current choices (raises ScalesError for a bad scales field)."""
+        method = self.panel.method_id()
+        return MapSettings(
+            method=method,
+            assessor=self.panel.assessor_name(),
+            scales=self.panel.chosen_scales(),
+            vms_checkpoint=self.vms_checkpoint if method == "vms" else None,
+        )
+
+    def recompute(self) -> str:
+        """Start a map of the current frame with the current settings; returns the job id ("" if none)."""
+        self._timer.stop()
+        frame = self.window.current_frame
+        if not self.enabled or frame is None:
+            return ""
+        try:
+            settings = self.settings()
+        except ScalesError as exc:
+            self.panel.set_status(str(exc), problem=True)
+            return ""
+        if settings.method == "vms" and settings.vms_checkpoint is None:
+            self.panel.set_status("open a VMS model first (Open VMS model…)", problem=True)
+            return ""
+        running = self.job
+        if running is not None:
+            if running.frame.request_id == frame.request_id and running.settings == settings:
+                return running.job_id  # already mapping exactly this
+            self._cancel_running()
+        if (
+            self.final_frame is not None
+            and self.final_frame.request_id == frame.request_id
+            and self.final_settings == settings
+        ):
+            self._show(_to_index(self.final_map), frame.request_id, final=True, job_id="")
+            self.panel.set_status(f"map of frame #{frame.request_id} ({self._describe(settings)})")
+            return ""
+        job_id = f"{PREFIX}map-{next(self._ids)}"
+        passes = self._passes(settings)
+        self.job = RunningMap(job_id, frame, settings, passes)
+        self.submitted.append((job_id, frame.request_id))
+        title = f"Heatmap of frame #{frame.request_id} ({self._describe(settings)})"
+        self.window.engine.submit_job(job_id, title, map_factory(frame.tensor, settings, LIVE_BATCH))
+        self.panel.set_progress(0.0)
+        self.panel.set_status(f"coarse map of frame #{frame.request_id}… ({self._describe(settings)})")
+        return job_id
+
+    def _passes(self, settings: MapSettings) -> int | None:
+        if settings.method in SCALED_METHODS:
+            scales = settings.scales or self._default_scales.get(settings.method)
+            return len(scales) if scales else None
+        return 1
+
+    def _describe(self, settings: MapSettings) -> str:
+        return settings.describe(len(self._default_scales.get(settings.method, ())) or None)
+
+    def _cancel_running(self) -> None:
+        running, self.job = self.job, None
+        if running is None:
+            return
+        self.window.engine.cancel_job(running.job_id)
+        self.cancelled.append(running.job_id)
+        self.panel.set_progress(None)
+
+    # ----- engine results -------------------------------------------------------------------------------
+    def _job_progress(self, update: JobUpdate) -> None:
+        running = self.job
+        if running is None or update.job_id != running.job_id:
+            return  # another feature's job, or a map of a frame that is gone
+        self.panel.set_progress(update.fraction)
+        if update.preview is None:
+            return
+        running.previews += 1
+        frame_id = running.frame.request_id
+        self._show(np.ascontiguousarray(update.preview[..., 0]), frame_id, final=False, job_id=running.job_id)
+        done, total = running.previews, running.passes
+        if total is not None and done < total:
+            head = f"coarse map of frame #{frame_id}; " if done == 1 else f"frame #{frame_id}: "
+            self.panel.set_status(f"{head}refining {done + 1}/{total}…")
+        else:
+            self.panel.set_status(f"frame #{frame_id}: {update.message}")
+
+    def _job_finished(self, done: JobDone) -> None:
+        if not done.job_id.startswith(PREFIX):
+            return
+        if done.cancelled:
+            self.job_cancelled.emit(done.job_id)
+        running = self.job
+        if running is None or done.job_id != running.job_id:
+            return
+        self.job = None
+        self.panel.set_progress(None)
+        frame_id = running.frame.request_id
+        if done.error:
+            self.panel.set_status(f"the map of frame #{frame_id} failed: {done.error}", problem=True)
+            return
+        if done.cancelled or done.result is None:
+            return
+        final = np.asarray(done.result, dtype=np.float32)
+        self.final_map, self.final_frame, self.final_settings = final, running.frame, running.settings
+        self._show(_to_index(final), frame_id, final=True, job_id=done.job_id)
+        self.panel.set_map_ready(True)
+        self.panel.set_status(f"map of frame #{frame_id} ({self._describe(running.settings)})")
+
+    def _show(self, index_map: np.ndarray, frame_id: int, final: bool, job_id: str) -> None:
+        self.index_map = index_map
+        self.map_frame_id = frame_id
+        self._recolour()
+        self.map_shown.emit({"frame_id": frame_id, "job_id": job_id, "final": final})
+
+    # ----- colours --------------------------------------------------------------------------------------
+    def _look_changed(self) -> None:
+        if self.panel.colormap_name() != self._rgba_colormap:
+            self._recolour()
+        else:
+            self._apply_opacity()
+
+    def _recolour(self) -> None:
+        name = self.panel.colormap_name()
+        lut = self._luts.get(name)
+        if lut is not None:
+            self.panel.set_legend(lut)
+        if self.index_map is None or lut is None:
+            return  # the colour tables arrive from the engine before any map can
+        rgba = np.empty((*self.index_map.shape, 4), dtype=np.uint8)
+        rgba[..., :3] = lut[self.index_map]
+        rgba[..., 3] = 255  # the canvas applies the opacity to the whole overlay
+        self._rgba, self._rgba_colormap = rgba, name
+        self._apply_opacity()
+
+    def _apply_opacity(self) -> None:
+        if self.enabled and self._rgba is not None:
+            self.window.canvas.set_overlay(self._rgba, self.panel.opacity_value())
+
+    # ----- VMS models -----------------------------------------------------------------------------------
+    def choose_vms(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self.panel, "Open a VMS checkpoint folder (vms train output)"
+        )
+        if folder:
+            self.load_vms(folder)
+
+    def load_vms(self, path: str | Path) -> str:
+        """Check the checkpoint on the engine; once it loads, the VMS method is chosen. Returns the task."""
+        path = str(path)
+        self.panel.set_status(f"opening the VMS model {Path(path).name}…")
+        return self._call("vms", lambda pipeline: describe_vms(pipeline, path))
+
+    # ----- saving ---------------------------------------------------------------------------------------
+    def choose_save_path(self) -> None:
+        if self.final_map is None:
+            self.panel.set_status(NO_MAP, problem=True)
+            return
+        label = Path(self.window.state.subject_label() or "image").stem
+        stem = f"{label}-{self.final_settings.method}-map"
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
+        path, chosen = QFileDialog.getSaveFileName(
+            self.panel, "Save the heatmap", f"{stem}.png", "PNG picture (*.png);;NumPy values (*.npy)"
+        )
+        if not path:
+            return
+        if Path(path).suffix.lower() not in (".png", ".npy"):
+            path += ".npy" if "npy" in chosen else ".png"
+        self.save_map(path)
+
+    def save_map(self, path: str | Path) -> str:
+        """Write the last finished map to ``path`` (.npy values or .png in the chosen colormap), on the
+        engine thread; ``map_saved`` reports the path. Returns the task id ("" if there is no map)."""
+        if self.final_map is None:
+            self.panel.set_status(NO_MAP, problem=True)
+            return ""
+        map_, colormap, path = self.final_map, self.panel.colormap_name(), str(path)
+        return self._call("save", lambda pipeline: save_task(map_, path, colormap))
+
+    # ----- emphasis check -------------------------------------------------------------------------------
+    def run_emphasis(self) -> str:
+        """Paper 004 §5 on the last finished map and its frame, scored by the dock's assessor (a task)."""
+        if self.final_map is None or self.final_frame is None:
+            self.panel.set_status(NO_MAP, problem=True)
+            return ""
+        frame, map_, name = self.final_frame, self.final_map, self.panel.assessor_name()
+        self.panel.set_status(f"emphasis check of frame #{frame.request_id} with {name}…")
+        return self._call(
+            "emphasis", lambda pipeline: emphasis_task(pipeline, frame.tensor, map_, name, frame.request_id)
+        )
+
+    # ----- engine tasks ---------------------------------------------------------------------------------
+    def _call(self, kind: str, fn: Any) -> str:
+        task_id = f"{PREFIX}{kind}-{next(self._ids)}"
+        self._tasks[task_id] = kind
+        self.window.engine.call(task_id, fn)
+        return task_id
+
+    def _task_done(self, done: TaskDone) -> None:
+        kind = self._tasks.pop(done.task_id, None)
+        if kind == "setup":
+            self._luts = done.result["luts"]
+            self._default_scales = done.result["scales"]
+            self.panel.set_defaults(self._default_scales, sorted(self._luts))
+            self._recolour()
+        elif kind == "vms":
+            self.vms_checkpoint = done.result["path"]
+            self.panel.set_vms_model(done.result["path"], done.result["summary"])
+            self.panel.set_status(f"VMS model ready: {done.result['summary']}")
+            self.vms_loaded.emit(done.result["path"])
+            if self.panel.method_id() == "vms":
+                self.recompute()  # another checkpoint for the method already chosen
+            else:
+                self.panel.select_method("vms")
+        elif kind == "save":
+            self.panel.set_status(f"saved the map of frame #{self.final_frame.request_id} → {done.result}")
+            self.window.statusBar().showMessage(f"heatmap saved → {done.result}", 8000)
+            self.map_saved.emit(done.result)
+        elif kind == "emphasis":
+            self.last_emphasis = done.result
+            self.panel.show_emphasis(done.result)
+            verdict = "holds" if done.result["order_holds"] else "does not hold"
+            self.panel.set_status(f"emphasis check: high > medium > low {verdict}")
+            self.emphasis_done.emit(done.result)
+
+    def _failed(self, failure: Failure) -> None:
+        kind = self._tasks.pop(str(failure.ident), None) if failure.origin == "task" else None
+        if kind is not None:
+            self.panel.set_status(f"{kind} failed: {failure.message}", problem=True)
+
+
+def _to_index(map_: np.ndarray) -> np.ndarray:
+    """A float map in [0, 1] → colormap indices 0..255 (the lookup tables' resolution)."""
+    return np.round(np.clip(map_, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+# ----- work done on the engine thread (each gets the engine's pipeline) ----------------------------------
+def setup_task(pipeline: Any) -> dict[str, Any]:
+    """The colormap tables (``[256, 3]`` uint8 per name) and the core's default scales, made where matplotlib
+    and torch are already imported, so the GUI thread imports neither."""
+    from memstudio.core.maps import occlusion, regions
+    from memstudio.core.maps.colormap import apply_colormap, colormap_names
+
+    ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)[None]
+    return {
+        "luts": {name: apply_colormap(ramp, name)[0] for name in colormap_names()},
+        "scales": {"regions": regions.DEFAULT_SCALES, "occlusion": occlusion.DEFAULT_SCALES},
+    }
+
+
+def map_factory(tensor: Any, settings: MapSettings, batch_size: int) -> Any:
+    """A job factory: the progressive map of ``tensor`` ``[1, 3, H, W]`` (a frame) with ``settings``."""
+
+    def factory(pipeline: Any) -> Any:
+        from memstudio.core.maps.api import map_job
+
+        assessor = pipeline.assessor(settings.assessor) if settings.method != "vms" else None
+        return map_job(
+            tensor.to(pipeline.device),
+            assessor,
+            settings.method,
+            settings.scales,
+            settings.vms_checkpoint,
+            batch_size=batch_size,
+        )
+
+    return factory
+
+
+def describe_vms(pipeline: Any, path: str) -> dict[str, str]:
+    """Load (and so validate) a VMS checkpoint on the engine's device; a one-line summary of it."""
+    from memstudio.core.maps.vms_checkpoint import META_NAME, load_generator
+
+    _, config = load_generator(path, pipeline.device)
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    meta = json.loads((folder / META_NAME).read_text(encoding="utf-8"))
+    history = meta.get("history") or []
+    summary = f"{folder.name}: U-Net {config.image_size} px, {meta.get('epoch', 0)} epochs"
+    if history:
+        summary += f", val L1 {min(h['val_l1'] for h in history):.3f}"
+    return {"path": str(folder), "summary": summary}
+
+
+def save_task(map_: np.ndarray, path: str, colormap: str) -> str:
+    from memstudio.core.maps.io import save_map
+
+    return str(save_map(map_, path, colormap))
+
+
+def emphasis_task(pipeline: Any, tensor: Any, map_: np.ndarray, name: str, frame_id: int) -> dict[str, Any]:
+    """Scores of the four emphasis renders (paper 004 §5) and small thumbnails of them for the dock."""
+    import torch.nn.functional as F
+
+    from memstudio.core.imaging import tensor_to_uint8
+    from memstudio.core.maps.emphasis import emphasis_check
+
+    result = emphasis_check(tensor.to(pipeline.device), map_, pipeline.assessor(name))
+    thumbnails = {}
+    for render, image in result["images"].items():
+        height, width = image.shape[2:]
+        k = EMPHASIS_THUMB / max(height, width)
+        size = (max(1, round(height * k)), max(1, round(width * k)))
+        small = F.interpolate(
+            image.float().cpu(), size=size, mode="bilinear", antialias=True, align_corners=False
+        )
+        thumbnails[render] = tensor_to_uint8(small)[0]
+    return {
+        "scores": result["scores"],
+        "order_holds": bool(result["order_holds"]),
+        "thumbnails": thumbnails,
+        "assessor": name,
+        "frame_id": frame_id,
+    }
+
+
+def install(window: Any) -> HeatmapFeature:
+    return HeatmapFeature(window)

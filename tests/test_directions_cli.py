@@ -1,0 +1,184 @@
+"""``memstudio direction train|eval|project|layers``: direction files round-trip through the CLI."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+from test_directions_toys import LinearStyle, MeanLuma, single_thread  # noqa: F401
+
+from memstudio.cli import main
+from memstudio.cli.commands import direction as command
+from memstudio.core.directions.base import Direction
+
+
+@pytest.fixture
+def toys(monkeypatch: pytest.MonkeyPatch) -> LinearStyle:
+    """The CLI's model loaders, pointed at the tiny toys (the real ones need installed weights)."""
+    generator = LinearStyle(num_ws=4)
+    monkeypatch.setattr(command, "_load_assessor", lambda name, device: MeanLuma())
+    monkeypatch.setattr(command, "_open_generator", lambda args, device: generator)
+    return generator
+
+
+def _photos(folder) -> list[str]:
+    g = torch.Generator().manual_seed(0)
+    paths = []
+    for i in range(4):
+        pixels = (40 + 120 * torch.rand(20, 24, 3, generator=g)).to(torch.uint8).numpy()
+        path = folder / f"photo{i}.png"
+        Image.fromarray(pixels).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_photo_direction_train_eval_round_trip(tmp_path, toys, capsys) -> None:
+    photos = _photos(tmp_path)
+    out = tmp_path / "bright.json"
+    code = main(
+        [
+            "direction",
+            "train",
+            "--photos",
+            *photos,
+            "--photo-size",
+            "16",
+            "--assessor",
+            "toy",
+            "--steps",
+            "40",
+            "--lr",
+            "0.1",
+            "--batch-size",
+            "3",
+            "--alpha-max",
+            "0.1",
+            "--quiet",
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 0
+    trained = Direction.load(out)
+    assert trained.space == "edit" and trained.method == "ganalyze"
+    assert trained.evidence["num_samples"] == 1  # a third of four photos held out
+    assert trained.evidence["beta"] > 0.5
+    assert not (tmp_path / "bright.ckpt.pt").exists()  # the training state goes once the direction is saved
+    assert "β =" in capsys.readouterr().out
+
+    evaluated = tmp_path / "bright-eval.json"
+    code = main(
+        [
+            "direction",
+            "eval",
+            str(out),
+            "--photos",
+            *photos,
+            "--photo-size",
+            "16",
+            "--alphas=-0.1,0,0.1",
+            "--no-factors",
+            "--quiet",
+            "-o",
+            str(evaluated),
+        ]
+    )
+    assert code == 0
+    again = Direction.load(evaluated)
+    assert again.evidence["alphas"] == [-0.1, 0.0, 0.1] and again.evidence["num_samples"] == 4
+    torch.testing.assert_close(again.vector, trained.vector)
+
+
+def test_hyperplane_project_and_layers(tmp_path, toys, capsys) -> None:
+    mem = tmp_path / "mem.json"
+    assert (
+        main(
+            [
+                "direction",
+                "train",
+                "--method",
+                "hyperplane",
+                "--generator",
+                "toy",
+                "--space",
+                "w",
+                "--num-samples",
+                "200",
+                "--eval-samples",
+                "8",
+                "--quiet",
+                "-o",
+                str(mem),
+            ]
+        )
+        == 0
+    )
+    fitted = Direction.load(mem)
+    assert fitted.metrics["test_accuracy"] >= 0.9 and "beta" in fitted.evidence
+
+    other = Direction(
+        name="age",
+        property="age",
+        space="w",
+        vector=torch.randn(8, generator=torch.Generator().manual_seed(4)),
+    )
+    other.save(tmp_path / "age.json")
+    kept = tmp_path / "mem-keep-age.json"
+    assert (
+        main(["direction", "project", str(mem), "--keep", str(tmp_path / "age.json"), "-o", str(kept)]) == 0
+    )
+    projected = Direction.load(kept)
+    assert abs(float(torch.nn.functional.cosine_similarity(projected.vector, other.vector, dim=0))) < 1e-5
+    assert "after" in capsys.readouterr().out
+
+    coarse = tmp_path / "mem-coarse.json"
+    assert (
+        main(
+            [
+                "direction",
+                "layers",
+                str(kept),
+                "--apply",
+                "0-1",
+                "--coefficients",
+                "1,0.5",
+                "--num-ws",
+                "4",
+                "-o",
+                str(coarse),
+            ]
+        )
+        == 0
+    )
+    assert Direction.load(coarse).layer_weights.tolist() == [1.0, 0.5, 0.0, 0.0]
+
+    assert (
+        main(
+            [
+                "direction",
+                "layers",
+                str(kept),
+                "--generator",
+                "toy",
+                "--samples",
+                "4",
+                "--alphas=-1,1",
+                "--out-dir",
+                str(tmp_path / "plots"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "plots" / "mem-keep-age-layers.csv").exists()
+    assert (tmp_path / "plots" / "mem-keep-age-layers.pdf").exists()
+    assert len(Direction.load(kept).evidence["layers"]["layers"]) == 4
+
+
+def test_bad_input_is_a_user_error(tmp_path, toys, capsys) -> None:
+    assert main(["direction", "eval", str(tmp_path / "missing.json"), "--generator", "toy"]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    mem = tmp_path / "z.json"
+    Direction(name="z", property="p", space="z", vector=torch.ones(8)).save(mem)
+    assert main(["direction", "layers", str(mem), "--apply", "0", "--num-ws", "4"]) == 2
+    assert "only W and W+" in capsys.readouterr().err

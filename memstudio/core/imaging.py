@@ -11,11 +11,15 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from memstudio.core.errors import ImageLoadError
+
+if TYPE_CHECKING:
+    import torch
 
 #: Longest side an image is reduced to when loaded for editing and scoring. Assessors look at 227-px
 #: crops, so keeping 12000×9000 pixels resident would only cost memory and render time.
@@ -116,6 +120,8 @@ def _to_rgb(im: Image.Image, notes: list[str]) -> Image.Image:
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
     """PIL RGB → ``[1, 3, H, W]`` float32 in [0, 1]."""
+    import torch  # imported here so the window can list photos before torch has loaded
+
     arr = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0)
 
@@ -128,7 +134,10 @@ def tensor_to_pil(batch: torch.Tensor, index: int = 0) -> Image.Image:
 
 def tensor_to_uint8(batch: torch.Tensor) -> np.ndarray:
     """``[N, 3, H, W]`` in [0, 1] → ``[N, H, W, 3]`` uint8, for painting and saving."""
-    return batch.detach().float().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    import torch
+
+    levels = batch.detach().float().clamp(0, 1).mul_(255).round_().to(torch.uint8)
+    return levels.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
 def list_images(folder: str | Path) -> list[Path]:

@@ -336,8 +336,8 @@ class HeatmapPanel(QWidget):
         holds = result["order_holds"]
         verdict = "holds ✓" if holds else "does not hold ✗"
         self.emphasis_verdict.setText(
-            f"{result['assessor']}: high {s['high']:.3f} > medium {s['medium']:.3f} > low {s['low']:.3f} "
-            f"{verdict} (map of frame #{result['frame_id']})"
+            f"{result['assessor']}: high {s['high']:.3f} · medium {s['medium']:.3f} · low {s['low']:.3f} — "
+            f"high > medium > low {verdict} (map of frame #{result['frame_id']})"
         )
         self.emphasis_verdict.setStyleSheet("color: #1b7a2b;" if holds else "color: #b00020;")
         self.emphasis_box.show()

@@ -88,19 +88,28 @@ class PhotoEditor(Generator):
             raise ValueError(f"{photos.shape[0]} photos but {u.shape[0]} edit vectors")
         p = {param.name: param.physical(u[:, i]) for i, param in enumerate(PARAMETERS)}
         x = self._geometry(photos, p["zoom"], p["center_x"], p["center_y"])
-        x = x * torch.pow(2.0, p["exposure"])[:, None, None, None]
-        x = _temperature(x, p["temperature"])
-        x = _contrast(x, p["contrast"])
-        x = _saturation(x, p["saturation"])
-        x = _hue(x, p["hue"])
-        x = _vignette(x, p["vignette"])
-        x = self._sharpness(x, p["sharpness"])
+        # Operations whose parameter is zero for the whole batch are skipped: they are the identity, and a
+        # slider drag usually moves one parameter, so a frame costs one or two passes over the pixels.
+        if _active(p["exposure"]):
+            x = x * torch.pow(2.0, p["exposure"])[:, None, None, None]
+        if _active(p["temperature"]):
+            x = _temperature(x, p["temperature"])
+        if _active(p["contrast"]):
+            x = _contrast(x, p["contrast"])
+        if _active(p["saturation"]):
+            x = _saturation(x, p["saturation"])
+        if _active(p["hue"]):
+            x = _hue(x, p["hue"])
+        if _active(p["vignette"]):
+            x = _vignette(x, p["vignette"])
+        if _active(p["sharpness"]):
+            x = self._sharpness(x, p["sharpness"])
         return x.clamp(0.0, 1.0)
 
     def _geometry(
         self, x: torch.Tensor, zoom: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor
     ) -> torch.Tensor:
-        if not (torch.any(zoom != 0) or torch.any(cx != 0) or torch.any(cy != 0)):
+        if not (_active(zoom) or _active(cx) or _active(cy)):
             return x  # exact identity, no resampling
         scale = torch.exp(zoom * math.log(2.0))  # zoom 0.7 → 1.62× magnification; −0.2 → 0.87×
         inv = 1.0 / scale
@@ -115,8 +124,6 @@ class PhotoEditor(Generator):
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
     def _sharpness(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        if not torch.any(k != 0):
-            return x
         kernel = self._blur_kernel.to(x)
         pad = kernel.shape[-1] // 2
         blurred = F.conv2d(
@@ -124,6 +131,11 @@ class PhotoEditor(Generator):
         )
         # k > 0: unsharp mask; k < 0: blend towards the blurred photo (k = −1 is fully blurred).
         return x + k[:, None, None, None] * (x - blurred)
+
+
+def _active(values: torch.Tensor) -> bool:
+    # requires_grad: during direction training every parameter must stay in the graph, zero or not.
+    return values.requires_grad or bool(torch.any(values != 0))
 
 
 def luma(x: torch.Tensor) -> torch.Tensor:
@@ -148,8 +160,6 @@ def _saturation(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
 
 
 def _hue(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
-    if not torch.any(degrees != 0):
-        return x
     to_yiq = _RGB_TO_YIQ.to(x)
     to_rgb = _YIQ_TO_RGB.to(x)
     yiq = torch.einsum("ij,njhw->nihw", to_yiq, x)

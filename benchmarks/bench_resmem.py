@@ -95,9 +95,11 @@ def main() -> None:
     for name, t in times.items():
         print(f"  {name:<40} {t:7.2f} s  {args.images / t:6.2f} img/s")
     print(f"  speed-up memstudio / package: {base_t / ours_t:.2f}× (target ≥ 1.5×); max |Δscore| {diff:.1e}")
-    print(f"cold load: package torch.load {package_load:.2f} s; memstudio first use (convert to safetensors) "
-          f"{first_load:.2f} s; memstudio from the safetensors cache {cached_load:.2f} s "
-          f"→ {package_load / cached_load:.2f}× faster than the package")
+    print(
+        f"cold load: package torch.load {package_load:.2f} s; memstudio first use (convert to safetensors) "
+        f"{first_load:.2f} s; memstudio from the safetensors cache {cached_load:.2f} s "
+        f"→ {package_load / cached_load:.2f}× faster than the package"
+    )
 
 
 if __name__ == "__main__":

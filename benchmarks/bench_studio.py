@@ -27,7 +27,10 @@ def cold_start(runs: int) -> None:
         start = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "memstudio", "gui", "--report-startup"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO,
         )
         for line in proc.stdout:
             now = time.perf_counter() - start
@@ -36,8 +39,10 @@ def cold_start(runs: int) -> None:
             elif line.startswith("first-score"):
                 scored.append(now)
         proc.wait(timeout=300)
-    print(f"cold start, {runs} runs (median): window shown {statistics.median(shown):.2f} s (target ≤ 2 s), "
-          f"first ResMem score shown {statistics.median(scored):.2f} s")
+    print(
+        f"cold start, {runs} runs (median): window shown {statistics.median(shown):.2f} s (target ≤ 2 s), "
+        f"first ResMem score shown {statistics.median(scored):.2f} s"
+    )
 
 
 def slider_drag(changes: int, seconds: float) -> None:
@@ -101,10 +106,14 @@ def slider_drag(changes: int, seconds: float) -> None:
     render_ms = statistics.median(frames) if frames else float("nan")
     target = 1.2 * render_ms + 20
     stall = max(gaps) - 5 if gaps else float("nan")
-    print(f"slider drag: {changes} changes over {seconds:.1f} s → {len(frames)} renders "
-          f"(median render {render_ms:.1f} ms)")
-    print(f"  latency last change → its frame on screen: {latency:.1f} ms; target ≤ 1.2 × render + 20 ms = "
-          f"{target:.1f} ms → ratio {latency / target:.2f}")
+    print(
+        f"slider drag: {changes} changes over {seconds:.1f} s → {len(frames)} renders "
+        f"(median render {render_ms:.1f} ms)"
+    )
+    print(
+        f"  latency last change → its frame on screen: {latency:.1f} ms; target ≤ 1.2 × render + 20 ms = "
+        f"{target:.1f} ms → ratio {latency / target:.2f}"
+    )
     print(f"  longest GUI-thread stall (5-ms heartbeat): {stall:.1f} ms (target ≤ 30 ms)")
     window.close()
 

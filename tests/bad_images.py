@@ -38,10 +38,20 @@ def decompression_bomb_png(folder: Path) -> Path:
     raw = b"".join(b"\x00" + b"\x00" * ((width + 7) // 8) for _ in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
     path = folder / "bomb.png"
     path.write_bytes(png)
     return path
@@ -106,7 +116,18 @@ def huge_jpeg(folder: Path) -> Path:
     return path
 
 
-BAD = {"zero_byte": zero_byte, "truncated_jpeg": truncated_jpeg, "text_as_jpeg": text_as_jpeg,
-       "decompression_bomb": decompression_bomb_png}
-AWKWARD = {"cmyk": cmyk_jpeg, "png16": png16, "grayscale": grayscale, "rgba": rgba, "exif": exif_rotated,
-           "gif": animated_gif, "one_pixel": one_pixel}
+BAD = {
+    "zero_byte": zero_byte,
+    "truncated_jpeg": truncated_jpeg,
+    "text_as_jpeg": text_as_jpeg,
+    "decompression_bomb": decompression_bomb_png,
+}
+AWKWARD = {
+    "cmyk": cmyk_jpeg,
+    "png16": png16,
+    "grayscale": grayscale,
+    "rgba": rgba,
+    "exif": exif_rotated,
+    "gif": animated_gif,
+    "one_pixel": one_pixel,
+}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 
+import bad_images
 import pytest
 
-import bad_images
 from memstudio.cli import main
 
 
@@ -16,7 +16,9 @@ def test_score_json_lines_for_files_and_folders(tmp_path, photos_dir, capsys):
     folder.mkdir()
     shutil.copy(photos_dir / "coffee.png", folder / "coffee.png")
     shutil.copy(photos_dir / "rocket.jpg", folder / "rocket.jpg")
-    code = main(["score", "--json", "-a", "brightness", "-a", "entropy", str(folder), str(photos_dir / "chelsea.png")])
+    code = main(
+        ["score", "--json", "-a", "brightness", "-a", "entropy", str(folder), str(photos_dir / "chelsea.png")]
+    )
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0
     assert [r["path"].rsplit("/", 1)[-1] for r in out] == ["coffee.png", "rocket.jpg", "chelsea.png"]

@@ -34,7 +34,9 @@ class Exploding(Assessor):
 @pytest.fixture
 def test_assessors(monkeypatch):
     for cls in (SlowBrightness, Exploding):
-        info = registry.AssessorInfo(cls.name, cls.property, "test", "test", lambda d, c=cls: c(), registry._always)
+        info = registry.AssessorInfo(
+            cls.name, cls.property, "test", "test", lambda d, c=cls: c(), registry._always
+        )
         monkeypatch.setitem(registry.ASSESSORS, cls.name, info)
     yield
     for key in [k for k in registry._cache if k[0] in ("slow-brightness", "exploding")]:

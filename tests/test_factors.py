@@ -56,7 +56,9 @@ def test_entropy_hand_computed():
 
 @pytest.mark.parametrize("cls", [BrightnessAssessor, ColorfulnessAssessor, RednessAssessor, EntropyAssessor])
 def test_factors_are_differentiable(cls):
-    img = (torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.1).requires_grad_(True)
+    img = (torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.1).requires_grad_(
+        True
+    )
     cls()(img).sum().backward()
     assert img.grad is not None and float(img.grad.abs().sum()) > 0
 

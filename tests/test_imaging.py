@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import tracemalloc
 
+import bad_images
 import numpy as np
 import pytest
 
-import bad_images
 from memstudio.core.errors import ImageLoadError
 from memstudio.core.imaging import expand_paths, load_image, pil_to_tensor, tensor_to_pil
 

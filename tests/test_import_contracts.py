@@ -26,7 +26,9 @@ def test_contracts_fail_when_core_imports_qt_or_engine_imports_widgets(tmp_path)
         (pkg / sub / "__init__.py").write_text("")
     (pkg / "__init__.py").write_text("")
     (pkg / "core" / "model.py").write_text("from PySide6.QtCore import QObject\n")
-    (pkg / "engine" / "worker.py").write_text("from PySide6.QtCore import QThread\nfrom PySide6 import QtWidgets\n")
+    (pkg / "engine" / "worker.py").write_text(
+        "from PySide6.QtCore import QThread\nfrom PySide6 import QtWidgets\n"
+    )
     (tmp_path / "setup.cfg").write_text(
         "[importlinter]\nroot_package = fakestudio\ninclude_external_packages = True\n"
         "contract_types =\n    qt_modules: memstudio.devtools.qt_contract.QtModulesContract\n\n"
@@ -37,7 +39,11 @@ def test_contracts_fail_when_core_imports_qt_or_engine_imports_widgets(tmp_path)
     )
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{REPO}")
     result = subprocess.run(
-        [str(LINT), "--config", str(tmp_path / "setup.cfg")], cwd=tmp_path, capture_output=True, text=True, env=env
+        [str(LINT), "--config", str(tmp_path / "setup.cfg")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert result.returncode != 0
     assert "core is Qt-free BROKEN" in result.stdout
@@ -47,6 +53,9 @@ def test_contracts_fail_when_core_imports_qt_or_engine_imports_widgets(tmp_path)
 
 def test_import_line_parsing():
     assert _imported_qt_modules("from PySide6.QtCore import QObject, Signal") == ["PySide6.QtCore"]
-    assert _imported_qt_modules("from PySide6 import QtCore, QtGui as G") == ["PySide6.QtCore", "PySide6.QtGui"]
+    assert _imported_qt_modules("from PySide6 import QtCore, QtGui as G") == [
+        "PySide6.QtCore",
+        "PySide6.QtGui",
+    ]
     assert _imported_qt_modules("import PySide6.QtWidgets.QWidget") == ["PySide6.QtWidgets"]
     assert _imported_qt_modules("from superqt import QLabeledSlider") == ["superqt.QLabeledSlider"]

@@ -54,7 +54,9 @@ def test_latents_are_bounded_however_far_they_go(editor):
 
 def test_exposure_direction_is_monotonic(editor):
     bright = BrightnessAssessor()
-    scores = [float(bright(editor.render(editor.latent_from_values({"exposure": v})))) for v in (-0.5, 0, 0.5)]
+    scores = [
+        float(bright(editor.render(editor.latent_from_values({"exposure": v})))) for v in (-0.5, 0, 0.5)
+    ]
     assert scores[0] < scores[1] < scores[2]
 
 

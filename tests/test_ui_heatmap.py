@@ -225,9 +225,7 @@ def test_a_trained_vms_model_is_a_method(qtbot, window, photos_dir, tmp_path):
         y, x = rng.integers(2, size - 6, 2)
         image[y : y + 4, x : x + 4] = 0.95
         blob = np.exp(-((yy - y - 1.5) ** 2 + (xx - x - 1.5) ** 2) / (2 * 4.0**2))
-        Image.fromarray(np.round(image * 255).astype(np.uint8)).save(
-            tmp_path / "data" / "images" / f"{i}.png"
-        )
+        Image.fromarray(np.round(image * 255).astype(np.uint8)).save(tmp_path / "data" / "images" / f"{i}.png")
         Image.fromarray(np.round(blob * 255).astype(np.uint8)).save(tmp_path / "data" / "maps" / f"{i}.png")
     config = VMSConfig(
         encoder_channels=(3, 8, 16, 32),

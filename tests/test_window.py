@@ -6,11 +6,11 @@ import csv
 import shutil
 from pathlib import Path
 
+import bad_images
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-import bad_images
 from memstudio.ui.main_window import MainWindow
 
 FAST = ("brightness", "entropy")
@@ -101,8 +101,13 @@ def test_drop_of_files_and_folders(qtbot, window, tmp_path, photos_dir):
     (folder / "notes.txt").write_text("x")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     with qtbot.waitSignal(window.scores_shown, timeout=30_000):
         window.dropEvent(event)
     assert sorted(Path(p).name for p in window.browser.paths()) == ["chelsea.png", "rocket.jpg"]
@@ -112,7 +117,9 @@ def test_drop_of_files_and_folders(qtbot, window, tmp_path, photos_dir):
 def test_thumbnails_are_made(qtbot, window, photos_dir):
     window.browser.add_paths([photos_dir])
     qtbot.waitUntil(
-        lambda: all(not window.browser.list.item(i).icon().isNull() for i in range(window.browser.list.count())),
+        lambda: all(
+            not window.browser.list.item(i).icon().isNull() for i in range(window.browser.list.count())
+        ),
         timeout=20_000,
     )
     assert window.browser.list.count() == 6

@@ -49,7 +49,10 @@ def _decode(path: Path) -> tuple[Path, torch.Tensor | None, tuple[str, ...] | st
 
 
 def score_paths(
-    paths: Sequence[Path], assessors: dict[str, Assessor], batch_size: int = 4, device: torch.device | str = "cpu"
+    paths: Sequence[Path],
+    assessors: dict[str, Assessor],
+    batch_size: int = 4,
+    device: torch.device | str = "cpu",
 ) -> Iterator[ImageScores | ScoreFailure]:
     """Yield one result per path, in order; unreadable files become :class:`ScoreFailure`."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="memstudio-decode") as pool:

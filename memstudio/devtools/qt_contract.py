@@ -45,7 +45,11 @@ class QtModulesContract(Contract):
 
 
 def _imported_qt_modules(line: str) -> list[str]:
-    """``from PySide6.QtCore import X`` → ['PySide6.QtCore']; ``from PySide6 import QtWidgets`` → ['PySide6.QtWidgets']."""
+    """Qt modules named on an import line.
+
+    ``from PySide6.QtCore import X`` → ['PySide6.QtCore']; ``from PySide6 import QtWidgets`` →
+    ['PySide6.QtWidgets'].
+    """
     match = _MODULE.search(line)
     if not match:
         return []

@@ -16,7 +16,9 @@ def resources_dir() -> Path:
     return assets_dir().parent / "resources"
 
 
-def run_studio(paths: list[str] | None = None, screenshot: str | None = None, report_startup: bool = False) -> int:
+def run_studio(
+    paths: list[str] | None = None, screenshot: str | None = None, report_startup: bool = False
+) -> int:
     """Open the studio on ``paths`` (or the sample photos) and run until the window closes."""
     from memstudio.ui.platform_check import problems
 
@@ -52,6 +54,7 @@ def run_studio(paths: list[str] | None = None, screenshot: str | None = None, re
         if samples:
             window.open_photo(str(samples[0]))
     if screenshot:
+
         def grab(_request_id: int) -> None:
             # Give the thumbnails and the score box a moment to paint, then save and quit.
             QTimer.singleShot(1500, lambda: (window.grab().save(screenshot), window.close()))

@@ -130,17 +130,13 @@ class HeatmapPanel(QWidget):
         self.assessor.addItems(assessors)
         if "resmem" in assessors:
             self.assessor.setCurrentText("resmem")
-        self.assessor.setToolTip(
-            "Whose score the map explains (the VMS method needs none, the emphasis check does)"
-        )
+        self.assessor.setToolTip("Whose score the map explains (the VMS method needs none, the emphasis check does)")
         self.assessor.currentIndexChanged.connect(self.settings_changed)
 
         self.scales = QLineEdit()
         self.scales.setObjectName("heatmapScales")
         self.scales.setPlaceholderText("the method's default")
-        self.scales.setToolTip(
-            "Window sides as fractions of the short side, coarsest first, e.g. 2/3, 1/2, 2/5"
-        )
+        self.scales.setToolTip("Window sides as fractions of the short side, coarsest first, e.g. 2/3, 1/2, 2/5")
         self.scales.editingFinished.connect(self._scales_edited)
 
         self.opacity = QLabeledSlider(Qt.Orientation.Horizontal)
@@ -180,8 +176,7 @@ class HeatmapPanel(QWidget):
         self.emphasis_button = QPushButton("Emphasis check")
         self.emphasis_button.setObjectName("heatmapEmphasis")
         self.emphasis_button.setToolTip(
-            "Paper 004 §5: keep the high / a random half / the low regions sharp, abstract the rest, "
-            "and score each"
+            "Paper 004 §5: keep the high / a random half / the low regions sharp, abstract the rest, and score each"
         )
         self.emphasis_button.clicked.connect(self.emphasis_requested)
         self.set_map_ready(False)

@@ -254,7 +254,9 @@ class MainWindow(QMainWindow):
     def _sync_controls(self) -> None:
         self.strip.set_edit_values(self.state.values.edits)
         self.strip.set_edits_enabled(isinstance(self.state.subject, PhotoSubject))
-        self.setWindowTitle(f"memstudio — {self.state.subject_label()}" if self.state.subject else "memstudio")
+        self.setWindowTitle(
+            f"memstudio — {self.state.subject_label()}" if self.state.subject else "memstudio"
+        )
 
     def _show_frame(self, frame: Frame) -> None:
         if frame.request_id <= self._last_shown:
@@ -287,7 +289,9 @@ class MainWindow(QMainWindow):
                 lines.append((name, "error", True))
         self.canvas.set_scores(lines)
         self.strip.set_scores(result.values, result.errors)
-        self._timing_label.setText(f"render {getattr(self, '_render_ms', 0):.0f} ms · score {result.score_ms:.0f} ms")
+        self._timing_label.setText(
+            f"render {getattr(self, '_render_ms', 0):.0f} ms · score {result.score_ms:.0f} ms"
+        )
         if result.errors:
             name, message = next(iter(result.errors.items()))
             self.statusBar().showMessage(f"{name} could not score: {message}", 10_000)

@@ -27,7 +27,9 @@ class PropertyStrip(QWidget):
     drag_started = Signal()
     reset_requested = Signal()
 
-    def __init__(self, assessors: list[tuple[str, str, tuple[float, float], int]], parent: QWidget | None = None):
+    def __init__(
+        self, assessors: list[tuple[str, str, tuple[float, float], int]], parent: QWidget | None = None
+    ):
         super().__init__(parent)
         self.setObjectName("propertyStrip")
         self.setMinimumWidth(340)

@@ -72,7 +72,9 @@ class SeedBrowser(QWidget):
         added = []
         for path in paths:
             if path.is_dir():
-                added += self.add_paths(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+                added += self.add_paths(
+                    sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+                )
                 continue
             key = str(path)
             if key in self._items:

@@ -95,7 +95,9 @@ class StudioState(QObject):
 class _SetValue(QUndoCommand):
     ID = 1001
 
-    def __init__(self, state: StudioState, kind: str, key: str, old: float, new: float, merge: int | None) -> None:
+    def __init__(
+        self, state: StudioState, kind: str, key: str, old: float, new: float, merge: int | None
+    ) -> None:
         super().__init__(f"Set {key}")
         self.state, self.kind, self.key, self.old, self.new, self.merge = state, kind, key, old, new, merge
 

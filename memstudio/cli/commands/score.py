@@ -11,7 +11,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="score images and folders (JSON lines or a table)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files and folders")
     p.add_argument(
-        "--assessor", "-a", action="append", dest="assessors", metavar="NAME",
+        "--assessor",
+        "-a",
+        action="append",
+        dest="assessors",
+        metavar="NAME",
         help="assessor to use (repeatable; default: resmem). See `memstudio models`.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object per image")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import math
 import json
+import math
 import threading
 from pathlib import Path
 

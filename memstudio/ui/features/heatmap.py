@@ -86,9 +86,7 @@ class HeatmapFeature(QObject):
         super().__init__(window)
         self.window = window
         self.panel = HeatmapPanel([name for name, *_ in LIVE_ASSESSORS])
-        self.dock = window.add_feature_dock(
-            self.panel, "Heatmap", "heatmapDock", Qt.DockWidgetArea.RightDockWidgetArea
-        )
+        self.dock = window.add_feature_dock(self.panel, "Heatmap", "heatmapDock", Qt.DockWidgetArea.RightDockWidgetArea)
         faces = window.findChild(QDockWidget, "facesDock")
         if faces is not None:
             window.tabifyDockWidget(faces, self.dock)
@@ -308,9 +306,7 @@ class HeatmapFeature(QObject):
 
     # ----- VMS models -----------------------------------------------------------------------------------
     def choose_vms(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self.panel, "Open a VMS checkpoint folder (vms train output)"
-        )
+        folder = QFileDialog.getExistingDirectory(self.panel, "Open a VMS checkpoint folder (vms train output)")
         if folder:
             self.load_vms(folder)
 
@@ -469,9 +465,7 @@ def emphasis_task(pipeline: Any, tensor: Any, map_: np.ndarray, name: str, frame
         height, width = image.shape[2:]
         k = EMPHASIS_THUMB / max(height, width)
         size = (max(1, round(height * k)), max(1, round(width * k)))
-        small = F.interpolate(
-            image.float().cpu(), size=size, mode="bilinear", antialias=True, align_corners=False
-        )
+        small = F.interpolate(image.float().cpu(), size=size, mode="bilinear", antialias=True, align_corners=False)
         thumbnails[render] = tensor_to_uint8(small)[0]
     return {
         "scores": result["scores"],

@@ -108,7 +108,7 @@ def test_overlay_follows_the_frame_and_edits_cancel_stale_maps(qtbot, window, ph
         assert not shown[0]["final"]  # the coarse map comes first
         assert feature.map_frame_id == first and f"frame #{first}" in feature.panel.status.text()
         assert re.search(r"refining [23]/3", feature.panel.status.text())
-        overlay = window.canvas._overlay
+        overlay = window.canvas.overlay_image()
         assert overlay is not None and (overlay.width(), overlay.height()) == window.canvas.image_size()
 
         with qtbot.waitSignal(feature.job_cancelled, timeout=20_000) as cancelled:
@@ -136,7 +136,7 @@ def test_overlay_follows_the_frame_and_edits_cancel_stale_maps(qtbot, window, ph
     running = feature.job.job_id
     with qtbot.waitSignal(feature.job_cancelled, timeout=20_000) as cancelled:
         feature.panel.show_box.setChecked(False)
-    assert cancelled.args == [running] and window.canvas._overlay is None and feature.job is None
+    assert cancelled.args == [running] and window.canvas.overlay_image() is None and feature.job is None
 
 
 def test_opacity_and_colormap_recolour_without_recomputing(qtbot, window, photos_dir):
@@ -148,12 +148,12 @@ def test_opacity_and_colormap_recolour_without_recomputing(qtbot, window, photos
     feature.set_enabled(True)
     qtbot.waitUntil(lambda: final_of(shown, frame_id), timeout=30_000)
     jobs = list(feature.submitted)
-    before = window.canvas._overlay.copy()
+    before = window.canvas.overlay_image().copy()
 
     feature.panel.opacity.setValue(80)
-    assert window.canvas._overlay_opacity == pytest.approx(0.8)
+    assert window.canvas.overlay_opacity() == pytest.approx(0.8)
     feature.panel.colormap.setCurrentText("gray")
-    after = window.canvas._overlay
+    after = window.canvas.overlay_image()
     assert after != before  # new colours
     pixel = after.pixelColor(after.width() // 2, after.height() // 2)
     assert pixel.red() == pixel.green() == pixel.blue()  # grey colormap

@@ -54,6 +54,12 @@ class ImageCanvas(QWidget):
         self._points = points
         self.update()
 
+    def overlay_image(self) -> QImage | None:
+        return self._overlay
+
+    def overlay_opacity(self) -> float:
+        return self._overlay_opacity
+
     def points(self) -> np.ndarray | None:
         return self._points
 

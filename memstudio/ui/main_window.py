@@ -23,7 +23,7 @@ from memstudio.ui.settings import studio_settings
 from memstudio.ui.state import StudioState
 
 #: Bump when docks are added or renamed: a saved layout from another version is ignored, not half-applied.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 
 #: (name, property, score range, decimals) of the assessors scored live. Kept here, not read from the
 #: registry, so building the window does not import torch.
@@ -100,8 +100,7 @@ class MainWindow(QMainWindow):
         from memstudio.ui.features import install_all
 
         self.features = install_all(self)
-        self.resizeDocks([self.browser_dock, self.strip_dock], [290, 400], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.jobs_dock], [130], Qt.Orientation.Vertical)
+        self._arrange_default_sizes()
         self._default_layout = self.saveState(LAYOUT_VERSION)
         self._restore_layout()
 
@@ -133,6 +132,19 @@ class MainWindow(QMainWindow):
         if hasattr(self, "view_menu"):
             self.view_menu.insertAction(self._view_separator, dock.toggleViewAction())
         return dock
+
+    def _arrange_default_sizes(self) -> None:
+        """The default proportions: photos and sliders get most of their columns, the jobs strip stays short."""
+        self.resizeDocks([self.browser_dock, self.strip_dock], [290, 400], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
+        for main in (self.browser_dock, self.strip_dock):
+            below = [
+                d
+                for d in self._docks
+                if d is not main and not d.isFloating() and self.dockWidgetArea(d) == self.dockWidgetArea(main)
+            ]
+            if below:
+                self.resizeDocks([main, below[0]], [640, 260], Qt.Orientation.Vertical)
 
     def _build_menus(self) -> None:
         self.file_menu = file_menu = self.menuBar().addMenu("&File")

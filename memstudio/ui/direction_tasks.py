@@ -1,0 +1,440 @@
+"""Engine-side work of the directions feature: open, check, train, evaluate, condition and dissect directions.
+
+Everything here runs on the engine thread (``engine.call`` tasks and ``engine.submit_job`` factories) and
+hands plain values back to the GUI thread: a direction's *info* dict (what a slider row shows) rather than the
+:class:`Direction` itself, so the widgets never touch tensors.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from memstudio.core.errors import MemstudioError
+from memstudio.core.jobs import Progress
+
+if TYPE_CHECKING:
+    from memstudio.core.directions.base import Direction
+    from memstudio.core.generators.base import Generator
+    from memstudio.core.pipeline import Pipeline
+
+#: Share of a training job's progress bar given to training; the evidence fills the rest.
+TRAIN_SHARE = 0.85
+
+
+@dataclass
+class TrainRequest:
+    """What the Train dialog asks for (plain values: built on the GUI thread, used on the engine's)."""
+
+    method: str  # "ganalyze" | "hyperplane"
+    assessor: str
+    output: str
+    photo_mode: bool
+    photos: list[str] = field(default_factory=list)
+    photo_size: int = 256
+    space: str | None = None
+    steps: int = 300
+    batch_size: int = 8
+    lr: float = 0.05
+    alpha_max: float | None = None
+    num_samples: int = 500
+    split: str = "mean"
+    classifier: str = "logistic"
+    eval_samples: int = 32
+    seed: int = 0
+    name: str | None = None
+
+    @property
+    def checkpoint(self) -> Path:
+        """The resumable training state beside the output (the CLI's rule, so either can resume)."""
+        return Path(self.output).with_suffix(".ckpt.pt")
+
+
+# ----- opening and checking ---------------------------------------------------------------------------------
+def expected_shape(generator: Generator, space: str) -> tuple[int, ...]:
+    """Shape of one latent of ``generator`` in ``space`` (no batch), read from the generator itself."""
+    from memstudio.core.directions.sampling import z_shape
+    from memstudio.core.generators.base import Latent
+
+    if space == "z":
+        return z_shape(generator)
+    import torch
+
+    z = torch.zeros(1, *z_shape(generator), device=_device_of(generator))
+    class_index = getattr(generator, "default_class", 0) if generator.num_classes else None
+    return tuple(generator.convert(Latent("z", z, class_index=class_index), space).values.shape[1:])
+
+
+def check_fit(pipeline: Pipeline, direction: Direction, source: str) -> None:
+    """Raise a :class:`DirectionError` naming ``source`` when ``direction`` cannot edit what the studio holds.
+
+    Photo directions ("edit") fit the built-in photo editor whenever their length matches its parameters.
+    GAN directions need the generator they were trained on: same latent space, same shape, same checkpoint.
+    """
+    from memstudio.core.directions.base import DirectionError
+    from memstudio.core.generators.edit_params import PARAMETERS
+
+    name = direction.name
+    if direction.space == "edit":
+        if tuple(direction.vector.shape) != (len(PARAMETERS),):
+            raise DirectionError(
+                f"{source}: photo direction {name!r} has shape {tuple(direction.vector.shape)}, "
+                f"the photo editor has {len(PARAMETERS)} parameters"
+            )
+        return
+    generator = pipeline.generator
+    trained_on = str(direction.generator.get("name") or "a GAN")
+    if generator is None:
+        raise DirectionError(
+            f"{source}: direction {name!r} edits the {direction.space!r} latent of {trained_on}; "
+            "open that generator first (File ▸ Open generator…)"
+        )
+    usable = direction.space in generator.spaces or (direction.space == "w" and "w+" in generator.spaces)
+    if not usable:
+        raise DirectionError(
+            f"{source}: direction {name!r} lives in {direction.space!r}; generator {generator.name!r} "
+            f"has {', '.join(generator.spaces)}"
+        )
+    want = expected_shape(generator, direction.space)
+    if tuple(direction.vector.shape) != want:
+        raise DirectionError(
+            f"{source}: direction {name!r} has shape {tuple(direction.vector.shape)} in {direction.space!r}, "
+            f"generator {generator.name!r} needs {want}"
+        )
+    trained_hash = str(direction.generator.get("checkpoint_sha256") or "")
+    current_hash = str(generator.checkpoint_hash or "")
+    if trained_hash and current_hash and trained_hash != current_hash:
+        raise DirectionError(
+            f"{source}: direction {name!r} was trained on {trained_on} (sha256 {trained_hash[:12]}…), "
+            f"but the open generator is {generator.name!r} (sha256 {current_hash[:12]}…)"
+        )
+
+
+def evidence_summary(direction: Direction) -> str:
+    """The tooltip's evidence: β with its CI and R² (paper 000 §3.1), or why there is none."""
+    from memstudio.core.directions.evidence import SlopeFit, slope_summary
+
+    evidence = direction.evidence
+    if "beta" not in evidence:
+        return "no evidence yet (evaluate it: memstudio direction eval)"
+    low, high = evidence.get("ci95", (float("nan"), float("nan")))
+    fit = SlopeFit(
+        beta=float(evidence["beta"]),
+        ci_low=float(low),
+        ci_high=float(high),
+        se=float(evidence.get("se", float("nan"))),
+        r2=float(evidence.get("r2", float("nan"))),
+        df=int(evidence.get("df", 0)),
+        p_value=float(evidence.get("p_value", float("nan"))),
+    )
+    return f"{slope_summary(fit)}, n = {evidence.get('num_samples', '?')} held-out samples"
+
+
+def layer_plot_png(direction: Direction) -> bytes | None:
+    """The layer-effect plot (001 Fig. 9) of a stored analysis as PNG bytes, or None without one."""
+    from memstudio.core.directions.layerwise import LayerAnalysis
+
+    stored = direction.evidence.get("layers")
+    if not isinstance(stored, dict):
+        return None
+    analysis = LayerAnalysis(**stored)
+    with tempfile.TemporaryDirectory(prefix="memstudio-layers-") as folder:
+        return analysis.plot(Path(folder) / "layers.png").read_bytes()
+
+
+def direction_info(direction_id: str, direction: Direction, path: str | None) -> dict[str, Any]:
+    """Everything a slider row and the layer dock show about a direction, as plain values."""
+    layer_weights = None if direction.layer_weights is None else [float(w) for w in direction.layer_weights]
+    return {
+        "id": direction_id,
+        "name": direction.name,
+        "property": direction.property,
+        "method": direction.method,
+        "space": direction.space,
+        "alpha_range": (float(direction.alpha_range[0]), float(direction.alpha_range[1])),
+        "assessor": str(direction.assessor.get("name", "")),
+        "beta": direction.evidence.get("beta"),
+        "summary": evidence_summary(direction),
+        "path": path,
+        "layer_weights": layer_weights,
+        "layer_plot": layer_plot_png(direction),
+        "cosines": direction.metrics.get("conditional_cosines"),
+    }
+
+
+def open_direction_task(path: str, direction_id: str) -> Callable[[Pipeline], dict[str, Any]]:
+    """Load ``path``, check that it fits, and make it available to renders under ``direction_id``."""
+
+    def task(pipeline: Pipeline) -> dict[str, Any]:
+        from memstudio.core.directions.base import Direction
+
+        direction = Direction.load(path)
+        check_fit(pipeline, direction, path)
+        pipeline.directions[direction_id] = direction
+        pipeline.direction_paths[direction_id] = str(Path(path).with_suffix(".json"))
+        return direction_info(direction_id, direction, pipeline.direction_paths[direction_id])
+
+    return task
+
+
+def recheck_task(direction_ids: list[str]) -> Callable[[Pipeline], dict[str, str | None]]:
+    """After the generator changed: per direction, None when it still fits, else why it does not."""
+
+    def task(pipeline: Pipeline) -> dict[str, str | None]:
+        reasons: dict[str, str | None] = {}
+        for direction_id in direction_ids:
+            direction = pipeline.directions.get(direction_id)
+            if direction is None:
+                continue
+            try:
+                check_fit(pipeline, direction, pipeline.direction_paths.get(direction_id, direction.name))
+                reasons[direction_id] = None
+            except MemstudioError as exc:
+                reasons[direction_id] = str(exc)
+        return reasons
+
+    return task
+
+
+def forget_task(direction_id: str) -> Callable[[Pipeline], str]:
+    def task(pipeline: Pipeline) -> str:
+        pipeline.directions.pop(direction_id, None)
+        pipeline.direction_paths.pop(direction_id, None)
+        return direction_id
+
+    return task
+
+
+def generator_context_task(pipeline: Pipeline) -> dict[str, Any] | None:
+    """The current generator's spaces and W+ layout, for the dialog and the layer dock."""
+    from memstudio.core.directions.layerwise import layer_groups
+
+    generator = pipeline.generator
+    if generator is None:
+        return None
+    num_ws = int(generator.num_ws)
+    return {
+        "name": generator.name,
+        "spaces": list(generator.spaces),
+        "num_ws": num_ws,
+        "resolution": int(generator.resolution),
+        "groups": layer_groups(num_ws, int(generator.resolution)) if num_ws else {},
+        "w_plus": "w+" in generator.spaces and num_ws > 0,
+    }
+
+
+# ----- training ---------------------------------------------------------------------------------------------
+def scaled(job: Iterator[Progress], low: float, high: float) -> Iterator[Progress]:
+    """Run ``job`` inside a share [low, high] of the bar; closing this closes ``job`` (its checkpoint)."""
+    try:
+        while True:
+            try:
+                step = next(job)
+            except StopIteration as stop:
+                return stop.value
+            yield Progress(low + (high - low) * step.fraction, step.message, step.preview)
+    finally:
+        job.close()
+
+
+def split_photos(paths: list[str], seed: int) -> tuple[list[str], list[str]]:
+    """Training and held-out photos: a third (≥ 1) held out for the evidence, as the CLI does."""
+    if len(paths) < 2:
+        return list(paths), []
+    order = sorted(paths)
+    random.Random(seed).shuffle(order)
+    count = max(1, len(order) // 3)
+    return sorted(order[count:]), sorted(order[:count])
+
+
+def _photo_editor(paths: list[str], size: int, pipeline: Pipeline) -> Generator:
+    from memstudio.core.directions.sampling import load_photo_batch
+    from memstudio.core.generators.photo import PhotoEditor
+
+    return PhotoEditor(load_photo_batch(paths, size).to(pipeline.device), label=f"{len(paths)} photos")
+
+
+def train_job(request: TrainRequest) -> Callable[[Pipeline], Iterator[Progress]]:
+    """The Train dialog's job: train (resumable), measure the evidence, save; result has the file's path."""
+
+    def factory(pipeline: Pipeline) -> Iterator[Progress]:
+        return _train(pipeline, request)
+
+    return factory
+
+
+def _train(pipeline: Pipeline, request: TrainRequest) -> Iterator[Progress]:
+    from memstudio.core.directions.evidence import attach_evidence, evaluate_direction
+    from memstudio.core.directions.ganalyze import GanalyzeSettings, train_ganalyze
+    from memstudio.core.directions.hyperplane import HyperplaneSettings, fit_hyperplane
+
+    resumed = _checkpoint_step(request.checkpoint) if request.method == "ganalyze" else 0
+    if resumed:
+        yield Progress(resumed / request.steps * TRAIN_SHARE, f"resuming from step {resumed}")
+    assessor = pipeline.assessor(request.assessor)
+    output = Path(request.output).with_suffix(".json")
+    heldout = None
+    if request.photo_mode:
+        if request.method != "ganalyze":
+            raise MemstudioError("a hyperplane needs a GAN's latent space: open a generator first")
+        train_paths, heldout_paths = split_photos(request.photos, request.seed)
+        if not train_paths:
+            raise MemstudioError("no photos to train on: select photos in the seed browser")
+        yield Progress(0.0, f"loading {len(request.photos)} photos")
+        generator = _photo_editor(train_paths, request.photo_size, pipeline)
+        if heldout_paths:
+            heldout = _photo_editor(heldout_paths, request.photo_size, pipeline)
+    else:
+        if pipeline.generator is None:
+            raise MemstudioError("no generator is loaded: open one, or train on photos")
+        generator = pipeline.generator
+
+    checkpoint: Path | None = None
+    if request.method == "ganalyze":
+        settings = GanalyzeSettings(
+            space=request.space,
+            steps=request.steps,
+            batch_size=request.batch_size,
+            lr=request.lr,
+            alpha_max=request.alpha_max,
+            seed=request.seed,
+            checkpoint_every=max(1, min(50, request.steps // 10)),
+        )
+        checkpoint = request.checkpoint
+        job = train_ganalyze(generator, assessor, settings, checkpoint=checkpoint, name=request.name)
+    else:
+        settings = HyperplaneSettings(
+            space=request.space or ("w" if "w" in generator.spaces else generator.default_space),
+            num_samples=request.num_samples,
+            split=request.split,
+            classifier=request.classifier,
+            batch_size=request.batch_size,
+            seed=request.seed,
+        )
+        job = fit_hyperplane(generator, assessor, settings, name=request.name)
+    direction = yield from scaled(job, 0.0, TRAIN_SHARE)
+
+    target = heldout or generator
+    evidence = yield from scaled(
+        evaluate_direction(target, assessor, direction, None, request.eval_samples, request.batch_size),
+        TRAIN_SHARE,
+        1.0,
+    )
+    direction = attach_evidence(direction, evidence)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    path = direction.save(output)
+    if checkpoint is not None and checkpoint.exists():
+        checkpoint.unlink()  # the direction is saved; a later training must start afresh
+    summary = f"{direction.name} → {path.name}: {evidence_summary(direction)}"
+    if "test_accuracy" in direction.metrics:
+        summary += f", held-out accuracy {direction.metrics['test_accuracy']:.3f}"
+    return {"summary": summary, "path": str(path), "steps": direction.metrics.get("steps")}
+
+
+def _checkpoint_step(path: Path) -> int:
+    """The step a GANalyze checkpoint stopped at (0 when there is none)."""
+    if not path.exists():
+        return 0
+    import torch
+
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+    except Exception:  # the training itself reports a broken checkpoint with its reason
+        return 0
+
+
+# ----- conditional and layerwise ----------------------------------------------------------------------------
+def conditional_task(
+    base_id: str, keep_ids: list[str], output: str, direction_id: str
+) -> Callable[[Pipeline], dict[str, Any]]:
+    """Make the base direction orthogonal to the kept ones (001 A.5), save it and load it as a slider."""
+
+    def task(pipeline: Pipeline) -> dict[str, Any]:
+        from memstudio.core.directions.conditional import make_conditional
+
+        base = _loaded(pipeline, base_id)
+        keep = [_loaded(pipeline, k) for k in keep_ids]
+        new = make_conditional(base, keep)
+        path = new.save(output)
+        pipeline.directions[direction_id] = new
+        pipeline.direction_paths[direction_id] = str(path)
+        return direction_info(direction_id, new, str(path))
+
+    return task
+
+
+def save_layers_task(
+    direction_id: str, weights: list[float], output: str, new_id: str
+) -> Callable[[Pipeline], dict[str, Any]]:
+    """Save a copy of a direction acting with the layer dock's coefficients (the CLI's ``layers --apply``)."""
+
+    def task(pipeline: Pipeline) -> dict[str, Any]:
+        from memstudio.core.directions.layerwise import with_layers
+
+        direction = _loaded(pipeline, direction_id)
+        layers = [i for i, w in enumerate(weights) if w != 0.0]
+        coefficients = [weights[i] for i in layers]
+        new = with_layers(direction, len(weights), layers, coefficients)
+        new = replace(new, name=f"{direction.name}-layers")
+        path = new.save(output)
+        pipeline.directions[new_id] = new
+        pipeline.direction_paths[new_id] = str(path)
+        return direction_info(new_id, new, str(path))
+
+    return task
+
+
+def analyze_job(
+    direction_id: str, assessor_name: str, num_samples: int, batch_size: int = 8
+) -> Callable[[Pipeline], Iterator[Progress]]:
+    """The layer-effect job: analyse, store in the direction's evidence, rewrite its file, plot and table."""
+
+    def factory(pipeline: Pipeline) -> Iterator[Progress]:
+        return _analyze(pipeline, direction_id, assessor_name, num_samples, batch_size)
+
+    return factory
+
+
+def _analyze(
+    pipeline: Pipeline, direction_id: str, assessor_name: str, num_samples: int, batch_size: int
+) -> Iterator[Progress]:
+    from memstudio.core.directions.layerwise import analyze_layers, record_analysis
+
+    if pipeline.generator is None:
+        raise MemstudioError("the layer analysis renders W+ latents: open a StyleGAN generator first")
+    direction = _loaded(pipeline, direction_id)
+    assessor = pipeline.assessor(assessor_name)
+    analysis = yield from analyze_layers(
+        pipeline.generator, assessor, direction, num_samples=num_samples, batch_size=batch_size
+    )
+    recorded = record_analysis(direction, analysis)
+    pipeline.directions[direction_id] = recorded
+    path = pipeline.direction_paths.get(direction_id)
+    files: list[str] = []
+    if path:
+        recorded.save(path)
+        stem = f"{Path(path).with_suffix('').name}-layers"
+        files = [str(p) for p in analysis.save(Path(path).parent, stem)]
+    best = max(range(len(analysis.layers)), key=lambda i: abs(analysis.mean_delta[i][-1]))
+    summary = (
+        f"strongest layer {analysis.layers[best]} (Δ {analysis.mean_delta[best][-1]:+.4f} "
+        f"at α {analysis.alphas[-1]:g}, K = {analysis.num_samples})"
+    )
+    return {"summary": summary, "info": direction_info(direction_id, recorded, path), "files": files}
+
+
+def _loaded(pipeline: Pipeline, direction_id: str) -> Direction:
+    direction = pipeline.directions.get(direction_id)
+    if direction is None:
+        raise MemstudioError(f"direction {direction_id!r} is not loaded")
+    return direction
+
+
+def _device_of(generator: Generator) -> Any:
+    from memstudio.core.directions.sampling import module_device
+
+    return module_device(generator)

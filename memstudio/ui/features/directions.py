@@ -1,0 +1,370 @@
+"""Edit directions in the studio: open or train them, slide them, combine them, edit W+ layer by layer.
+
+Directions live in the engine's pipeline (``pipeline.directions``); the GUI keeps one slider row per direction
+and puts α into the undoable state, from which every render request carries them (the pipeline sums all of
+them). Training, evidence and the layer analysis are stepped engine jobs (progress, ETA, preview, cancel); a
+cancelled or crashed GANalyze run resumes from its checkpoint. The "Layers (W+)" dock scales every W/W+
+direction per layer through ``state.set_layer_weights``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QPushButton
+
+from memstudio.core.requests import PhotoSubject
+from memstudio.engine import Failure, JobDone, TaskDone
+from memstudio.ui.direction_sliders import DirectionSliders
+from memstudio.ui.direction_tasks import (
+    TrainRequest,
+    analyze_job,
+    conditional_task,
+    forget_task,
+    generator_context_task,
+    open_direction_task,
+    recheck_task,
+    save_layers_task,
+    train_job,
+)
+from memstudio.ui.layer_editor import LayerEditor
+
+PREFIX = "directions:"
+
+
+def is_direction_path(path: Path) -> bool:
+    """A direction file is ``NAME.json`` beside its ``NAME.safetensors`` (decided without reading it)."""
+    return path.suffix.lower() == ".json" and path.with_suffix(".safetensors").is_file()
+
+
+class DirectionsFeature(QObject):
+    """Direction sliders, the Train dialog, the Layers (W+) dock. Signals say when engine work has landed."""
+
+    direction_loaded = Signal(object)  # info dict
+    direction_removed = Signal(str)
+    conditional_made = Signal(object)  # info dict
+    analysis_done = Signal(object)  # info dict
+    context_changed = Signal(object)  # generator context (None: no generator)
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.sliders = DirectionSliders(window.strip.directions_box)
+        self.infos: dict[str, dict[str, Any]] = {}
+        self.context: dict[str, Any] | None = None
+        self.dialog = None
+        self._ids = itertools.count(1)
+        self._pending: dict[str, str] = {}  # task id → direction id being opened or made
+        self._train_jobs: dict[str, TrainRequest] = {}
+        self._analysis_jobs: set[str] = set()
+        self._unusable: dict[str, str] = {}  # direction id → why it cannot edit the current generator
+        self._removed: set[str] = set()  # removed by the user: an undo must not bring their α back
+
+        self.editor = LayerEditor()
+        self.dock = window.add_feature_dock(
+            self.editor, "Layers (W+)", "layerEditorDock", Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        window.tabifyDockWidget(window.strip_dock, self.dock)
+        window.strip_dock.raise_()
+        self.editor.weights_changed.connect(window.state.set_layer_weights)
+        self.editor.analyse_requested.connect(self.analyse_layers)
+        self.editor.save_requested.connect(self.choose_layerwise_copy)
+        self._build_menus()
+
+        # Before the window's own request_frame (features are installed first): α of a direction that cannot
+        # edit the new subject is dropped before the request is built, so no render fails on it.
+        window.state.changed.connect(self._state_changed)
+        window.state.subject_changed.connect(self._subject_changed)
+        window.scores_shown.connect(self._scores_shown)
+        window.engine.task_done.connect(self._task_done)
+        window.engine.failed.connect(self._failed)
+        window.engine.job_finished.connect(self._job_finished)
+        window.path_handlers.append(self.claim_paths)
+        # Installed before the generators feature (name order): connect once the window has them all.
+        QTimer.singleShot(0, self._connect_generators)
+
+    def _connect_generators(self) -> None:
+        generators = getattr(self.window, "features", {}).get("generators")
+        if generators is not None and hasattr(generators, "generator_loaded"):
+            generators.generator_loaded.connect(self._generator_loaded)
+
+    def _build_menus(self) -> None:
+        menu = self.window.file_menu
+        first_separator = next((a for a in menu.actions() if a.isSeparator()), None)
+        action = QAction("Open &direction…", self.window)
+        action.triggered.connect(self.choose_direction)
+        menu.insertAction(first_separator, action)
+        train = QAction("&Train direction…", self.window)
+        train.triggered.connect(self.show_train_dialog)
+        self.window.tools_menu.addAction(train)
+
+    # ----- opening ----------------------------------------------------------------------------------------
+    def choose_direction(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open direction", "", "Direction (*.json)")
+        if path:
+            self.open_direction(path)
+
+    def open_direction(self, path: str | Path) -> str:
+        """Load ``path`` in the engine (checked against the current generator / photo mode); its task id."""
+        direction_id = self._new_id(Path(path).stem)
+        task_id = f"{PREFIX}open-{next(self._ids)}"
+        self._pending[task_id] = direction_id
+        self.window.engine.call(task_id, open_direction_task(str(path), direction_id))
+        self.window.statusBar().showMessage(f"opening direction {Path(path).name}…", 10_000)
+        return task_id
+
+    def claim_paths(self, paths: list[Path]) -> tuple[list[Path], list[str]]:
+        """The window's path handler: dropped direction files open as sliders."""
+        mine = [p for p in paths if is_direction_path(p)]
+        for path in mine:
+            self.open_direction(path)
+        said = [f"opening direction {', '.join(p.name for p in mine)}"] if mine else []
+        return [p for p in paths if p not in mine], said
+
+    def _new_id(self, stem: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9_.+-]", "_", stem) or "direction"
+        taken = set(self.infos) | set(self._pending.values())
+        candidate, n = base, 2
+        while candidate in taken:
+            candidate, n = f"{base}-{n}", n + 1
+        return candidate
+
+    def _add(self, info: dict[str, Any]) -> None:
+        self.infos[info["id"]] = info
+        self._removed.discard(info["id"])
+        row = self.sliders.add(info)
+        row.moved.connect(self._slider_moved)
+        row.pressed.connect(self.window.state.begin_drag)
+        row.remove_requested.connect(self.remove_direction)
+        row.set_alpha(self.window.state.values.alphas.get(info["id"], 0.0))
+        self._update_usability()
+        self.editor.set_directions(list(self.infos.values()))
+        if self.dialog is not None:
+            self.dialog.set_directions(list(self.infos.values()))
+        if self.window.last_scores is not None:
+            self._scores_shown(self.window.last_scores.request_id)
+        self.window.strip_dock.raise_()  # the new slider is where the user looks next
+        self.window.request_frame()
+        self.direction_loaded.emit(info)
+
+    def remove_direction(self, direction_id: str) -> None:
+        """Drop the slider and the engine's copy (the file stays)."""
+        self.infos.pop(direction_id, None)
+        self._removed.add(direction_id)
+        self.sliders.remove(direction_id)
+        self._unusable.pop(direction_id, None)
+        self.window.engine.call(f"{PREFIX}forget-{next(self._ids)}", forget_task(direction_id))
+        self.editor.set_directions(list(self.infos.values()))
+        if self.window.state.values.alphas.pop(direction_id, None) is not None:
+            self.window.request_frame()
+        self.direction_removed.emit(direction_id)
+
+    # ----- sliders and state ------------------------------------------------------------------------------
+    def _slider_moved(self, direction_id: str, alpha: float, dragging: bool) -> None:
+        self.window.state.set_value("alpha", direction_id, alpha, dragging)
+
+    def _usable_reason(self, direction_id: str) -> str | None:
+        info = self.infos[direction_id]
+        photo = isinstance(self.window.state.subject, PhotoSubject)
+        if info["space"] == "edit":
+            return None if photo or self.window.state.subject is None else "a photo direction: open a photo"
+        if photo:
+            return f"a {info['space']} direction of a GAN: pick a seed of its generator"
+        return self._unusable.get(direction_id)
+
+    def _update_usability(self) -> None:
+        for direction_id, row in self.sliders.rows.items():
+            row.set_usable(self._usable_reason(direction_id))
+
+    def _state_changed(self) -> None:
+        alphas = self.window.state.values.alphas
+        for direction_id in list(alphas):
+            # Only directions this feature manages: others may put their own in the pipeline.
+            mine = direction_id in self.infos
+            if direction_id in self._removed or (mine and self._usable_reason(direction_id) is not None):
+                # Not undoable on purpose: undoing the subject change restores the α with the subject.
+                alphas.pop(direction_id)
+        self.sliders.sync(alphas)
+
+    def _subject_changed(self) -> None:
+        self._update_usability()
+        self.editor.set_photo_mode(isinstance(self.window.state.subject, PhotoSubject))
+
+    def _scores_shown(self, request_id: int) -> None:
+        from memstudio.ui.main_window import LIVE_ASSESSORS
+
+        scores = self.window.last_scores
+        if scores is not None and scores.request_id == request_id:
+            self.sliders.show_scores(scores.values, {name: d for name, _, _, d in LIVE_ASSESSORS})
+
+    # ----- generator --------------------------------------------------------------------------------------
+    def _generator_loaded(self, info: dict[str, Any]) -> None:
+        # GAN directions wait for the engine's check against the new generator; until then their α is held
+        # back, so no frame of the new generator is rendered with a direction of another.
+        for direction_id, direction_info in self.infos.items():
+            if direction_info["space"] != "edit":
+                self._unusable[direction_id] = f"checking it against {info.get('name', 'the new generator')}…"
+        self._update_usability()
+        self._state_changed()
+        self.window.state.set_layer_weights(None)  # re-renders; the layer count may have changed
+        self.window.engine.call(f"{PREFIX}context-{next(self._ids)}", generator_context_task)
+        if self.infos:
+            self.window.engine.call(f"{PREFIX}recheck-{next(self._ids)}", recheck_task(list(self.infos)))
+
+    def _set_context(self, context: dict[str, Any] | None) -> None:
+        self.context = context
+        self.editor.set_generator(context)
+        self.editor.set_photo_mode(isinstance(self.window.state.subject, PhotoSubject))
+        self.editor.set_directions(list(self.infos.values()))
+        self.context_changed.emit(context)
+
+    # ----- training ---------------------------------------------------------------------------------------
+    def show_train_dialog(self):
+        """Open the Train direction dialog for the current mode (photos or the loaded generator)."""
+        from memstudio.core.checkpoints import cache_dir
+        from memstudio.core.samples import sample_photos
+        from memstudio.ui.direction_dialog import TrainDirectionDialog
+
+        if self.dialog is not None:
+            self.dialog.close()
+            self.dialog.deleteLater()
+        photo_mode = self.context is None or isinstance(self.window.state.subject, PhotoSubject)
+        self.dialog = TrainDirectionDialog(
+            self.window,
+            assessors=list(self.window.strip.score_labels),
+            photo_mode=photo_mode,
+            spaces=[] if self.context is None else list(self.context["spaces"]),
+            selected_photos=self.window.browser.selected_paths(),
+            sample_photos=[str(p) for p in sample_photos()],
+            directions=list(self.infos.values()),
+            output_folder=cache_dir() / "directions",
+        )
+        self.dialog.train_requested.connect(self.train)
+        self.dialog.conditional_requested.connect(self.make_conditional)
+        self.dialog.show()
+        return self.dialog
+
+    def train(self, request: TrainRequest) -> str:
+        """Run GANalyze / the hyperplane fit plus the evidence as one job; its id. Done → a new slider."""
+        job_id = f"{PREFIX}train-{next(self._ids)}"
+        self._submit_training(job_id, request)
+        return job_id
+
+    def _submit_training(self, job_id: str, request: TrainRequest) -> None:
+        what = "GANalyze" if request.method == "ganalyze" else "Hyperplane"
+        where = f"{len(request.photos)} photos" if request.photo_mode else "the generator"
+        title = f"{what} · {request.assessor} on {where} → {Path(request.output).name}"
+        self._train_jobs[job_id] = request
+        self.window.jobs.add_job(job_id, title)
+        self.window.engine.submit_job(job_id, title, train_job(request))
+
+    def resume(self, job_id: str) -> None:
+        """Submit a cancelled (or crashed) training again: GANalyze continues from its checkpoint."""
+        request = self._train_jobs.get(job_id)
+        if request is not None:
+            self._submit_training(job_id, request)
+
+    def make_conditional(self, base_id: str, keep_ids: list[str], output: str) -> str:
+        """Project the base direction off the kept ones (001 A.5); the new one becomes a slider."""
+        stem = Path(output).stem
+        direction_id = self._new_id(stem)
+        task_id = f"{PREFIX}conditional-{next(self._ids)}"
+        self._pending[task_id] = direction_id
+        self.window.engine.call(task_id, conditional_task(base_id, list(keep_ids), output, direction_id))
+        return task_id
+
+    # ----- layers -----------------------------------------------------------------------------------------
+    def analyse_layers(self, direction_id: str, num_samples: int) -> str:
+        """The layer-effect analysis of ``direction_id`` as a job; the plot appears in the dock when done."""
+        info = self.infos[direction_id]
+        assessor = info["assessor"] if info["assessor"] in self.window.strip.score_labels else None
+        assessor = assessor or next(iter(self.window.strip.score_labels))
+        job_id = f"{PREFIX}layers-{next(self._ids)}"
+        title = f"Layer analysis · {info['name']} ({assessor}, K = {num_samples})"
+        self._analysis_jobs.add(job_id)
+        self.window.jobs.add_job(job_id, title)
+        self.window.engine.submit_job(job_id, title, analyze_job(direction_id, assessor, num_samples))
+        return job_id
+
+    def choose_layerwise_copy(self, direction_id: str) -> None:
+        info = self.infos.get(direction_id)
+        if info is None or not self.editor.rows:
+            return
+        source = Path(info["path"] or info["name"])
+        start = str(source.with_name(f"{source.stem}-layers.json"))
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save layerwise copy", start, "Direction (*.json)")
+        if path:
+            self.save_layerwise_copy(direction_id, path)
+
+    def save_layerwise_copy(self, direction_id: str, path: str | Path) -> str:
+        """Write the direction restricted to the dock's layer coefficients and load it as a slider."""
+        weights = [row.weight() for row in self.editor.rows]
+        new_id = self._new_id(Path(path).stem)
+        task_id = f"{PREFIX}savelayers-{next(self._ids)}"
+        self._pending[task_id] = new_id
+        self.window.engine.call(task_id, save_layers_task(direction_id, weights, str(path), new_id))
+        return task_id
+
+    # ----- engine results ---------------------------------------------------------------------------------
+    def _task_done(self, done: TaskDone) -> None:
+        if not done.task_id.startswith(PREFIX):
+            return
+        self._pending.pop(done.task_id, None)
+        kind = done.task_id[len(PREFIX) :].split("-", 1)[0]
+        if kind == "context":
+            self._set_context(done.result)
+        elif kind == "recheck":
+            self._unusable = {k: v for k, v in done.result.items() if v is not None}
+            self._update_usability()
+            self._state_changed()
+        elif kind in ("open", "conditional", "savelayers"):
+            self._add(done.result)
+            if kind == "conditional":
+                if self.dialog is not None:
+                    self.dialog.show_cosines(done.result)
+                self.conditional_made.emit(done.result)
+            self.window.statusBar().showMessage(f"direction {done.result['name']} loaded", 10_000)
+
+    def _failed(self, failure: Failure) -> None:
+        ident = str(failure.ident)
+        if ident.startswith(PREFIX):
+            self._pending.pop(ident, None)
+            if self.dialog is not None and ident.startswith(f"{PREFIX}conditional"):
+                self.dialog.cosines.setText(failure.message)
+
+    def _job_finished(self, done: JobDone) -> None:
+        if done.job_id in self._analysis_jobs:
+            self._analysis_jobs.discard(done.job_id)
+            if isinstance(done.result, dict):
+                info = done.result["info"]
+                self.infos[info["id"]] = info
+                row = self.sliders.rows.get(info["id"])
+                if row is not None:
+                    row.update_info(info)
+                self.editor.set_directions(list(self.infos.values()))
+                self.editor.select(info["id"])
+                self.analysis_done.emit(info)
+            return
+        request = self._train_jobs.get(done.job_id)
+        if request is None:
+            return
+        if isinstance(done.result, dict) and "path" in done.result:
+            self.open_direction(done.result["path"])
+            return
+        if request.method == "ganalyze" and (done.cancelled or done.error):
+            row = self.window.jobs.rows.get(done.job_id)
+            if row is not None:
+                button = QPushButton("Resume")
+                button.setObjectName("resumeJob")
+                button.setToolTip(f"Continue from the checkpoint {request.checkpoint}")
+                button.clicked.connect(lambda: self.resume(done.job_id))
+                row.layout().addWidget(button, 2, 1)
+
+
+def install(window: Any) -> DirectionsFeature:
+    return DirectionsFeature(window)

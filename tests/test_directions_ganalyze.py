@@ -6,9 +6,10 @@ import pytest
 import torch
 from test_directions_toys import ClassFlip, LinearStyle, MeanLuma, single_thread  # noqa: F401
 
+from memstudio.core.directions.base import renormalize
 from memstudio.core.directions.evidence import evaluate_direction
 from memstudio.core.directions.ganalyze import GanalyzeSettings, default_alpha_max, train_ganalyze
-from memstudio.core.directions.sampling import LatentSource, edit_latent, renormalize
+from memstudio.core.directions.sampling import LatentSource, edit_latent
 from memstudio.core.errors import CheckpointError
 from memstudio.core.generators.photo import PARAMETER_INDEX, PhotoEditor
 from memstudio.core.jobs import run_to_end

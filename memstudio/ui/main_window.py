@@ -134,17 +134,32 @@ class MainWindow(QMainWindow):
         return dock
 
     def _arrange_default_sizes(self) -> None:
-        """The default proportions: photos and sliders get most of their columns, the jobs strip stays short."""
+        """The default layout: photos and sliders get most of their columns, feature docks share tabs below the
+        sliders (the heatmap tab in front), and the jobs strip stays short."""
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        below = [d for d in self._docks if d is not self.strip_dock and self.dockWidgetArea(d) == right]
+        if below:
+            # Features may have tabified themselves with the sliders; rebuild the column from scratch.
+            for dock in [self.strip_dock, *below]:
+                self.removeDockWidget(dock)
+            for dock in [self.strip_dock, *below]:
+                self.addDockWidget(right, dock)
+                dock.show()
+            self.splitDockWidget(self.strip_dock, below[0], Qt.Orientation.Vertical)
+            for dock in below[1:]:
+                self.tabifyDockWidget(below[0], dock)
+            front = next((d for d in below if d.objectName() == "heatmapDock"), below[0])
+            front.raise_()
+            self.resizeDocks([self.strip_dock, below[0]], [600, 280], Qt.Orientation.Vertical)
+        left = [
+            d
+            for d in self._docks
+            if d is not self.browser_dock and self.dockWidgetArea(d) == self.dockWidgetArea(self.browser_dock)
+        ]
+        if left:
+            self.resizeDocks([self.browser_dock, left[0]], [640, 260], Qt.Orientation.Vertical)
         self.resizeDocks([self.browser_dock, self.strip_dock], [290, 400], Qt.Orientation.Horizontal)
         self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
-        for main in (self.browser_dock, self.strip_dock):
-            below = [
-                d
-                for d in self._docks
-                if d is not main and not d.isFloating() and self.dockWidgetArea(d) == self.dockWidgetArea(main)
-            ]
-            if below:
-                self.resizeDocks([main, below[0]], [640, 260], Qt.Orientation.Vertical)
 
     def _build_menus(self) -> None:
         self.file_menu = file_menu = self.menuBar().addMenu("&File")
@@ -266,9 +281,7 @@ class MainWindow(QMainWindow):
     def _sync_controls(self) -> None:
         self.strip.set_edit_values(self.state.values.edits)
         self.strip.set_edits_enabled(isinstance(self.state.subject, PhotoSubject))
-        self.setWindowTitle(
-            f"memstudio — {self.state.subject_label()}" if self.state.subject else "memstudio"
-        )
+        self.setWindowTitle(f"memstudio — {self.state.subject_label()}" if self.state.subject else "memstudio")
 
     def _show_frame(self, frame: Frame) -> None:
         if frame.request_id <= self._last_shown:
@@ -301,9 +314,7 @@ class MainWindow(QMainWindow):
                 lines.append((name, "error", True))
         self.canvas.set_scores(lines)
         self.strip.set_scores(result.values, result.errors)
-        self._timing_label.setText(
-            f"render {getattr(self, '_render_ms', 0):.0f} ms · score {result.score_ms:.0f} ms"
-        )
+        self._timing_label.setText(f"render {getattr(self, '_render_ms', 0):.0f} ms · score {result.score_ms:.0f} ms")
         if result.errors:
             name, message = next(iter(result.errors.items()))
             self.statusBar().showMessage(f"{name} could not score: {message}", 10_000)

@@ -1,8 +1,8 @@
 """A direction is data: a vector in one latent space, where it came from, and the evidence that it works.
 
 It applies as ``latent + Σ αᵢ·dᵢ``. A direction fitted in W applies to a W+ latent on every layer, scaled
-per layer by ``layer_weights`` (all ones unless a layerwise edit says otherwise, paper 001 §3.4). It saves to a
-pair of small files: ``NAME.json`` (everything readable) and ``NAME.safetensors`` (the tensors).
+per layer by ``layer_weights`` (all ones unless a layerwise edit says otherwise, paper 001 §3.4).
+It saves to a pair of small files: ``NAME.json`` (everything readable) and ``NAME.safetensors`` (the tensors).
 """
 
 from __future__ import annotations
@@ -118,12 +118,28 @@ class Direction:
 
 
 def apply_directions(latent: Latent, edits: Iterable[tuple[Direction, float]]) -> Latent:
-    """``latent + Σ αᵢ·dᵢ``: the one place where directions touch latents."""
+    """``latent + Σ αᵢ·dᵢ``: the one place where directions touch latents.
+
+    A direction trained with norm-preserving renormalisation (GANalyze's option, ``settings["renormalize"]``)
+    is applied the way it was trained: the edited latent is rescaled per sample to the norm it had before that
+    edit, so the studio's sliders behave as the direction's evidence says.
+    """
     values = latent.values
     for direction, alpha in edits:
-        if alpha:
-            values = values + float(alpha) * direction.vector_for(latent)
+        if not alpha:
+            continue
+        edited = values + float(alpha) * direction.vector_for(latent)
+        if direction.settings.get("renormalize"):
+            edited = renormalize(edited, values)
+        values = edited
     return latent.with_values(values)
+
+
+def renormalize(edited: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """Rescale each edited latent to its original's norm (per sample), so edits stay on the z shell."""
+    dims = tuple(range(1, edited.ndim))
+    scale = original.norm(dim=dims, keepdim=True) / edited.norm(dim=dims, keepdim=True).clamp_min(1e-12)
+    return edited * scale
 
 
 def _json_default(obj: object) -> object:

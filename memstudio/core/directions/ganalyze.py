@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from memstudio.core.assessors.base import Assessor
-from memstudio.core.directions.base import Direction, DirectionError
-from memstudio.core.directions.sampling import LatentSource, renormalize
+from memstudio.core.directions.base import Direction, DirectionError, renormalize
+from memstudio.core.directions.sampling import LatentSource
 from memstudio.core.errors import CheckpointError
 from memstudio.core.generators.base import Generator, Latent
 from memstudio.core.jobs import Job, Progress

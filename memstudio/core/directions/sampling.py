@@ -58,13 +58,6 @@ def z_shape(generator: Generator) -> tuple[int, ...]:
     raise MemstudioError(f"generator {generator.name!r} exposes no z space to sample directions from")
 
 
-def renormalize(edited: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
-    """Rescale each edited latent to its original's norm (per sample), so edits stay on the z shell."""
-    dims = tuple(range(1, edited.ndim))
-    scale = original.norm(dim=dims, keepdim=True) / edited.norm(dim=dims, keepdim=True).clamp_min(1e-12)
-    return edited * scale
-
-
 def load_photo_batch(paths: Sequence[str | Path], size: int = 256) -> torch.Tensor:
     """Photos → ``[N, 3, size, size]``: centre square, resized, so one editor holds them all."""
     if not paths:
@@ -170,12 +163,5 @@ class LatentSource:
 
 
 def edit_latent(latent: Latent, direction: Direction, alpha: float) -> Latent:
-    """``latent + α·d`` as the direction was trained: renormalised per sample where its settings say so.
-
-    Plain :func:`~memstudio.core.directions.base.apply_directions` is the studio's rule; a GANalyze θ trained
-    with norm-preserving renormalisation must be evaluated the same way it was trained.
-    """
-    edited = apply_directions(latent, [(direction, alpha)])
-    if alpha and direction.settings.get("renormalize"):
-        edited = edited.with_values(renormalize(edited.values, latent.values))
-    return edited
+    """``latent + α·d`` as the direction was trained (renormalised per sample where its settings say so)."""
+    return apply_directions(latent, [(direction, alpha)])

@@ -26,8 +26,11 @@ class EditParameter:
 
     def physical(self, u: Tensor) -> Tensor:
         """Unbounded latent coordinate → physical value in ``[low, high]`` (0 ↦ 0)."""
+        import torch  # the caller holds tensors, so torch is loaded already
+
         t = u.tanh()
-        return t.clamp(min=0) * self.high + (-t).clamp(min=0) * self.low
+        # torch.where keeps a non-zero gradient at u = 0, where every edit starts from the unedited photo.
+        return torch.where(t >= 0, t * self.high, -t * self.low)
 
     def latent(self, value: float) -> float:
         """Physical value → latent coordinate (inverse of :meth:`physical`), clamped inside the range."""

@@ -74,3 +74,17 @@ def _no_leaked_qt_objects(request: pytest.FixtureRequest):
     for w in visible:
         w.close()
     assert not visible, f"test left top-level widgets open: {[type(w).__name__ for w in visible]}"
+
+
+@pytest.fixture
+def window(qtbot):
+    """The studio window scoring brightness only (fast), with its engine ready; closed and joined after."""
+    from memstudio.ui.main_window import MainWindow
+
+    win = MainWindow(assessors=("brightness",))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.engine.pipeline is not None, timeout=20_000)
+    yield win
+    win.close()
+    assert not win.engine.is_running()

@@ -53,7 +53,8 @@ def test_score_with_resmem_table(photos_dir, capsys):
     assert float(lines[1].split("\t")[1]) == pytest.approx(0.7744, abs=1e-3)
 
 
-def test_models_lists_every_generator_and_assessor(capsys):
+def test_models_lists_every_generator_and_assessor(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMSTUDIO_CACHE_DIR", str(tmp_path))  # an empty model store
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     names = {(r["kind"], r["name"]): r for r in rows}

@@ -39,17 +39,6 @@ def _single_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-@pytest.fixture
-def window(qtbot) -> Iterator[MainWindow]:
-    win = MainWindow(assessors=("brightness",))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.engine.pipeline is not None, timeout=20_000)
-    yield win
-    win.close()
-    assert not win.engine.is_running()
-
-
 def feature_of(window: MainWindow) -> DirectionsFeature:
     return window.features["directions"]
 

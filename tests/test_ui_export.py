@@ -197,7 +197,7 @@ def test_gan_seed_strip_and_layer_grid(qtbot, tmp_path, monkeypatch):
         pipeline.set_generator(open_generator("tiny-sg2", pipeline.device))
         pipeline.directions["memo"] = direction
 
-    with qtbot.waitSignal(win.engine.task_done, timeout=30_000):
+    with qtbot.waitSignal(win.engine.task_done, timeout=30_000, check_params_cb=lambda d: d.task_id == "test-load"):
         win.engine.call("test-load", load)
     with qtbot.waitSignal(win.frame_shown, timeout=30_000):
         win.state.set_subject(SeedSubject(3, truncation=0.8))

@@ -65,17 +65,6 @@ def sg2(sg2_pickle: Path) -> Generator:
     return open_generator(sg2_pickle)
 
 
-@pytest.fixture
-def window(qtbot) -> Iterator[MainWindow]:
-    win = MainWindow(assessors=("brightness",))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.engine.pipeline is not None, timeout=20_000)
-    yield win
-    win.close()
-    assert not win.engine.is_running()
-
-
 def faces_of(window: MainWindow) -> FacesFeature:
     return window.features["faces"]
 
@@ -87,12 +76,7 @@ def settle(qtbot, window: MainWindow) -> None:
     def done() -> bool:
         newest = window.last_request_id
         frame, scores = window.current_frame, window.last_scores
-        return (
-            frame is not None
-            and frame.request_id == newest
-            and scores is not None
-            and scores.request_id == newest
-        )
+        return frame is not None and frame.request_id == newest and scores is not None and scores.request_id == newest
 
     qtbot.waitUntil(done, timeout=TIMEOUT)
 
@@ -126,9 +110,7 @@ def load_generator(qtbot, window: MainWindow, path: Path) -> None:
 
 def inside(points: np.ndarray, box: tuple[float, float, float, float]) -> bool:
     x0, y0, x1, y1 = box
-    return bool(
-        np.all((points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1))
-    )
+    return bool(np.all((points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)))
 
 
 def shown_points(window: MainWindow) -> np.ndarray | None:
@@ -197,9 +179,7 @@ def test_several_faces_are_listed_largest_first_and_can_be_picked(qtbot, window,
     assert aligned.face_index == 1 and Path(aligned.path).name == "two-face2-64.png"
 
 
-def test_no_face_a_tiny_face_and_an_extreme_pose_show_the_core_messages(
-    qtbot, window, astronaut, tmp_path
-) -> None:
+def test_no_face_a_tiny_face_and_an_extreme_pose_show_the_core_messages(qtbot, window, astronaut, tmp_path) -> None:
     gradient = tmp_path / "gradient.png"
     Image.fromarray(np.tile(np.linspace(0, 255, 256, dtype=np.uint8), (256, 1))).convert("RGB").save(gradient)
     feature = faces_of(window)
@@ -228,9 +208,7 @@ def test_no_face_a_tiny_face_and_an_extreme_pose_show_the_core_messages(
 
     # Rotated by 64°: MTCNN still finds the face, dlib measures a roll of about −61°, past the ±60° limit.
     tilted = tmp_path / "tilted.png"
-    Image.open(astronaut).convert("RGB").rotate(64, resample=Image.Resampling.BICUBIC, expand=True).save(
-        tilted
-    )
+    Image.open(astronaut).convert("RGB").rotate(64, resample=Image.Resampling.BICUBIC, expand=True).save(tilted)
     open_photo(qtbot, window, tilted)
     assert len(detect(qtbot, feature).faces) == 1
     window.messages.hide()
@@ -253,9 +231,7 @@ def test_ovalize_before_scoring_changes_the_live_score(qtbot, window, astronaut)
     assert window.canvas.score_lines()[0][0] == "brightness"
     with qtbot.waitSignal(feature.ovalize_applied, timeout=TIMEOUT):
         check.setChecked(False)
-    qtbot.waitUntil(
-        lambda: abs(window.last_scores.values.get("brightness", 0) - before) < 1e-6, timeout=TIMEOUT
-    )
+    qtbot.waitUntil(lambda: abs(window.last_scores.values.get("brightness", 0) - before) < 1e-6, timeout=TIMEOUT)
 
 
 def test_invert_needs_a_stylegan(qtbot, window, astronaut) -> None:
@@ -265,9 +241,7 @@ def test_invert_needs_a_stylegan(qtbot, window, astronaut) -> None:
     assert NO_STYLEGAN in window.messages.text() and window.jobs.rows == {}
 
 
-def test_invert_into_a_tiny_stylegan_gives_an_editable_latent_entry(
-    qtbot, window, astronaut, sg2_pickle, sg2
-) -> None:
+def test_invert_into_a_tiny_stylegan_gives_an_editable_latent_entry(qtbot, window, astronaut, sg2_pickle, sg2) -> None:
     feature = faces_of(window)
     load_generator(qtbot, window, sg2_pickle)
     open_photo(qtbot, window, astronaut)
@@ -291,9 +265,7 @@ def test_invert_into_a_tiny_stylegan_gives_an_editable_latent_entry(
     assert latent_path.parent == Path(aligned.path).parent and latent_path.suffix == ".npz"
     latent = load_latent(latent_path)
     check_latent_fits(latent, sg2)
-    assert (
-        latent.label == "astronaut" and set(latent.extras["noise"]) and latent.values.shape[1] == sg2.num_ws
-    )
+    assert latent.label == "astronaut" and set(latent.extras["noise"]) and latent.values.shape[1] == sg2.num_ws
     with torch.no_grad():
         expected = tensor_to_uint8(render_latent(sg2, latent))[0]
     assert np.array_equal(window.current_frame.pixels, expected)
@@ -310,7 +282,9 @@ def test_invert_into_a_tiny_stylegan_gives_an_editable_latent_entry(
     # Editable with every direction: a W+ direction applied to the entry renders like the core edit.
     vector = torch.randn(1, sg2.num_ws, 32, generator=torch.Generator().manual_seed(3))[0]
     direction = Direction(name="probe", property="brightness", space="w+", vector=vector)
-    with qtbot.waitSignal(window.engine.task_done, timeout=TIMEOUT):
+    with qtbot.waitSignal(
+        window.engine.task_done, timeout=TIMEOUT, check_params_cb=lambda d: d.task_id == "test:direction"
+    ):
         window.engine.call("test:direction", lambda p: p.directions.__setitem__("probe", direction))
     window.state.set_value("alpha", "probe", 0.8, dragging=False)
     settle(qtbot, window)

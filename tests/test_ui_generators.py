@@ -67,9 +67,7 @@ def tiny_stylegan2(c_dim: int = 0, seed: int = 5) -> Generator:
 def sg2_pickle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     monkeypatch = pytest.MonkeyPatch()
     try:
-        return write_nvidia_pickle(
-            tiny_stylegan2(), tmp_path_factory.mktemp("sg2") / "tiny-ffhq.pkl", monkeypatch
-        )
+        return write_nvidia_pickle(tiny_stylegan2(), tmp_path_factory.mktemp("sg2") / "tiny-ffhq.pkl", monkeypatch)
     finally:
         monkeypatch.undo()
 
@@ -85,24 +83,11 @@ def biggan_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_biggan_folder(tmp_path_factory.mktemp("bg") / "biggan-tiny", seed=21)
 
 
-@pytest.fixture
-def window(qtbot) -> Iterator[MainWindow]:
-    win = MainWindow(assessors=("brightness",))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.engine.pipeline is not None, timeout=20_000)
-    yield win
-    win.close()
-    assert not win.engine.is_running()
-
-
 def feature_of(window: MainWindow) -> GeneratorsFeature:
     return window.features["generators"]
 
 
-def pixels_of(
-    generator: Generator, seed: int, truncation: float = 1.0, class_index: int | None = None
-) -> np.ndarray:
+def pixels_of(generator: Generator, seed: int, truncation: float = 1.0, class_index: int | None = None) -> np.ndarray:
     with torch.no_grad():
         return tensor_to_uint8(generator.render(generator.sample(seed, truncation, class_index)))[0]
 
@@ -126,9 +111,7 @@ def drop(window: MainWindow, *paths: Path) -> None:
 
 def wait_grid(qtbot, feature: GeneratorsFeature) -> None:
     qtbot.waitUntil(
-        lambda: (
-            bool(feature.panel.page_seeds()) and feature.panel.rendered_seeds() == feature.panel.page_seeds()
-        ),
+        lambda: bool(feature.panel.page_seeds()) and feature.panel.rendered_seeds() == feature.panel.page_seeds(),
         timeout=LOAD_TIMEOUT,
     )
 
@@ -156,10 +139,7 @@ def test_open_pickle_shows_seed_zero_grid_and_clicks(qtbot, window, sg2_pickle, 
     assert window.state.subject == SeedSubject(0, 1.0, None)
     assert np.array_equal(window.current_frame.pixels, pixels_of(sg2, 0))
     qtbot.waitUntil(  # seed images are scored live like photos
-        lambda: (
-            window.last_scores is not None
-            and window.last_scores.request_id == window.current_frame.request_id
-        ),
+        lambda: window.last_scores is not None and window.last_scores.request_id == window.current_frame.request_id,
         timeout=LOAD_TIMEOUT,
     )
     assert window.canvas.score_lines()[0][0] == "brightness"
@@ -216,13 +196,13 @@ def test_truncation_rerenders_seed_and_grid(qtbot, window, sg2_pickle, sg2) -> N
     assert feature.panel.truncation_value() == 1.0
 
 
-def test_biggan_drop_class_picker_and_switch_frees_the_previous(
-    qtbot, window, sg2_pickle, biggan_folder
-) -> None:
+def test_biggan_drop_class_picker_and_switch_frees_the_previous(qtbot, window, sg2_pickle, biggan_folder) -> None:
     feature = feature_of(window)
     load(qtbot, window, sg2_pickle)
     refs: list[weakref.ref] = []
-    with qtbot.waitSignal(window.engine.task_done, timeout=LOAD_TIMEOUT):
+    with qtbot.waitSignal(
+        window.engine.task_done, timeout=LOAD_TIMEOUT, check_params_cb=lambda d: d.task_id == "test:ref"
+    ):
         window.engine.call("test:ref", lambda p: refs.append(weakref.ref(p.generator)))
 
     with qtbot.waitSignals([feature.generator_loaded, window.frame_shown], timeout=LOAD_TIMEOUT):
@@ -242,7 +222,9 @@ def test_biggan_drop_class_picker_and_switch_frees_the_previous(
     wait_grid(qtbot, feature)
 
     names: list[str] = []
-    with qtbot.waitSignal(window.engine.task_done, timeout=LOAD_TIMEOUT):
+    with qtbot.waitSignal(
+        window.engine.task_done, timeout=LOAD_TIMEOUT, check_params_cb=lambda d: d.task_id == "test:name"
+    ):
         window.engine.call("test:name", lambda p: names.append(p.generator.family))
     assert names == ["biggan"] and feature.info["family"] == "biggan"
     gc.collect()

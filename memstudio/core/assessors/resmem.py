@@ -95,14 +95,28 @@ def preprocess(images: torch.Tensor) -> torch.Tensor:
     """
     dtype = images.dtype
     x = _quantise(images.double() * 255.0)
-    x = _quantise(_resample_last(x, *pillow_bilinear_taps(x.shape[-1], RESIZE, x.device)))
-    x = _quantise(_resample_last(x.transpose(-1, -2), *pillow_bilinear_taps(x.shape[-2], RESIZE, x.device)))
-    x = x.transpose(-1, -2)
+    x = _HORIZONTAL(x)
+    x = _VERTICAL(x.transpose(-1, -2)).transpose(-1, -2)
     top = int(round((RESIZE - CROP) / 2.0))
     return (x[:, :, top : top + CROP, top : top + CROP] / 255.0).to(dtype)
 
 
 _PRECISION_BITS = 32 - 8 - 2  # Pillow's fixed point for 8-bit images (Resample.c)
+
+
+class _PillowPass(nn.Module):
+    """One of Pillow's two resampling passes along the last axis, then 8-bit rounding.
+
+    A module rather than a function so that a score superseded by a newer frame can stop between the passes
+    (the studio interrupts forward passes at module boundaries).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _quantise(_resample_last(x, *pillow_bilinear_taps(x.shape[-1], RESIZE, x.device)))
+
+
+_HORIZONTAL = _PillowPass()
+_VERTICAL = _PillowPass()
 
 
 def pillow_bilinear_taps(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import tempfile
 import time
 import warnings
@@ -43,6 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     os.environ.setdefault("MEMSTUDIO_CACHE_DIR", tempfile.mkdtemp(prefix="memstudio-bench-"))
 
@@ -83,15 +85,20 @@ def main() -> None:
             return [r.values["resmem"] for r in results]
 
         baseline(), memstudio()  # warm-up: allocator, thread pools
-        times = {}
+        runs: dict[str, list[float]] = {"resmem package, one image at a time": [], "memstudio": []}
         scores = {}
-        for name, fn in (("resmem package, one image at a time", baseline), ("memstudio", memstudio)):
-            start = time.perf_counter()
-            scores[name] = fn()
-            times[name] = time.perf_counter() - start
+        for _ in range(args.repeats):  # alternated, so drifts of the machine hit both alike
+            for name, fn in zip(runs, (baseline, memstudio), strict=True):
+                start = time.perf_counter()
+                scores[name] = fn()
+                runs[name].append(time.perf_counter() - start)
+        times = {name: statistics.median(ts) for name, ts in runs.items()}
     base_t, ours_t = times.values()
     diff = max(abs(a - b) for a, b in zip(*scores.values(), strict=True))
-    print(f"ResMem throughput on {args.images} images ({torch.get_num_threads()} torch threads):")
+    print(
+        f"ResMem throughput on {args.images} images ({torch.get_num_threads()} torch threads, "
+        f"median of {args.repeats} alternated runs):"
+    )
     for name, t in times.items():
         print(f"  {name:<40} {t:7.2f} s  {args.images / t:6.2f} img/s")
     print(f"  speed-up memstudio / package: {base_t / ours_t:.2f}× (target ≥ 1.5×); max |Δscore| {diff:.1e}")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torchvision.models import resnet152
@@ -25,6 +26,7 @@ from torchvision.models import resnet152
 from memstudio.core.assessors.base import Assessor, check_images
 from memstudio.core.checkpoints import cache_dir, safe_torch_load, sha256_file
 from memstudio.core.errors import ModelUnavailableError
+from memstudio.core.imaging import pil_to_tensor, tensor_to_pil
 
 RESIZE = 256
 CROP = 227
@@ -94,7 +96,10 @@ def preprocess(images: torch.Tensor) -> torch.Tensor:
     stay differentiable for direction training.
     """
     dtype = images.dtype
-    x = _quantise(images.double() * 255.0)
+    # The input becomes 8-bit exactly as a frame is shown or saved (tensor_to_uint8: float32, round half to
+    # even), so the score of a generated image equals the score of its PNG.
+    scaled = images.float().clamp(0, 1) * 255.0
+    x = (scaled + (torch.round(scaled) - scaled).detach()).double()
     x = _HORIZONTAL(x)
     x = _VERTICAL(x.transpose(-1, -2)).transpose(-1, -2)
     top = int(round((RESIZE - CROP) / 2.0))
@@ -192,8 +197,20 @@ class ResMemAssessor(Assessor):
         return self.net(x.contiguous(memory_format=torch.channels_last))
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Preprocessing for scoring: without gradients, Pillow itself resizes (the package's exact pipeline,
+        and several times faster than the differentiable tensor version on large photos)."""
         check_images(images)
-        return preprocess(images.to(next(self.net.parameters()).dtype))
+        if images.requires_grad and torch.is_grad_enabled():
+            return preprocess(images.to(next(self.net.parameters()).dtype))
+        crops = []
+        top = int(round((RESIZE - CROP) / 2.0))
+        for i in range(images.shape[0]):
+            resized = tensor_to_pil(images, i).resize((RESIZE, RESIZE), Image.Resampling.BILINEAR)
+            crops.append(pil_to_tensor(resized.crop((top, top, top + CROP, top + CROP))))
+        return torch.cat(crops).to(images.device, next(self.net.parameters()).dtype)
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        return self.score_prepared(self.prepare(images.detach()))
 
     def score_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():

@@ -27,6 +27,13 @@ def window(qtbot):
     assert not win.engine.is_running()
 
 
+def settle(qtbot, win) -> None:
+    """Wait until the newest frame requested is on screen and scored (not just any frame of a drag)."""
+    qtbot.waitUntil(
+        lambda: win.last_scores is not None and win.last_scores.request_id == win.last_request_id, timeout=30_000
+    )
+
+
 def open_and_wait(qtbot, win, path: Path) -> None:
     with qtbot.waitSignal(win.scores_shown, timeout=30_000):
         win.open_paths([path])
@@ -50,12 +57,11 @@ def test_slider_drag_is_one_undo_step(qtbot, window, photos_dir):
     for v in (0.1, 0.3, 0.5, 0.7):
         window.state.set_value("edit", "exposure", v, dragging=True)
     qtbot.waitUntil(lambda: window.strip.sliders["exposure"].value() == pytest.approx(0.7), timeout=5_000)
-    with qtbot.waitSignal(window.scores_shown, timeout=30_000):
-        pass
+    settle(qtbot, window)
     assert float(window.canvas.score_lines()[0][1]) > before + 0.05
     assert window.state.undo_stack.count() == 2  # opening the photo, then one merged drag
-    with qtbot.waitSignal(window.scores_shown, timeout=30_000):
-        window.state.undo_stack.undo()
+    window.state.undo_stack.undo()
+    settle(qtbot, window)
     assert window.state.values.edits == {}
     assert window.strip.sliders["exposure"].value() == 0.0
     assert float(window.canvas.score_lines()[0][1]) == pytest.approx(before, abs=1e-3)
@@ -63,8 +69,8 @@ def test_slider_drag_is_one_undo_step(qtbot, window, photos_dir):
 
 def test_moving_a_slider_widget_renders_the_edit(qtbot, window, photos_dir):
     open_and_wait(qtbot, window, photos_dir / "rocket.jpg")
-    with qtbot.waitSignal(window.scores_shown, timeout=30_000):
-        window.strip.sliders["saturation"].setValue(-0.8)
+    window.strip.sliders["saturation"].setValue(-0.8)
+    settle(qtbot, window)
     assert window.state.values.edits == {"saturation": pytest.approx(-0.8)}
 
 

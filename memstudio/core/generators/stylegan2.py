@@ -344,6 +344,7 @@ class StyleGAN2Generator(StyleGANGenerator):
     """StyleGAN2 / StyleGAN2-ADA generator; ``state_dict()`` keys are NVIDIA's ``G_ema`` names."""
 
     family = "stylegan2"
+    cpu_per_sample = True
 
     def __init__(
         self,

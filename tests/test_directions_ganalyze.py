@@ -6,10 +6,10 @@ import pytest
 import torch
 from test_directions_toys import ClassFlip, LinearStyle, MeanLuma, single_thread  # noqa: F401
 
-from memstudio.core.directions.base import renormalize
+from memstudio.core.directions.base import apply_directions, renormalize
 from memstudio.core.directions.evidence import evaluate_direction
 from memstudio.core.directions.ganalyze import GanalyzeSettings, default_alpha_max, train_ganalyze
-from memstudio.core.directions.sampling import LatentSource, edit_latent
+from memstudio.core.directions.sampling import LatentSource
 from memstudio.core.errors import CheckpointError
 from memstudio.core.generators.photo import PARAMETER_INDEX, PhotoEditor
 from memstudio.core.jobs import run_to_end
@@ -37,9 +37,7 @@ def test_linear_generator_reaches_the_analytic_optimum(space: str) -> None:
 
 def test_class_conditional_theta_differs_per_class() -> None:
     generator, assessor = ClassFlip(), MeanLuma()
-    direction = run_to_end(
-        train_ganalyze(generator, assessor, GanalyzeSettings(class_conditional=True, **FAST))
-    )
+    direction = run_to_end(train_ganalyze(generator, assessor, GanalyzeSettings(class_conditional=True, **FAST)))
     assert direction.class_vectors is not None and direction.class_vectors.shape == (2, generator.z_dim)
     cos = torch.nn.functional.cosine_similarity(direction.class_vectors[0], direction.class_vectors[1], dim=0)
     assert cos < -0.9  # the classes respond with opposite signs, so their θ must point opposite ways
@@ -47,9 +45,7 @@ def test_class_conditional_theta_differs_per_class() -> None:
 
 def test_resume_after_close_matches_an_uninterrupted_run(tmp_path) -> None:
     generator, assessor = LinearStyle(), MeanLuma()
-    settings = GanalyzeSettings(
-        space="z", steps=30, lr=0.3, batch_size=4, alpha_max=0.1, checkpoint_every=100
-    )
+    settings = GanalyzeSettings(space="z", steps=30, lr=0.3, batch_size=4, alpha_max=0.1, checkpoint_every=100)
     full = run_to_end(train_ganalyze(generator, assessor, settings))
 
     checkpoint = tmp_path / "train.ckpt.pt"
@@ -70,14 +66,10 @@ def test_resume_after_close_matches_an_uninterrupted_run(tmp_path) -> None:
 def test_resume_refuses_other_settings(tmp_path) -> None:
     generator, assessor = LinearStyle(), MeanLuma()
     checkpoint = tmp_path / "c.pt"
-    run_to_end(
-        train_ganalyze(generator, assessor, GanalyzeSettings(space="z", steps=3, alpha_max=0.1), checkpoint)
-    )
+    run_to_end(train_ganalyze(generator, assessor, GanalyzeSettings(space="z", steps=3, alpha_max=0.1), checkpoint))
     with pytest.raises(CheckpointError, match="c.pt"):
         run_to_end(
-            train_ganalyze(
-                generator, assessor, GanalyzeSettings(space="z", steps=3, lr=0.5, alpha_max=0.1), checkpoint
-            )
+            train_ganalyze(generator, assessor, GanalyzeSettings(space="z", steps=3, lr=0.5, alpha_max=0.1), checkpoint)
         )
 
 
@@ -106,7 +98,7 @@ def test_renormalisation_keeps_each_latent_norm() -> None:
     settings = GanalyzeSettings(space="z", renormalize=True, **FAST)
     direction = run_to_end(train_ganalyze(generator, assessor, settings))
     latent = LatentSource(generator, "z").draw(5, torch.Generator().manual_seed(1))[1]
-    edited = edit_latent(latent, direction, 0.1)
+    edited = apply_directions(latent, [(direction, 0.1)])
     torch.testing.assert_close(edited.values.norm(dim=1), latent.values.norm(dim=1))
     assert not torch.allclose(edited.values, latent.values)
     x = torch.randn(3, 4, 5)
@@ -117,9 +109,7 @@ def test_photo_editing_learns_exposure_for_brightness() -> None:
     g = torch.Generator().manual_seed(0)
     photos = 0.2 + 0.4 * torch.rand(8, 3, 16, 16, generator=g)
     train, heldout = PhotoEditor(photos[:6]), PhotoEditor(photos[6:])
-    settings = GanalyzeSettings(
-        steps=60, lr=0.1, batch_size=4, alpha_max=0.1, preview_every=20, checkpoint_every=0
-    )
+    settings = GanalyzeSettings(steps=60, lr=0.1, batch_size=4, alpha_max=0.1, preview_every=20, checkpoint_every=0)
     job = train_ganalyze(train, MeanLuma(), settings)
     previews = []
     while True:
@@ -158,5 +148,5 @@ def test_runs_on_a_test_sized_stylegan2(tmp_path) -> None:
     direction = run_to_end(train_ganalyze(generator, MeanLuma(), settings, checkpoint=tmp_path / "sg.pt"))
     assert direction.vector.shape == (16,) and direction.generator["family"] == "stylegan2"
     assert float(direction.vector.norm()) > 0.01  # moved from its 1e-3 start
-    edited = edit_latent(generator.sample(3), direction, 0.1)  # a W direction edits the W+ sample
+    edited = apply_directions(generator.sample(3), [(direction, 0.1)])  # a W direction edits the W+ sample
     assert edited.space == "w+" and edited.values.shape == (1, generator.num_ws, 16)

@@ -100,8 +100,8 @@ def preprocess(images: torch.Tensor) -> torch.Tensor:
     # even), so the score of a generated image equals the score of its PNG.
     scaled = images.float().clamp(0, 1) * 255.0
     x = (scaled + (torch.round(scaled) - scaled).detach()).double()
-    x = _HORIZONTAL(x)
-    x = _VERTICAL(x.transpose(-1, -2)).transpose(-1, -2)
+    x = _pillow_pass(x)
+    x = _pillow_pass(x.transpose(-1, -2)).transpose(-1, -2)
     top = int(round((RESIZE - CROP) / 2.0))
     return (x[:, :, top : top + CROP, top : top + CROP] / 255.0).to(dtype)
 
@@ -109,24 +109,12 @@ def preprocess(images: torch.Tensor) -> torch.Tensor:
 _PRECISION_BITS = 32 - 8 - 2  # Pillow's fixed point for 8-bit images (Resample.c)
 
 
-class _PillowPass(nn.Module):
-    """One of Pillow's two resampling passes along the last axis, then 8-bit rounding.
-
-    A module rather than a function so that a score superseded by a newer frame can stop between the passes
-    (the studio interrupts forward passes at module boundaries).
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _quantise(_resample_last(x, *pillow_bilinear_taps(x.shape[-1], RESIZE, x.device)))
+def _pillow_pass(x: torch.Tensor) -> torch.Tensor:
+    """One of Pillow's two resampling passes along the last axis, then its 8-bit rounding."""
+    return _quantise(_resample_last(x, *pillow_bilinear_taps(x.shape[-1], RESIZE, x.device)))
 
 
-_HORIZONTAL = _PillowPass()
-_VERTICAL = _PillowPass()
-
-
-def pillow_bilinear_taps(
-    in_size: int, out_size: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
+def pillow_bilinear_taps(in_size: int, out_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Input indices and weights ``[out_size, taps]`` of Pillow's antialiased bilinear filter."""
     index, weight = _taps(in_size, out_size)
     return index.to(device), weight.to(device)

@@ -20,8 +20,8 @@ import torch
 from scipy import stats
 
 from memstudio.core.assessors.base import Assessor
-from memstudio.core.directions.base import Direction, DirectionError
-from memstudio.core.directions.sampling import HELDOUT_SEED, LatentSource, edit_latent, module_device
+from memstudio.core.directions.base import Direction, DirectionError, apply_directions
+from memstudio.core.directions.sampling import HELDOUT_SEED, LatentSource, module_device
 from memstudio.core.generators.base import Generator
 from memstudio.core.jobs import Job, Progress
 
@@ -53,9 +53,7 @@ def slope_fit(alphas: Sequence[float], scores: np.ndarray, confidence: float = 0
     y = np.atleast_2d(np.asarray(scores, dtype=np.float64))
     n, k = y.shape
     if k != len(x) or k < 2 or len(np.unique(x)) < 2:
-        raise DirectionError(
-            f"need ≥ 2 distinct α and one score per α; got {len(x)} α for {k} scores per sample"
-        )
+        raise DirectionError(f"need ≥ 2 distinct α and one score per α; got {len(x)} α for {k} scores per sample")
     xc = x - x.mean()
     yc = y - y.mean(axis=1, keepdims=True)
     sxx = n * float(xc @ xc)
@@ -132,7 +130,7 @@ def evaluate_direction(
         per_factor: dict[str, list[torch.Tensor]] = {name: [] for name in factors}
         with torch.no_grad():
             for alpha in alphas:
-                images = renderer.render(edit_latent(latent, direction, alpha))
+                images = renderer.render(apply_directions(latent, [(direction, alpha)]))
                 per_alpha.append(assessor(images).double().cpu())
                 for name, factor in factors.items():
                     per_factor[name].append(factor(images).double().cpu())
@@ -147,9 +145,7 @@ def evaluate_direction(
     evidence: dict[str, object] = {
         "alphas": alphas,
         "mean_score": scores.mean(0).tolist(),
-        "sem": (scores.std(0, ddof=1) / math.sqrt(len(scores))).tolist()
-        if len(scores) > 1
-        else [0.0] * len(alphas),
+        "sem": (scores.std(0, ddof=1) / math.sqrt(len(scores))).tolist() if len(scores) > 1 else [0.0] * len(alphas),
         "beta": fit.beta,
         "ci95": [fit.ci_low, fit.ci_high],
         "se": fit.se,

@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memstudio.core.directions.base import Direction, apply_directions
 from memstudio.core.errors import MemstudioError
 from memstudio.core.generators.base import Generator, Latent
 from memstudio.core.generators.photo import PhotoEditor
@@ -71,9 +70,7 @@ def load_photo_batch(paths: Sequence[str | Path], size: int = 256) -> torch.Tens
         side = min(h, w)
         top, left = (h - side) // 2, (w - side) // 2
         square = image[..., top : top + side, left : left + side]
-        batch.append(
-            F.interpolate(square, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        )
+        batch.append(F.interpolate(square, size=(size, size), mode="bilinear", antialias=True, align_corners=False))
     return torch.cat(batch).clamp(0, 1)
 
 
@@ -160,8 +157,3 @@ class LatentSource:
         if self.edit_std > 0:
             values = self.edit_std * torch.randn(len(index), editor.num_params, generator=rng)
         return editor, Latent(space="edit", values=values.to(self.device))
-
-
-def edit_latent(latent: Latent, direction: Direction, alpha: float) -> Latent:
-    """``latent + α·d`` as the direction was trained (renormalised per sample where its settings say so)."""
-    return apply_directions(latent, [(direction, alpha)])

@@ -74,7 +74,7 @@ def occlusion_map_job(
     grids = [grid_boxes(work_h, work_w, s, overlap) for s in check_scales(scales, overlap)]
     total = sum(len(g) for g in grids) + 1
     with torch.inference_mode():
-        base = float(assessor(work).float().cpu()[0])
+        base = float(assessor.score(work)[0])
     yield Progress(1 / total, "scored the unoccluded image")
     done = 1
     scale_maps: list[torch.Tensor] = []
@@ -88,7 +88,7 @@ def occlusion_map_job(
         chunks = batches(boxes, batch_size)
         for chunk_index, chunk in enumerate(chunks):
             with torch.inference_mode():
-                scores = assessor(_occlude(work, fill_image, chunk)).float().cpu()
+                scores = assessor.score(_occlude(work, fill_image, chunk))
             for box, value in zip(chunk, scores.tolist(), strict=True):
                 acc.add(box, base - value)
             done += len(chunk)

@@ -108,7 +108,7 @@ def region_map_job(
             scaled, k = _scaled_image(image, boxes[0].size, crop_size)
         for chunk_index, chunk in enumerate(chunks):
             with torch.inference_mode():
-                scores = assessor(_crops(scaled, k, chunk)).float().cpu()
+                scores = assessor.score(_crops(scaled, k, chunk))
             for box, value in zip(chunk, scores.tolist(), strict=True):
                 acc.add(box, value)
             done += len(chunk)

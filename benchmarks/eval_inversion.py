@@ -20,6 +20,7 @@ import time
 
 import torch
 
+from memstudio.core.errors import ModelUnavailableError
 from memstudio.core.faces.invert import InversionSettings, InversionState, invert, psnr, render_latent
 from memstudio.core.faces.perceptual import make_loss
 from memstudio.core.generators.base import Latent
@@ -102,8 +103,11 @@ def loss_speed(g: StyleGAN2Generator, target: torch.Tensor, steps: int) -> dict[
             "mse": make_loss("mse"),
             "pixel (multi-scale)": make_loss("pixel"),
             "lpips (VGG16)": make_loss("lpips", vgg_path, lin_path, device=target.device),
-            "resmem trunk + pixel": make_loss("resmem", device=target.device),
         }
+        try:
+            losses["resmem trunk + pixel"] = make_loss("resmem", device=target.device)
+        except ModelUnavailableError as exc:  # e.g. a GPU machine without the resmem package
+            print(f"resmem trunk loss skipped: {exc}")
     speeds = {}
     settings = InversionSettings(num_steps=steps, w_avg_samples=500)
     for name, loss in losses.items():

@@ -38,6 +38,8 @@ def test_scores_equal_the_package_pipeline(package_model, ours, photos_dir):
     got = torch.cat([ours.score(pil_to_tensor(im)) for im in images])
     assert torch.allclose(got, expected, atol=1e-5), (got - expected).abs().max()
     assert float(got.std()) > 0.01  # different photos, different scores: the network really ran
+    # ...and it ran with its batch norms folded into the convolutions (the speed-up it is loaded with).
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in ours.net.modules())
 
 
 def test_preprocessing_matches_pillow_pixels(package_model, photos_dir):
@@ -45,6 +47,12 @@ def test_preprocessing_matches_pillow_pixels(package_model, photos_dir):
     image = load_image(photos_dir / "rocket.jpg").image  # 640×427: non-square, non-integer scale
     expected = resmem.transformer(image).unsqueeze(0)
     assert torch.equal(preprocess(pil_to_tensor(image)), expected)
+
+
+def test_tensor_resize_gives_pillows_pixels(ours):
+    """The tensor preprocessing (taken on a GPU) and Pillow's resize (taken on a CPU) give the same pixels."""
+    batch = torch.rand(2, 3, 301, 517, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(preprocess(batch), ours.prepare(batch))
 
 
 def test_batch_equals_single_and_gradients_flow(ours):

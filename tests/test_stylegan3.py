@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from memstudio.core.generators import sg_ops
 from memstudio.core.generators.base import Latent
 from memstudio.core.generators.sg_ops import filtered_lrelu, upfirdn2d, upfirdn2d_ref
 from memstudio.core.generators.stylegan3 import StyleGAN3Generator
@@ -157,6 +158,28 @@ def test_fast_upfirdn2d_equals_the_reference_formulation():
     assert torch.allclose(
         upfirdn2d(x, radial, down=2, padding=2), upfirdn2d_ref(x, radial, down=2, padding=2), atol=1e-5
     )
+
+
+def test_upfirdn2d_splits_channels_past_32_bit_indexing(monkeypatch):
+    """CUDA's depthwise convolutions fail past 2³¹ elements (SG3-T 1024, batch 8, on an H100): channel groups
+    filtered apart must give the very same values."""
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 5, 20, 23, generator=gen)
+    f = torch.randn(12, generator=gen)
+    whole = [upfirdn2d(x, f, 2, 1, [9, 8, 9, 8], gain=4), upfirdn2d(x, f, 1, 2, 0)]
+    calls = []
+    original = sg_ops.upfirdn2d
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape[1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(sg_ops, "upfirdn2d", counting)
+    monkeypatch.setattr(sg_ops, "MAX_CONV_ELEMENTS", 2 * 5 * 50 * 50 // 3)
+    split = [original(x, f, 2, 1, [9, 8, 9, 8], gain=4), original(x, f, 1, 2, 0)]
+    assert calls and sum(calls) == 5 + 5  # both calls were split, every channel filtered once
+    for a, b in zip(split, whole, strict=True):
+        assert torch.equal(a, b)
 
 
 def test_filtered_lrelu_keeps_constants_away_from_borders():

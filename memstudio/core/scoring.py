@@ -1,8 +1,8 @@
 """Scoring files: many images, several assessors, bad files reported and skipped, results streamed.
 
-Shared by ``memstudio score`` and the studio's "Score a folder" job. Decoding runs one image ahead on a
-thread while the network works, and images are batched after each assessor's own preprocessing (ResMem's
-227-px crops stack even when the photos differ in size).
+Shared by ``memstudio score`` and the studio's "Score a folder" job. Decoding runs one batch ahead on a
+thread while the network works (where a core is free for it), and images are batched after each assessor's
+own preprocessing (ResMem's 227-px crops stack even when the photos differ in size).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from memstudio.core.assessors.base import Assessor
 from memstudio.core.errors import ImageLoadError, JobCancelled
-from memstudio.core.imaging import load_image, pil_to_tensor
+from memstudio.core.imaging import load_image
 from memstudio.core.jobs import Job, Progress
 
 #: Photos up to this side are scored at full resolution, so scores equal the assessors' reference pipelines
@@ -40,12 +41,16 @@ class ScoreFailure:
     message: str
 
 
-def _decode(path: Path) -> tuple[Path, torch.Tensor | None, tuple[str, ...] | str]:
+#: A decoded file: its image and load notes, or no image and the reason it failed.
+Decoded = tuple[Path, Image.Image | None, tuple[str, ...] | str]
+
+
+def _decode(path: Path) -> Decoded:
     try:
         loaded = load_image(path, max_side=SCORE_SIDE)
     except ImageLoadError as exc:
         return path, None, str(exc)
-    return path, pil_to_tensor(loaded.image), loaded.notes
+    return path, loaded.image, loaded.notes
 
 
 def score_paths(
@@ -55,28 +60,43 @@ def score_paths(
     device: torch.device | str = "cpu",
 ) -> Iterator[ImageScores | ScoreFailure]:
     """Yield one result per path, in order; unreadable files become :class:`ScoreFailure`."""
+    for batch in _decoded_batches(paths, batch_size):
+        yield from _score_batch(batch, assessors, device)
+
+
+def _decoded_batches(paths: Sequence[Path], batch_size: int) -> Iterator[list[Decoded]]:
+    """Batches of decoded images, decoded one batch ahead on a thread when a core is free for it.
+
+    When every core already runs the network's threads, a decoding thread only preempts them and the
+    network waits for its slowest thread: on 2 cores scoring was 5 % slower with it than decoding inline.
+    """
+    chunks = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
+    if _cores() <= torch.get_num_threads():
+        for chunk in chunks:
+            yield [_decode(p) for p in chunk]
+        return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="memstudio-decode") as pool:
-        pending = [pool.submit(_decode, p) for p in paths[:batch_size]]
-        next_index = len(pending)
-        while pending:
-            batch = []
-            for future in pending:
-                batch.append(future.result())
-            pending = [pool.submit(_decode, p) for p in paths[next_index : next_index + batch_size]]
-            next_index += len(pending)
-            yield from _score_batch(batch, assessors, device)
+        pending = [pool.submit(_decode, p) for p in chunks[0]] if chunks else []
+        for following in [*chunks[1:], []]:
+            batch = [future.result() for future in pending]
+            pending = [pool.submit(_decode, p) for p in following]
+            yield batch
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _score_batch(
-    batch: list[tuple[Path, torch.Tensor | None, tuple[str, ...] | str]],
+    batch: list[Decoded],
     assessors: dict[str, Assessor],
     device: torch.device | str,
 ) -> Iterator[ImageScores | ScoreFailure]:
-    good = [(p, t.to(device), notes) for p, t, notes in batch if t is not None]
+    good = [image for _, image, _ in batch if image is not None]
     values: list[dict[str, float]] = [{} for _ in good]
     with torch.inference_mode():
         for name, assessor in assessors.items():
-            prepared = [assessor.prepare(t) for _, t, _ in good]
+            prepared = [assessor.prepare_image(image).to(device) for image in good]
             if prepared and all(x.shape == prepared[0].shape for x in prepared):
                 scores = assessor.score_prepared(torch.cat(prepared)).tolist()
             else:
@@ -84,8 +104,8 @@ def _score_batch(
             for row, score in zip(values, scores, strict=True):
                 row[name] = float(score)
     results = iter(values)
-    for path, tensor, notes in batch:
-        if tensor is None:
+    for path, image, notes in batch:
+        if image is None:
             yield ScoreFailure(path, str(notes))
         else:
             yield ImageScores(path, next(results), tuple(notes))

@@ -20,6 +20,9 @@ Padding = int | Sequence[int]
 #: Default gain of each activation, as NVIDIA's ``bias_act.activation_funcs[...].def_gain``.
 ACTIVATION_GAIN = {"linear": 1.0, "lrelu": math.sqrt(2.0)}
 
+#: CUDA's depthwise convolutions index with 32-bit integers; StyleGAN3-T 1024 at batch 8 needs more.
+MAX_CONV_ELEMENTS = 2**31 - 1
+
 
 def parse_padding(padding: Padding) -> tuple[int, int, int, int]:
     """int, [x, y] or [x0, x1, y0, y1] → (x0, x1, y0, y1), NVIDIA's convention."""
@@ -142,9 +145,18 @@ def upfirdn2d(
     Separable (1-D) filters run per axis as polyphase / strided depthwise convolutions, so the cost is that
     of filtering at the *input* rate when upsampling and at the *output* rate when downsampling.
     """
+    px0, px1, py0, py1 = parse_padding(padding)
+    taps = 1 if f is None else f.shape[-1]
+    # Every channel is filtered alone, so channel groups give the same values in convolutions small enough.
+    largest = x.shape[0] * x.shape[1] * math.prod(
+        size * up + abs(p0) + abs(p1) + taps for size, p0, p1 in ((x.shape[2], py0, py1), (x.shape[3], px0, px1))
+    )
+    groups = min(-(-largest // MAX_CONV_ELEMENTS), x.shape[1])
+    if groups > 1:
+        parts = x.tensor_split(groups, dim=1)
+        return torch.cat([upfirdn2d(part, f, up, down, padding, gain, flip_filter) for part in parts], dim=1)
     if f is None or (f.ndim == 2 and up > 1):
         return upfirdn2d_ref(x, f, up, down, padding, gain, flip_filter)
-    px0, px1, py0, py1 = parse_padding(padding)
     f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
     if not flip_filter:
         f = f.flip(list(range(f.ndim)))

@@ -1,13 +1,13 @@
 """The GPU paths: correct against the CPU and the official references, then speed and memory, in one run.
 
-Needs a CUDA device (the project's tests never do). Four parts, each printing its own table:
+Needs a CUDA device (CI has none). Five parts, each printing its own table:
 
 1. StyleGAN references on CUDA (``--reference`` = ``shared/formats/reference``): our fp32 path against the
    official fp32 images, and our fp16 path (top 4 resolutions, as the official code) against the official
    fp16-path image and against fp32.
 2. 1024-px generators with the public channel counts (seeded random weights: only timings and the CPU ↔ GPU
    agreement matter here): CUDA against the CPU, fp32 with TF32 off and on, fp16; renders per second at
-   batch 1 (eager and replayed as a CUDA graph) and batch 8; peak GPU memory.
+   batch 1 (eager, and as the studio renders: a replayed CUDA graph) and batch 8; peak GPU memory.
 3. ResMem on the GPU: images per second at batch 1/16/64 in fp32, TF32, bf16 and fp16 autocast, and how far
    each moves the scores from fp32 (real weights when the ``resmem`` package is installed, else the same
    architecture with seeded random weights, which times the same but says little about score error).
@@ -35,6 +35,7 @@ from bench_stylegan import random_weights
 from memstudio.core.assessors.resmem import ResMemAssessor, ResMemNet, preprocess
 from memstudio.core.directions.ganalyze import GanalyzeSettings, train_ganalyze
 from memstudio.core.errors import ModelUnavailableError
+from memstudio.core.generators import graphs
 from memstudio.core.generators.base import Latent
 from memstudio.core.generators.stylegan2 import StyleGAN2Generator
 from memstudio.core.generators.stylegan3 import StyleGAN3Generator
@@ -146,44 +147,25 @@ def generator_row(label: str, g: torch.nn.Module, device: torch.device, renders:
     g = g.to(device)
     ws = ws.to(device)
 
-    def one() -> torch.Tensor:
+    def eager(batch: int = 1) -> torch.Tensor:
+        return g.synthesis(ws[:batch], noise_mode="const", force_fp32=g.force_fp32)
+
+    def studio() -> torch.Tensor:  # what the engine calls: a replayed CUDA graph where one can be captured
         return g.synthesis_raw(ws[:1])
 
     row: dict[str, float] = {}
     for precision in ("fp32", "tf32", "fp16"):
         g.force_fp32 = precision != "fp16"
         with tf32(precision == "tf32"):
-            row[f"{precision} rel. error vs CPU fp32"] = rel_l2(g.synthesis_raw(ws[:1], "const"), cpu_img)
-            row[f"{precision} renders/s batch 1"] = per_second(one, renders, device)
-            row[f"{precision} images/s batch 8"] = 8 * per_second(
-                lambda: g.synthesis_raw(ws), max(renders // 8, 3), device
-            )
-            row[f"{precision} peak MiB batch 1"] = peak_mib(one, device)
-    g.force_fp32 = False
-    try:
-        row["fp16 renders/s batch 1, CUDA graph"] = per_second(graphed(g, ws[:1]), renders, device)
-    except RuntimeError as exc:  # capture refuses host syncs; say which instead of failing the run
-        print(f"  {label}: CUDA graph capture failed: {str(exc).splitlines()[0]}")
+            row[f"{precision} rel. error vs CPU fp32"] = rel_l2(eager(), cpu_img)
+            row[f"{precision} renders/s batch 1, eager"] = per_second(eager, renders, device)
+            row[f"{precision} renders/s batch 1, studio"] = per_second(studio, renders, device)
+            row[f"{precision} studio vs eager max |Δ|"] = max_abs(studio(), eager())
+            row[f"{precision} images/s batch 8"] = 8 * per_second(lambda: eager(8), max(renders // 8, 3), device)
+            row[f"{precision} peak MiB batch 1, eager"] = peak_mib(eager, device)
+    if graphs.refusal(g.synthesis):
+        print(f"  {label}: no CUDA graph, rendered eagerly ({graphs.refusal(g.synthesis)})")
     return row
-
-
-def graphed(g: torch.nn.Module, ws: torch.Tensor) -> Callable[[], object]:
-    """A replay of one captured synthesis: the interactive path without per-kernel launch costs."""
-    static_ws = ws.clone()
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(3):
-            g.synthesis_raw(static_ws, "const")
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        captured = g.synthesis_raw(static_ws, "const")
-    eager = g.synthesis_raw(static_ws, "const")
-    graph.replay()
-    torch.cuda.synchronize()
-    print(f"  CUDA graph replay vs eager max |Δ| {max_abs(captured, eager):.2e}")
-    return graph.replay
 
 
 # --- 3. ResMem ------------------------------------------------------------------------------------------
@@ -296,7 +278,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, help="folder with the official StyleGAN reference .npz files")
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--only", choices=("references", "generators", "resmem", "frame", "ganalyze"))
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=("references", "generators", "resmem", "frame", "ganalyze"),
+        help="repeatable",
+    )
     parser.add_argument("--renders", type=int, default=50)
     parser.add_argument("--ganalyze-steps", type=int, default=20)
     parser.add_argument("--json-out", type=Path, help="also write every figure here as JSON")
@@ -315,7 +302,7 @@ def main() -> int:
         "ganalyze": lambda: ganalyze_speed(device, args.ganalyze_steps),
     }
     for name, part in parts.items():
-        if args.only in (None, name):
+        if not args.only or name in args.only:
             part()
     if args.json_out:
         args.json_out.write_text(json.dumps(RESULTS, indent=1))

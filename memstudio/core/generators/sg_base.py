@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from memstudio.core.errors import MemstudioError
+from memstudio.core.generators import graphs
 from memstudio.core.generators.base import Generator, Latent
 
 NOISE_MODES = ("const", "random", "none")
@@ -85,6 +86,13 @@ class StyleGANGenerator(Generator):
         if mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, not {mode!r}")
         ws = ws.to(self.device)
+        if graphs.replayable(ws, mode):
+            return graphs.replay(
+                self.synthesis,
+                lambda w: self.synthesis(w, noise_mode=mode, force_fp32=self.force_fp32),
+                ws,
+                (mode, self.force_fp32),
+            )
         if self.cpu_per_sample and ws.device.type == "cpu" and ws.shape[0] > 1:
             # On a CPU one sample at a time beats every batched formulation we measured (bench_stylegan.py:
             # 185–220 ms/img looped vs 354 ms/img batched at 256 px), and equals the batch-1 reference path.

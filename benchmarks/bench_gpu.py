@@ -277,7 +277,7 @@ def ganalyze_speed(device: torch.device, steps: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, help="folder with the official StyleGAN reference .npz files")
-    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--device", help="cuda (the default where there is one) or cpu")
     parser.add_argument(
         "--only",
         action="append",
@@ -288,9 +288,12 @@ def main() -> int:
     parser.add_argument("--ganalyze-steps", type=int, default=20)
     parser.add_argument("--json-out", type=Path, help="also write every figure here as JSON")
     args = parser.parse_args()
-    device = torch.device(args.device)
+    if args.device is None and not torch.cuda.is_available():
+        print("no CUDA device here: skipped (`--only resmem --device cpu` gives the score errors on a CPU)")
+        return 0
+    device = torch.device(args.device or "cuda")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("no CUDA device here (use --only resmem --device cpu for the score errors)")
+        raise SystemExit(f"--device {args.device}: no CUDA device here")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         print(f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}, CUDA {torch.version.cuda}")

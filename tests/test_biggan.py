@@ -23,7 +23,6 @@ from memstudio.core.generators.base import Latent
 from memstudio.core.generators.biggan import (
     BigGAN,
     BigGANBatchNorm,
-    BigGANConfig,
     SNConv2d,
     SNLinear,
     bn_statistics_slot,
@@ -32,6 +31,7 @@ from memstudio.core.generators.biggan import (
     load_biggan_folder,
     truncated_noise_sample,
 )
+from memstudio.core.generators.biggan_config import BigGANConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 LAYOUT = SHARED / "formats" / "layouts" / "biggan-deep-128.txt"

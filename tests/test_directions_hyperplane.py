@@ -44,6 +44,15 @@ def test_w_plus_direction_has_the_latent_shape() -> None:
     assert direction.metrics["score_distance_correlation"] > 0.8
 
 
+def test_default_space_is_w_and_is_stored_resolved() -> None:
+    generator = LinearStyle(num_ws=3)
+    settings = HyperplaneSettings(num_samples=120, batch_size=120)
+    direction = run_to_end(fit_hyperplane(generator, MeanLuma(), settings))
+    assert direction.space == direction.settings["space"] == "w"
+    assert direction.vector.shape == (generator.w_dim,)
+    assert settings.space is None  # the caller's settings are not modified
+
+
 def test_fit_linear_on_noisy_planted_data() -> None:
     rng = np.random.default_rng(0)
     normal = rng.normal(size=10)

@@ -308,7 +308,7 @@ def _train(pipeline: Pipeline, request: TrainRequest) -> Iterator[Progress]:
         job = train_ganalyze(generator, assessor, settings, checkpoint=checkpoint, name=request.name)
     else:
         settings = HyperplaneSettings(
-            space=request.space or ("w" if "w" in generator.spaces else generator.default_space),
+            space=request.space,
             num_samples=request.num_samples,
             split=request.split,
             classifier=request.classifier,

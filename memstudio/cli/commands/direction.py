@@ -268,7 +268,7 @@ def run_train(args: argparse.Namespace) -> int:
         job = train_ganalyze(generator, assessor, settings, checkpoint=checkpoint, name=args.name)
     else:
         settings = HyperplaneSettings(
-            space=args.space or ("w" if "w" in generator.spaces else generator.default_space),
+            space=args.space,
             num_samples=args.num_samples,
             split=args.split,
             fraction=args.fraction,

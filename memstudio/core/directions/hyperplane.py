@@ -11,7 +11,7 @@ linear SVM with the squared hinge loss, both smooth, both minimised with SciPy's
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -33,9 +33,10 @@ class HyperplaneSettings:
 
     ``l2`` is the ridge strength λ on the mean loss (λ/2·‖n‖²), the same for both classifiers.
     ``z_bound`` None samples z from the untruncated normal, as InterFaceGAN does.
+    ``space`` None → :func:`default_space`.
     """
 
-    space: str = "w"
+    space: str | None = None
     num_samples: int = 2000
     split: str = "mean"
     fraction: float = 0.02
@@ -101,6 +102,11 @@ def fit_linear(
     return result.x[:d], float(result.x[d])
 
 
+def default_space(generator: Generator) -> str:
+    """Hyperplanes separate W where a generator has it (InterFaceGAN's choice for StyleGAN), else its default."""
+    return "w" if "w" in generator.spaces else generator.default_space
+
+
 def fit_hyperplane(
     generator: Generator,
     assessor: Assessor,
@@ -108,7 +114,8 @@ def fit_hyperplane(
     name: str | None = None,
 ) -> Job[Direction]:
     """The hyperplane job: sampling and scoring (progress 0 → 0.9), then the fit; returns the direction."""
-    settings = settings or HyperplaneSettings()
+    settings = replace(settings or HyperplaneSettings())
+    settings.space = settings.space or default_space(generator)
     source = LatentSource(generator, settings.space, z_bound=settings.z_bound)
     latents, scores = [], []
     done = 0

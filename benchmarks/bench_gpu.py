@@ -21,11 +21,10 @@ Needs a CUDA device (CI has none). Five parts, each printing its own table:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ import torch
 from bench_stylegan import random_weights
 
 from memstudio.core.assessors.resmem import ResMemAssessor, ResMemNet, preprocess
+from memstudio.core.device import tf32
 from memstudio.core.directions.ganalyze import GanalyzeSettings, train_ganalyze
 from memstudio.core.errors import ModelUnavailableError
 from memstudio.core.generators import graphs
@@ -44,17 +44,6 @@ from memstudio.core.jobs import run_to_end
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS: dict[str, object] = {}
-
-
-@contextlib.contextmanager
-def tf32(enabled: bool) -> Iterator[None]:
-    """TF32 for cuDNN convolutions and cuBLAS matmuls (PyTorch's default: on for convolutions only)."""
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = enabled
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def per_second(fn: Callable[[], object], calls: int, device: torch.device, blocks: int = 3) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from memstudio.core.device import exact_float32
+from memstudio.core.device import tf32
 from memstudio.core.generators import graphs
 from memstudio.core.generators.stylegan2 import StyleGAN2Generator
 
@@ -46,7 +46,7 @@ def test_cpu_renders_never_replay():
 def test_replay_equals_eager_and_follows_new_inputs(fp16_res, mode):
     g = _tiny("cuda", fp16_res)
     # TF32 off: with it, cuDNN may pick differently rounded algorithms for the capture and the eager call.
-    with mode(), exact_float32():  # the engine's pipeline renders in inference mode, scripts under no_grad
+    with mode(), tf32(False):  # the engine's pipeline renders in inference mode, scripts under no_grad
         previous = None
         for seed in (1, 2, 3):  # the second and third seeds replay the first capture
             ws = g.sample(seed).values.cuda()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from memstudio.core.device import default_device, describe, exact_float32
+from memstudio.core.device import default_device, describe, tf32
 
 
 def test_memstudio_device_variable_wins(monkeypatch):
@@ -14,12 +14,12 @@ def test_memstudio_device_variable_wins(monkeypatch):
     assert describe(torch.device("cpu")).startswith("CPU (")
 
 
-def test_exact_float32_turns_tf32_off_and_restores_the_flags():
+def test_tf32_context_sets_and_restores_the_flags():
     cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
     saved = cudnn.allow_tf32, matmul.allow_tf32
     cudnn.allow_tf32 = matmul.allow_tf32 = True
     try:
-        with pytest.raises(RuntimeError, match="failing scorer"), exact_float32():
+        with pytest.raises(RuntimeError, match="failing scorer"), tf32(False):
             assert not cudnn.allow_tf32 and not matmul.allow_tf32
             raise RuntimeError("a failing scorer")
         assert cudnn.allow_tf32 and matmul.allow_tf32

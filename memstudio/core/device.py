@@ -26,16 +26,17 @@ def describe(device: torch.device) -> str:
 
 
 @contextlib.contextmanager
-def exact_float32() -> Iterator[None]:
-    """Run convolutions and matrix products in true float32, without TF32, inside this block.
+def tf32(enabled: bool) -> Iterator[None]:
+    """Allow or forbid TF32 in cuDNN convolutions and cuBLAS matrix products inside this block.
 
     PyTorch lets cuDNN round convolution inputs to TF32 (a 10-bit mantissa) by default. On an H100 that moved
-    StyleGAN images by 3e-4 relative and would move ResMem's scores at their third decimal, away from the
-    package's numbers; scores are what people cite, so they are computed exactly (at batch 1 on an H100 the
-    cost is 12 ms instead of 8). The flags are process-wide: use this on the thread that owns the models.
+    StyleGAN images by 3e-4 relative; float16 inputs, with the same mantissa, moved the real ResMem's scores of
+    the built-in photos by up to 6.6e-4. Scores are what people cite, so they are computed with ``tf32(False)``
+    (at batch 1 on an H100: 12 ms instead of 8). The flags are process-wide: use this on the thread that owns
+    the models.
     """
     saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = enabled
     try:
         yield
     finally:

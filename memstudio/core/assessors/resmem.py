@@ -26,7 +26,7 @@ from torchvision.models import resnet152
 
 from memstudio.core.assessors.base import Assessor, check_images
 from memstudio.core.checkpoints import cache_dir, safe_torch_load, sha256_file
-from memstudio.core.device import exact_float32
+from memstudio.core.device import tf32
 from memstudio.core.errors import ModelUnavailableError
 from memstudio.core.imaging import pil_to_tensor, tensor_to_pil
 
@@ -225,7 +225,7 @@ class ResMemAssessor(Assessor):
         return self.score_prepared(self.prepare(images.detach()))
 
     def score_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(), exact_float32():
+        with torch.inference_mode(), tf32(False):
             return self.net(prepared.contiguous(memory_format=torch.channels_last)).detach().float().cpu()
 
     def trunk_features(self, images: torch.Tensor) -> list[torch.Tensor]:

@@ -180,15 +180,18 @@ class Engine(QObject):
 
     # ----- engine thread --------------------------------------------------------------------------------
     def _run(self) -> None:
+        from memstudio.core.heap import long_lived
+
         # torch is imported here, on the engine thread, so the window is on screen and live meanwhile.
-        import torch
+        with long_lived():
+            import torch
 
-        from memstudio.core.device import default_device, describe
-        from memstudio.core.pipeline import Pipeline
+            from memstudio.core.device import default_device, describe
+            from memstudio.core.pipeline import Pipeline
 
-        device = torch.device(self._device_name) if self._device_name else default_device()
-        self.pipeline = Pipeline(device)
-        self.device_description = describe(device)
+            device = torch.device(self._device_name) if self._device_name else default_device()
+            self.pipeline = Pipeline(device)
+            self.device_description = describe(device)
         self.ready.emit(self.device_description)
         torch.set_grad_enabled(False)
         while True:

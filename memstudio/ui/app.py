@@ -9,6 +9,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from memstudio.core.heap import long_lived
 from memstudio.core.samples import assets_dir, sample_photos
 
 
@@ -36,9 +37,10 @@ def run_studio(
     style = resources_dir() / "styles" / "studio.qss"
     if style.is_file():
         app.setStyleSheet(style.read_text())
-    from memstudio.ui.main_window import MainWindow
+    with long_lived():  # the window's modules and widgets live as long as the process
+        from memstudio.ui.main_window import MainWindow
 
-    window = MainWindow()
+        window = MainWindow()
     window.show()
     if report_startup:
         # For benchmarks/bench_studio.py: the parent process timestamps these lines as they arrive.

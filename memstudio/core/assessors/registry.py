@@ -10,6 +10,7 @@ import torch
 
 from memstudio.core.assessors.base import Assessor
 from memstudio.core.errors import MemstudioError, ModelUnavailableError
+from memstudio.core.heap import long_lived
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,13 @@ def load_assessor(name: str, device: torch.device | str | None = None) -> Assess
         known = ", ".join(ASSESSORS)
         raise MemstudioError(f"unknown assessor {name!r}; known assessors: {known}")
     info = ASSESSORS[name]
-    reason = info.availability()
-    if reason is not None:
-        raise ModelUnavailableError(f"assessor {name!r} is not available: {reason}")
     dev = torch.device(device or "cpu")
     key = (name, str(dev))
     with _lock:
         if key not in _cache:
-            _cache[key] = info.factory(dev).eval()
+            with long_lived():  # the availability check imports the model's libraries (torchvision for ResMem)
+                reason = info.availability()
+                if reason is not None:
+                    raise ModelUnavailableError(f"assessor {name!r} is not available: {reason}")
+                _cache[key] = info.factory(dev).eval()
         return _cache[key]

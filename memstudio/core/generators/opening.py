@@ -20,6 +20,7 @@ from memstudio.core.checkpoints import sha256_file
 from memstudio.core.errors import CheckpointError, ModelUnavailableError
 from memstudio.core.generators import store
 from memstudio.core.generators.base import Generator
+from memstudio.core.heap import long_lived
 
 _ZIP_MAGIC = b"PK\x03\x04"
 # The first pickle of a legacy (pre-1.6, non-zip) torch.save: protocol 2, then its magic number
@@ -128,6 +129,11 @@ def open_generator(path_or_name: str | Path, device: torch.device | str = "cpu")
     A checkpoint opened directly (not imported) still knows the SHA-256 of its file, so what it renders
     can be cited exactly like an imported model.
     """
+    with long_lived():  # see memstudio.core.heap: loading must not set off full collections
+        return _open(path_or_name, device)
+
+
+def _open(path_or_name: str | Path, device: torch.device | str) -> Generator:
     path = Path(path_or_name)
     if not path.exists():
         text = str(path_or_name)

@@ -1,8 +1,9 @@
 """Scoring files: many images, several assessors, bad files reported and skipped, results streamed.
 
-Shared by ``memstudio score`` and the studio's "Score a folder" job. Decoding runs one batch ahead on a
-thread while the network works (where a core is free for it), and images are batched after each assessor's
-own preprocessing (ResMem's 227-px crops stack even when the photos differ in size).
+Shared by ``memstudio score`` and the studio's "Score a folder" job. Files are decoded and prepared for each
+assessor on threads (ahead of the network where cores are free, else on all cores between forward passes),
+and batched after each assessor's own preprocessing (ResMem's 227-px crops stack even when the photos differ
+in size).
 """
 
 from __future__ import annotations

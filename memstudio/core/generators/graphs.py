@@ -1,8 +1,8 @@
 """Replayed CUDA graphs for the studio's one-image renders.
 
 At batch 1 a 1024-px StyleGAN2 on a GPU is bound by kernel launches, not arithmetic: eager PyTorch rendered
-47–102 frames/s on an H100 (it depends on the host CPU), a replayed capture of the same synthesis 189/s
-(``benchmarks/bench_gpu.py``). A slider drag renders one image per change, so it takes the replay.
+47–102 frames/s on an H100 (it depends on the host CPU), this replay of the same synthesis 159–160/s in
+every run (``benchmarks/bench_gpu.py``). A slider drag renders one image per change, so it takes the replay.
 
 A capture reads its weights, buffers and input at fixed addresses, so one is kept per shape, dtype, noise
 mode, precision and *address of every parameter and buffer*: replacing a noise buffer (an inverted face

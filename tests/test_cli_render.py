@@ -112,6 +112,16 @@ def test_render_several_seeds(biggan_folder: Path, tmp_path: Path) -> None:
     assert not np.array_equal(_png(folder / "seed0001.png"), _png(folder / "seed0002.png"))
 
 
+def test_fp32_flag_on_a_generator_without_fp16_layers_says_so(
+    biggan_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["render", "--generator", str(biggan_folder), "--seed", "3"]
+    assert main([*args, "-o", str(tmp_path / "plain.png")]) == 0
+    assert main([*args, "--fp32", "-o", str(tmp_path / "fp32.png")]) == 0
+    assert "has no fp16 layers" in capsys.readouterr().err
+    np.testing.assert_array_equal(_png(tmp_path / "plain.png"), _png(tmp_path / "fp32.png"))
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -164,3 +174,7 @@ def test_render_stylegan2_is_bit_identical_to_the_official_formula(
         expected = (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8)[0].numpy()
         np.testing.assert_array_equal(_png(png), expected)
     assert not np.array_equal(_png(tmp_path / "const.png"), _png(tmp_path / "none.png"))
+    # --fp32 matters on a GPU only: on the CPU every layer is float32 already, so the pixels are the same.
+    args = "render --generator sg2 --seed 42 --trunc 0.7 --class 1 --noise const --fp32 -o".split()
+    assert main([*args, str(tmp_path / "fp32.png")]) == 0
+    np.testing.assert_array_equal(_png(tmp_path / "fp32.png"), _png(tmp_path / "const.png"))

@@ -8,6 +8,7 @@ from the official tools.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,6 +96,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--noise", choices=("const", "random", "none"), help="StyleGAN noise inputs (default const)"
     )
     parser.add_argument("--device", help="torch device (default: CUDA if present, else CPU)")
+    parser.add_argument(
+        "--fp32",
+        action="store_true",
+        help="on a GPU, render StyleGAN's top resolutions in float32 and without TF32 (NVIDIA's tools use "
+        "fp16 there; the CPU is always float32)",
+    )
     parser.add_argument("-o", "--output", required=True, help="PNG path; with several seeds a pattern/folder")
     parser.set_defaults(func=run)
 
@@ -136,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from PIL import Image
 
-    from memstudio.core.device import default_device
+    from memstudio.core.device import default_device, tf32
     from memstudio.core.generators.opening import open_generator
 
     seeds = [args.seed] if args.seed is not None else parse_seeds(args.seeds)
@@ -159,8 +166,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"memstudio: note: {generator.name} has no noise inputs; --noise ignored", file=sys.stderr)
     class_index = _class_index(generator, args.class_)
+    if args.fp32:
+        if not hasattr(generator, "force_fp32"):
+            print(f"memstudio: note: {generator.name} has no fp16 layers; --fp32 changes nothing", file=sys.stderr)
+        generator.force_fp32 = True
     for seed, path in zip(seeds, paths, strict=True):
-        with torch.inference_mode():
+        with torch.inference_mode(), tf32(False) if args.fp32 else contextlib.nullcontext():
             latent = generator.sample(seed, truncation=args.trunc, class_index=class_index)
             pixels = to_png_uint8(raw_image(generator, latent))[0].cpu().numpy()
         if pixels.shape[-1] == 1:  # single-channel models are written as greyscale, as NVIDIA's tools do

@@ -17,6 +17,7 @@ with the cheap ``brightness`` assessor, so the numbers measure the export path r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
@@ -127,10 +128,8 @@ def _status_mb(key: str) -> float | None:
 def _reset_peak_rss() -> float:
     """Reset the kernel's high-water mark (Linux ``clear_refs`` 5) so the peak is this variant's work alone;
     returns the RSS now (models, libraries and inputs already loaded)."""
-    try:
+    with contextlib.suppress(OSError):  # not Linux, or not allowed: the peak then includes earlier work
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
     return _status_mb("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

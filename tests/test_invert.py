@@ -141,7 +141,7 @@ def test_noise_override_restores_buffers_after_an_error(generator):
     assert torch.equal(dict(generator.named_buffers())[name], original)
     with pytest.raises(ValueError, match="does not fit"):
         with noise_override(generator, {name: torch.zeros(3, 3)}):
-            pass
+            pytest.fail("a noise map of the wrong shape was put in place")
 
 
 def test_schedule_and_noise_regulariser():

@@ -49,7 +49,8 @@ def _fake_reconstruct(meta: dict) -> Any:
 
 
 class _FakeEasyDict(dict):
-    pass
+    """Pickles as ``dnnlib.util.EasyDict``, the dict NVIDIA stores constructor kwargs in; the loader must map
+    that name to its own stand-in without importing dnnlib."""
 
 
 class _Persistent:

@@ -85,8 +85,7 @@ def test_live_preview_debounces_and_strip_equals_cli(qtbot, window, two_photos, 
     dialog.font_size.setValue(18)
     dialog.set_color("text", "#ffff00")
     dialog.label_mode.setCurrentIndex(dialog.label_mode.findData("outline"))
-    with qtbot.waitSignal(feature.preview_shown, timeout=30_000):
-        pass
+    qtbot.waitSignal(feature.preview_shown, timeout=30_000).wait()
     assert feature.previews_sent == sent + 1
     after = dialog.preview_pixels().copy()
     assert after.shape[0] > before.shape[0]  # the larger font needs a taller header

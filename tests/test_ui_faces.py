@@ -145,8 +145,8 @@ def test_astronaut_detect_align_landmarks_and_identity(qtbot, window, astronaut)
     eyes = points[36:42].mean(axis=0), points[42:48].mean(axis=0)
     assert abs(np.hypot(*(eyes[1] - eyes[0])) - 32) < 5 and points[48:, 1].min() > eyes[0][1]
 
-    with qtbot.waitSignal(feature.identity_shown, timeout=TIMEOUT) as shown:
-        pass
+    shown = qtbot.waitSignal(feature.identity_shown, timeout=TIMEOUT)
+    shown.wait()
     result = shown.args[0]
     assert result["distance"] is not None and result["distance"] < 0.6 and result["same_person"]
     text = feature.panel.identity.text()
@@ -273,8 +273,8 @@ def test_invert_into_a_tiny_stylegan_gives_an_editable_latent_entry(qtbot, windo
     row = window.jobs.rows[job_id]
     assert row.eta.text() == "done" and not row.preview.pixmap().isNull()
     assert "PSNR" in row.message.text() and "astronaut" in row.message.text()
-    with qtbot.waitSignal(feature.identity_shown, timeout=TIMEOUT) as shown:
-        pass
+    shown = qtbot.waitSignal(feature.identity_shown, timeout=TIMEOUT)
+    shown.wait()
     assert isinstance(shown.args[0]["distance"], float)
     assert re.match(r"identity distance \d+\.\d\d — (same|different) person", feature.panel.identity.text())
     window.grab().save(str(SHOTS / "memstudio_faces_inverted.png"))

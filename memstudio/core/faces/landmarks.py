@@ -9,6 +9,7 @@ alignment needs come straight from MTCNN's 5 points.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import threading
@@ -107,7 +108,7 @@ def model_path(name: str) -> Path:
     The package's own ``*_location()`` helpers import ``pkg_resources``, which recent setuptools no longer
     ships; the files themselves are plain package data, so we fall back to finding them next to the package.
     """
-    try:
+    with contextlib.suppress(ImportError):  # pkg_resources missing: find the files ourselves, below
         import face_recognition_models
 
         frm = face_recognition_models
@@ -117,8 +118,6 @@ def model_path(name: str) -> Path:
         }
         if name in locators:
             return Path(locators[name]())
-    except ImportError:
-        pass
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise ModelUnavailableError(

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from memstudio.core.device import tf32
 from memstudio.core.imaging import pil_to_tensor
 
 
@@ -35,8 +36,11 @@ class Assessor(nn.Module):
         self.checkpoint_hash: str | None = None
 
     def score(self, images: torch.Tensor) -> torch.Tensor:
-        """Scores without gradients, for display: ``[N]`` on the CPU as float32."""
-        with torch.inference_mode():
+        """Scores without gradients, for display, figures and evidence: ``[N]`` on the CPU as float32.
+
+        In true float32 on a GPU too (see :func:`memstudio.core.device.tf32`): these are the numbers people cite.
+        """
+        with torch.inference_mode(), tf32(False):
             return self(images).detach().float().cpu()
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
@@ -53,8 +57,8 @@ class Assessor(nn.Module):
         return self.prepare(pil_to_tensor(image))
 
     def score_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
-        """Scores of a batch made by :meth:`prepare` (no gradients, CPU float)."""
-        with torch.inference_mode():
+        """Scores of a batch made by :meth:`prepare` (no gradients, CPU float, true float32 as :meth:`score`)."""
+        with torch.inference_mode(), tf32(False):
             return self(prepared).detach().float().cpu()
 
     def describe(self) -> dict[str, object]:

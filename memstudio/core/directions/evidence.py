@@ -131,9 +131,9 @@ def evaluate_direction(
         with torch.no_grad():
             for alpha in alphas:
                 images = renderer.render(apply_directions(latent, [(direction, alpha)]))
-                per_alpha.append(assessor(images).double().cpu())
+                per_alpha.append(assessor.score(images).double())
                 for name, factor in factors.items():
-                    per_factor[name].append(factor(images).double().cpu())
+                    per_factor[name].append(factor.score(images).double())
         rows.append(torch.stack(per_alpha, dim=1))
         for name in factors:
             factor_rows[name].append(torch.stack(per_factor[name], dim=1))

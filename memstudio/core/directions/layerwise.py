@@ -172,17 +172,13 @@ def analyze_layers(
     done = 0
     for renderer, latent in source.batches(num_samples, batch_size, seed):
         with torch.no_grad():
-            base = assessor(renderer.render(latent)).double().cpu()
+            base = assessor.score(renderer.render(latent)).double()
             baseline_sum += float(base.sum())
             for i, layer in enumerate(layers):
                 single = replace(direction, layer_weights=layer_weights(num_ws, [layer]))
                 step = single.vector_for(latent)
                 for j, alpha in enumerate(alphas):
-                    scores = (
-                        assessor(renderer.render(latent.with_values(latent.values + alpha * step)))
-                        .double()
-                        .cpu()
-                    )
+                    scores = assessor.score(renderer.render(latent.with_values(latent.values + alpha * step))).double()
                     delta = scores - base
                     sums[i, j] += delta.sum()
                     squares[i, j] += (delta**2).sum()

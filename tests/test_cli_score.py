@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import bad_images
 import pytest
@@ -65,3 +66,27 @@ def test_models_lists_every_generator_and_assessor(capsys, tmp_path, monkeypatch
     assert "import-model" in names[("generator", "stylegan2")]["detail"]
     for factor in ("brightness", "colorfulness", "redness", "entropy"):
         assert names[("assessor", factor)]["status"] == "available"
+    for row in rows:
+        assert row["location"], row  # every model says where it is (or "-" when it is not here)
+    assert Path(names[("assessor", "resmem")]["location"]).name == "model.pt"
+    for face in ("mtcnn", "dlib-landmarks-68", "dlib-face-descriptor"):
+        assert names[("face", face)]["status"] == "available"
+        assert Path(names[("face", face)]["location"]).exists()
+    assert "iBUG" in names[("face", "dlib-landmarks-68")]["licence"]
+
+
+def test_face_models_say_what_is_missing(monkeypatch):
+    import importlib.util
+
+    from memstudio.core.faces import models
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        models.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("facenet_pytorch", "dlib") else real_find_spec(name, *a),
+    )
+    by_name = {m.name: m for m in models.face_models()}
+    assert "facenet-pytorch==2.5.3" in by_name["mtcnn"].reason
+    assert "dlib-bin" in by_name["dlib-landmarks-68"].reason
+    assert by_name["dlib-face-descriptor"].location == "-"

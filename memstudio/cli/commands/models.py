@@ -13,8 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def rows() -> list[dict[str, str]]:
-    """One row per model: kind, name, status, detail (why / how to get it), licence."""
+    """One row per model: kind, name, status, detail (why / how to get it), location, licence."""
     from memstudio.core.assessors.registry import ASSESSORS
+    from memstudio.core.faces.models import face_models
     from memstudio.core.generators.store import list_models
 
     out = [
@@ -23,6 +24,7 @@ def rows() -> list[dict[str, str]]:
             "name": "photo",
             "status": "available",
             "detail": "built-in photo editor over any image (exposure, contrast, colour, zoom, vignette, sharpness)",
+            "location": "built in",
             "licence": "MIT",
         }
     ]
@@ -34,6 +36,7 @@ def rows() -> list[dict[str, str]]:
                 "name": model.name,
                 "status": "available",
                 "detail": f"{model.family}, imported into the model cache (sha256 {model.source_sha256[:12]}…)",
+                "location": str(model.path),
                 "licence": "as the original checkpoint",
             }
         )
@@ -51,6 +54,7 @@ def rows() -> list[dict[str, str]]:
                     "name": family,
                     "status": "not available",
                     "detail": f"weights are not bundled (they cannot be redistributed or downloaded here); {text}",
+                    "location": "-",
                     "licence": "NVIDIA Source Code License-NC" if family.startswith("stylegan") else "MIT",
                 }
             )
@@ -62,7 +66,19 @@ def rows() -> list[dict[str, str]]:
                 "name": info.name,
                 "status": "available" if ok else "not available",
                 "detail": info.description if ok else reason,
+                "location": info.location(),
                 "licence": info.licence,
+            }
+        )
+    for face in face_models():
+        out.append(
+            {
+                "kind": "face",
+                "name": face.name,
+                "status": "available" if face.reason is None else "not available",
+                "detail": face.detail if face.reason is None else face.reason,
+                "location": face.location,
+                "licence": face.licence,
             }
         )
     return out
@@ -76,4 +92,6 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(r["name"]) for r in table)
     for r in table:
         print(f"{r['kind']:<9}  {r['name']:<{width}}  {r['status']:<13}  {r['detail']}  [{r['licence']}]")
+        if r["location"] not in ("-", "built in", "formula (no weights)"):
+            print(f"{'':<9}  {'':<{width}}  {'':<13}  at {r['location']}")
     return 0

@@ -23,6 +23,7 @@ class AssessorInfo:
     licence: str
     factory: Callable[[torch.device], Assessor]
     availability: Callable[[], str | None]  # None when available, else the reason
+    location: Callable[[], str] = lambda: "formula (no weights)"
 
     def available(self) -> tuple[bool, str]:
         reason = self.availability()
@@ -41,6 +42,15 @@ def _resmem_availability() -> str | None:
     except ModelUnavailableError as exc:
         return str(exc)
     return None
+
+
+def _resmem_location() -> str:
+    from memstudio.core.assessors.resmem import package_weights_path
+
+    try:
+        return str(package_weights_path())
+    except ModelUnavailableError:
+        return "-"
 
 
 def _resmem(device: torch.device) -> Assessor:
@@ -66,6 +76,7 @@ ASSESSORS: dict[str, AssessorInfo] = {
         "ResMem Non-commercial License (University of Chicago)",
         _resmem,
         _resmem_availability,
+        _resmem_location,
     ),
     "brightness": AssessorInfo(
         "brightness",

@@ -2,25 +2,31 @@
 #   make run    create .venv if missing, install memstudio and all it needs, open the studio
 #   make test   create/update the same .venv and run the whole suite headless (import contracts, ruff, pytest)
 #   make bench  the benchmark scripts (figures and ratios measured in one run)
+#   make lock   re-resolve pyproject.toml's dependencies in a fresh venv and write requirements.lock
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.memstudio-installed
 
-.PHONY: run test bench lint screenshot clean-venv
+.PHONY: run test bench lint lock screenshot clean-venv
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet -e '.[test]'
+# Installs from the lock, so every fresh machine gets the same stack; pip shows its own progress.
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || { echo "==> creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> updating pip"
+	$(PY) -m pip install --progress-bar on --upgrade pip
+	@echo "==> installing memstudio and its locked dependencies (first time: about 6 GB, a few minutes)"
+	$(PY) -m pip install --progress-bar on -c requirements.lock -e '.[test]'
 	@touch $(STAMP)
+	@echo "==> $(VENV) is ready"
 
 run: $(STAMP)
 	$(PY) -m memstudio.ui.platform_check
 	$(VENV)/bin/memstudio
 
 lint: $(STAMP)
+	$(PY) -m memstudio.devtools.lock check
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check memstudio tests benchmarks
 
@@ -33,6 +39,14 @@ bench: $(STAMP)
 # The README's screenshot: the real window on an X server (Xvfb), captured after the first scores.
 screenshot: $(STAMP)
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(VENV)/bin/memstudio gui --screenshot resources/screenshot.png
+
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --progress-bar on --upgrade pip
+	.lock-venv/bin/python -m pip install --progress-bar on '.[test]'
+	.lock-venv/bin/python -m memstudio.devtools.lock write --python .lock-venv/bin/python
+	rm -rf .lock-venv
 
 clean-venv:
 	rm -rf $(VENV)

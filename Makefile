@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.memstudio-installed
 
-.PHONY: run test bench lint lock screenshot clean-venv
+.PHONY: run test bench lint lock bundle bundle-test screenshot clean-venv
 
 # Installs from the lock, so every fresh machine gets the same stack; pip shows its own progress.
 $(STAMP): pyproject.toml requirements.lock
@@ -40,11 +40,21 @@ bench: $(STAMP)
 screenshot: $(STAMP)
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(VENV)/bin/memstudio gui --screenshot resources/screenshot.png
 
+# The standalone one-folder studio, dist/memstudio/ (see README "A standalone studio").
+bundle: $(STAMP)
+	$(PY) -m pip install --progress-bar on -c requirements.lock -e '.[test,bundle]'
+	$(PY) -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller memstudio.spec
+
+# Runs the bundle from a folder outside the repo with the venv hidden: CLI, window under Xvfb, faults.
+bundle-test: $(STAMP)
+	@test -x dist/memstudio/memstudio || $(MAKE) bundle
+	$(PY) -m memstudio.devtools.bundle_check dist/memstudio
+
 lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --progress-bar on --upgrade pip
-	.lock-venv/bin/python -m pip install --progress-bar on '.[test]'
+	.lock-venv/bin/python -m pip install --progress-bar on '.[test,bundle]'
 	.lock-venv/bin/python -m memstudio.devtools.lock write --python .lock-venv/bin/python
 	rm -rf .lock-venv
 

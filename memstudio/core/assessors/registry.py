@@ -36,9 +36,11 @@ def _always() -> str | None:
 
 def _resmem_availability() -> str | None:
     from memstudio.core.assessors.resmem import package_weights_path
+    from memstudio.core.bundled import bundled_resmem
 
     try:
-        package_weights_path()
+        if bundled_resmem() is None:
+            package_weights_path()
     except ModelUnavailableError as exc:
         return str(exc)
     return None
@@ -46,9 +48,11 @@ def _resmem_availability() -> str | None:
 
 def _resmem_location() -> str:
     from memstudio.core.assessors.resmem import package_weights_path
+    from memstudio.core.bundled import bundled_resmem
 
     try:
-        return str(package_weights_path())
+        bundled = bundled_resmem()
+        return str(bundled[0] if bundled else package_weights_path())
     except ModelUnavailableError:
         return "-"
 

@@ -25,6 +25,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.models import resnet152
 
 from memstudio.core.assessors.base import Assessor, check_images
+from memstudio.core.bundled import bundled_resmem
 from memstudio.core.checkpoints import cache_dir, safe_torch_load, sha256_file
 from memstudio.core.device import tf32
 from memstudio.core.errors import ModelUnavailableError
@@ -255,9 +256,14 @@ def load_resmem(device: torch.device | str = "cpu") -> ResMemAssessor:
 
 
 def _load(device: torch.device) -> ResMemAssessor:
-    source = package_weights_path()
-    digest = _source_hash(source)
-    state = load_state(source, digest)
+    bundled = bundled_resmem()
+    if bundled is not None:
+        path, digest = bundled
+        state = load_file(str(path))
+    else:
+        source = package_weights_path()
+        digest = _source_hash(source)
+        state = load_state(source, digest)
     with torch.device("meta"):
         net = ResMemNet()
     net.load_state_dict(state, strict=True, assign=True)

@@ -21,7 +21,7 @@ import os
 import shutil
 from pathlib import Path
 
-from memstudio.core.experiments.atomic import atomic_directory, write_text_atomic
+from memstudio.core.atomic import atomic_directory, write_text_atomic
 from memstudio.core.experiments.errors import DesignError, format_problems
 from memstudio.core.experiments.stimuli import KINDS, REPEAT_KINDS, Design, GameConfig, GameSequence, Trial
 from memstudio.core.experiments.validate import validate_design
@@ -189,7 +189,7 @@ def export_design(design: Design, outdir: str | Path, mode: str = "copy") -> Pat
             format_problems("the built design violates its constraints:", [str(v) for v in violations])
         )
     outdir = Path(outdir)
-    with atomic_directory(outdir) as tmp:
+    with atomic_directory(outdir, error=DesignError) as tmp:
         for image_id, src in design.stimuli.sources().items():
             try:
                 _place_file(src, tmp / image_id, mode)

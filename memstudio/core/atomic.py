@@ -75,6 +75,40 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fsync_dir(path.parent)
 
 
+class AtomicFile:
+    """A binary file that replaces ``path`` only on :meth:`commit`, for writers that stream (band by band).
+
+    :meth:`discard` (or a crash) leaves ``path`` untouched.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        self.tmp = Path(name)
+        self.file = os.fdopen(fd, "wb")
+
+    def commit(self) -> Path:
+        """Sync the data and move it over ``path``."""
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.chmod(self.tmp, _FILE_MODE)
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        fsync_dir(self.path.parent)
+        return self.path
+
+    def discard(self) -> None:
+        """Drop what was written; ``path`` keeps its old content (or stays absent)."""
+        self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)
+
+
 def write_with(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp_path)`` and move the result over ``path`` atomically; returns ``path``."""
     path = Path(path)

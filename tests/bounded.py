@@ -19,6 +19,17 @@ _PRELUDE = """
 import json, resource, sys, time
 {imports}
 
+
+def outcome(call):
+    \"\"\"What one hostile input does: the error's class, whether it is a MemstudioError, and its message.\"\"\"
+    try:
+        call()
+    except BaseException as exc:
+        is_ours = any(c.__name__ == "MemstudioError" for c in type(exc).__mro__)
+        return {{"error": type(exc).__name__, "memstudio": is_ours, "message": str(exc)[:500]}}
+    return {{"error": None}}
+
+
 def _vm_bytes():
     for line in open("/proc/self/status"):
         if line.startswith("VmSize:"):
@@ -30,7 +41,7 @@ resource.setrlimit(resource.RLIMIT_AS, (_vm_bytes() + {budget}, resource.RLIM_IN
 _start = time.perf_counter()
 try:
 {body}
-    _out = {{"error": None}}
+    _out = {{"error": None, "results": globals().get("results")}}
 except BaseException as exc:
     _out = {{"error": type(exc).__name__, "message": str(exc)[:2000],
              "memstudio": any(c.__name__ == "MemstudioError" for c in type(exc).__mro__)}}
@@ -42,8 +53,9 @@ print("RESULT " + json.dumps(_out))
 def run_bounded(body: str, imports: str = "", budget_mb: int = 300, timeout_s: float = 60) -> dict:
     """Run ``body`` (after ``imports``) with ``budget_mb`` MB of address space beyond the imports.
 
-    Returns ``{"error": class name or None, "message", "memstudio": is a MemstudioError, "seconds"}``;
-    a child that dies (killed, segfault) or prints nothing fails with its output.
+    Returns ``{"error": class name or None, "message", "memstudio": is a MemstudioError, "seconds"}`` (and
+    ``"results"``, whatever JSON-able value ``body`` left in a variable of that name); a child that dies
+    (killed, segfault) or prints nothing fails the test with its output.
     """
     code = _PRELUDE.format(
         imports=textwrap.dedent(imports),

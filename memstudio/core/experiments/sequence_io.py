@@ -130,7 +130,9 @@ def read_sequence(path: str | Path) -> GameSequence:
                     t = _parse_trial(row, f"{path}:{reader.line_num}", problems)
                     if t:
                         trials.append(t)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (
+        OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error, RecursionError, KeyError, TypeError, ValueError
+    ) as exc:
         raise DesignError(f"{path}: unreadable sequence file: {exc}") from exc
     if len(participants) != 1 or "" in participants:
         problems.append(
@@ -161,7 +163,7 @@ def read_design_images(root: str | Path) -> dict[str, dict[str, object]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return {str(rec["id"]): rec for rec in data["images"]}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError) as exc:
         raise DesignError(f"{path}: not a readable memstudio design file: {exc}") from exc
 
 

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from memstudio.core.errors import MemstudioError
 
@@ -115,6 +116,17 @@ def write_with(path: str | Path, write: Callable[[Path], object]) -> Path:
     with atomic_path(path) as tmp:
         write(tmp)
     return path
+
+
+def save_image_atomic(image: Any, path: str | Path, **params: Any) -> Path:
+    """Save a Pillow image atomically, in the format its suffix names (the temporary name has none)."""
+    from PIL import Image
+
+    path = Path(path)
+    fmt = params.pop("format", None) or Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise MemstudioError(f"{path}: unknown image format {path.suffix or '(no suffix)'!r}; use .png or .jpg")
+    return write_with(path, lambda tmp: image.save(tmp, format=fmt, **params))
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:

@@ -22,8 +22,9 @@ from memstudio.core.errors import MemstudioError
 
 
 def _read_umask() -> int:
-    # The only portable way to read the umask is to set it; done once at import, before worker threads
-    # exist, so no other thread can create a file during the moment it is 0.
+    # The only portable way to read the umask is to set it. Done once, at import (the figure, direction and
+    # store modules import this one, so normally before any worker thread); the probe value is the common
+    # 0o022, so a file another thread creates in that instant still gets ordinary permissions.
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

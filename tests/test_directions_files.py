@@ -87,3 +87,20 @@ def test_deeply_nested_json_is_a_direction_error(tmp_path: Path) -> None:
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(DirectionError, match="deep.json"):
         Direction.load(path)
+
+
+def test_project_refuses_to_write_over_a_kept_direction(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from memstudio.cli import main
+
+    mem = Direction(name="mem", property="memorability", space="w", vector=torch.tensor([1.0, 1.0, 0.0])).save(
+        tmp_path / "mem.json"
+    )
+    age = Direction(name="age", property="age", space="w", vector=torch.tensor([1.0, 0.0, 0.0])).save(
+        tmp_path / "age.json"
+    )
+    before = age.read_bytes(), age.with_suffix(".safetensors").read_bytes()
+    assert main(["direction", "project", str(mem), "--keep", str(age), "-o", str(age)]) == 2
+    assert "refusing to write over an input" in capsys.readouterr().err
+    assert (age.read_bytes(), age.with_suffix(".safetensors").read_bytes()) == before
+    assert main(["direction", "project", str(mem), "--keep", str(age), "-o", str(tmp_path / "out.json")]) == 0
+    assert Direction.load(tmp_path / "out.json").vector[0].abs().item() < 1e-6

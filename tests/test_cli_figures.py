@@ -14,7 +14,7 @@ from test_figures_support import exposure_direction, make_photo, tiny_stylegan2
 from memstudio.cli import main
 from memstudio.core.assessors.registry import load_assessor
 from memstudio.core.directions.base import Direction
-from memstudio.core.figures.export import read_png_metadata
+from memstudio.core.figures.export import read_png_metadata, sidecar_path
 
 
 @pytest.fixture
@@ -43,7 +43,9 @@ def test_strip_cli_labels_formats_and_from(photo_inputs, tmp_path, capsys):
     rc = main([*args, "--decimals", "2", "--label-mode", "outline", "-o", str(out_png), "-o", str(out_pdf)])
     assert rc == 0 and out_png.is_file() and out_pdf.is_file()
     meta = read_png_metadata(out_png)
-    assert meta == json.loads((tmp_path / "s.json").read_text())
+    assert meta == json.loads((tmp_path / "s.png.json").read_text())
+    # Each format has its own sidecar, so exporting the PDF did not overwrite the PNG's.
+    assert json.loads((tmp_path / "s.pdf.json").read_text())["spec"] == meta["spec"]
     for p in meta["panels"]:
         assert p["label"] == [f"{p['scores']['brightness']:.2f}"]
     x, y, w, h = meta["panels"][2]["box"]
@@ -60,7 +62,7 @@ def test_strip_cli_labels_formats_and_from(photo_inputs, tmp_path, capsys):
     assert meta["panels"][2]["scores"]["brightness"] == pytest.approx(score.item(), abs=2e-3)
 
     again = tmp_path / "again.png"
-    assert main(["strip", "--from", str(tmp_path / "s.json"), "-o", str(again)]) == 0
+    assert main(["strip", "--from", str(tmp_path / "s.png.json"), "-o", str(again)]) == 0
     assert np.array_equal(np.asarray(Image.open(out_png)), np.asarray(Image.open(again)))
 
 
@@ -73,10 +75,10 @@ def test_strip_cli_batch_out_dir(photo_inputs, tmp_path):
     )
     assert rc == 0
     assert sorted(p.name for p in (tmp_path / "batch").iterdir()) == [
-        "000_photo.json",
         "000_photo.png",
-        "001_second.json",
+        "000_photo.png.json",
         "001_second.png",
+        "001_second.png.json",
     ]
 
 
@@ -101,7 +103,7 @@ def test_grid_and_layer_grid_cli(stored_gan, tmp_path):
     assert meta["spec"]["generator"]["checkpoint_sha256"]
     assert len(meta["panels"]) == 9
     again = tmp_path / "grid2.png"
-    assert main(["grid", "--from", str(grid.with_suffix(".json")), "-o", str(again)]) == 0
+    assert main(["grid", "--from", str(sidecar_path(grid)), "-o", str(again)]) == 0
     assert np.array_equal(np.asarray(Image.open(grid)), np.asarray(Image.open(again)))
 
     streamed = tmp_path / "streamed.png"
@@ -110,7 +112,7 @@ def test_grid_and_layer_grid_cli(stored_gan, tmp_path):
 
     layers = tmp_path / "layers.svg"
     assert main(["grid", *base, "--seeds", "4", "--layers", "1", "4", "-o", str(layers)]) == 0
-    spec = json.loads(layers.with_suffix(".json").read_text())["spec"]
+    spec = json.loads(sidecar_path(layers).read_text())["spec"]
     assert spec["kind"] == "layer_grid" and spec["layers"] == [1, 4]
     assert "layer 4" in layers.read_text()
 
@@ -128,9 +130,9 @@ def test_plot_cli_from_evidence(tmp_path):
     path = d.save(tmp_path / "memo")
     out, factors = tmp_path / "curve.pdf", tmp_path / "factors.svg"
     assert main(["plot", str(path), "-o", str(out), "--factors-output", str(factors), "--error", "std"]) == 0
-    data = json.loads(out.with_suffix(".json").read_text())["data"]["score"]
+    data = json.loads(sidecar_path(out).read_text())["data"]["score"]
     assert data["mean"] == pytest.approx(d.evidence["mean"]) and data["err"] == pytest.approx([0.1] * 5)
-    fdata = json.loads(factors.with_suffix(".json").read_text())["data"]["factors"]["brightness"]
+    fdata = json.loads(sidecar_path(factors).read_text())["data"]["factors"]["brightness"]
     assert fdata["mean"] == pytest.approx([-2.0, -1.0, 0.0, 1.0, 2.0])  # (m − grand mean) / pooled std
     assert out.read_bytes().startswith(b"%PDF") and "<text" in factors.read_text()
 

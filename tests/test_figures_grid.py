@@ -13,6 +13,7 @@ from test_figures_support import MeanLuma, make_photo, tiny_stylegan2
 
 from memstudio.core.directions.base import Direction, apply_directions
 from memstudio.core.figures.build import compose_job, figure_job, make_spec
+from memstudio.core.figures.export import sidecar_path
 from memstudio.core.figures.render import single_layer
 from memstudio.core.figures.sources import FigureSources
 from memstudio.core.figures.spec import FigureSpecError
@@ -148,7 +149,7 @@ def test_grid_png_has_row_labels_left_of_panels(tmp_path):
     d, path = _w_direction(g, tmp_path)
     spec = make_spec("grid", directions=[(d, path)], assessors=[MeanLuma()], seeds=[1, 2], generator=g)
     out = run_to_end(figure_job(spec, FigureSources([d], [MeanLuma()], generator=g), tmp_path / "g.png"))
-    meta = json.loads(out.with_suffix(".json").read_text())
+    meta = json.loads(sidecar_path(out).read_text())
     left = meta["panels"][0]["box"][0]
     figure = np.asarray(Image.open(out).convert("L"))
     assert left > 20 and (figure[:, : left - 2] < 128).any(), "row labels are drawn in the left margin"

@@ -64,7 +64,7 @@ def test_plot_files_and_error_bars_match_inputs(tmp_path):
     for suffix in ("png", "pdf", "svg"):
         out = plots.save_plot(fig, tmp_path / f"curve.{suffix}", spec, data)
         assert out.stat().st_size > 1000
-    side = json.loads((tmp_path / "curve.json").read_text())
+    side = json.loads((tmp_path / "curve.svg.json").read_text())
     assert side["data"]["score"]["mean"] == pytest.approx(score.mean)
     assert side["data"]["score"]["err"] == pytest.approx(score.err)
     svg_text = [

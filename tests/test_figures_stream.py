@@ -12,7 +12,7 @@ from test_figures_support import MeanLuma, exposure_direction, make_photo
 
 import memstudio.core.figures.stream as stream
 from memstudio.core.figures.build import figure_job, make_spec
-from memstudio.core.figures.export import read_png_metadata
+from memstudio.core.figures.export import read_png_metadata, sidecar_path
 from memstudio.core.figures.pngstream import PngStreamWriter
 from memstudio.core.figures.sources import FigureSources
 from memstudio.core.jobs import run_to_end
@@ -73,8 +73,8 @@ def test_tall_grid_streams_one_row_at_a_time_and_matches_in_memory(batch, tmp_pa
     assert counter.peak == 5, "more than one row of panels was alive at once"
     in_memory = run_to_end(figure_job(spec, sources, tmp_path / "whole.png"))
     assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(in_memory)))
-    side = json.loads(out.with_suffix(".json").read_text())
-    whole = json.loads(in_memory.with_suffix(".json").read_text())
+    side = json.loads(sidecar_path(out).read_text())
+    whole = json.loads(sidecar_path(in_memory).read_text())
     assert side["panels"] == whole["panels"]
     assert read_png_metadata(out)["spec"] == whole["spec"]
 
@@ -97,17 +97,24 @@ def test_batch_strips_write_one_reproducible_file_per_seed(batch, tmp_path, monk
     meta = read_png_metadata(written[0])
     assert meta["spec"]["kind"] == "strip" and meta["spec"]["seeds"] == [spec.seeds[0]]
     assert meta["spec"]["photos"] == [spec.photos[0]]
-    assert (tmp_path / "out" / "000_p0.json").is_file()
+    assert (tmp_path / "out" / "000_p0.png.json").is_file()
 
 
 def test_cancelled_stream_leaves_no_partial_png(batch, tmp_path):
     spec, sources = batch
-    job = stream.tall_grid_png_job(spec, sources, tmp_path / "part.png")
+    folder = tmp_path / "figs"
+    folder.mkdir()
+    (folder / "part.png").write_bytes(b"an older figure")
+    job = stream.tall_grid_png_job(spec, sources, folder / "part.png")
     for _ in range(3):
         next(job)
-    assert (tmp_path / "part.png").exists()
+    # Rows go to a hidden temporary file beside the target; the old figure stays whole until the swap.
+    hidden = [p.name for p in folder.iterdir() if p.name != "part.png"]
+    assert len(hidden) == 1 and hidden[0].startswith(".part.png.")
+    assert (folder / "part.png").read_bytes() == b"an older figure"
     job.close()
-    assert not (tmp_path / "part.png").exists() and not (tmp_path / "part.json").exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["part.png"]
+    assert (folder / "part.png").read_bytes() == b"an older figure"
 
 
 def test_png_stream_writer_rejects_wrong_rows(tmp_path):

@@ -56,7 +56,7 @@ def test_strip_panels_labels_and_png_metadata(setup, tmp_path):
     spec, sources, photo, direction, dpath = setup
     out = run_to_end(figure_job(spec, sources, tmp_path / "strip.png"))
     meta = read_png_metadata(out)
-    sidecar = json.loads((tmp_path / "strip.json").read_text())
+    sidecar = json.loads((tmp_path / "strip.png.json").read_text())
     assert meta == sidecar
     panels = meta["panels"]
     assert [p["alpha"] for p in panels] == ALPHAS
@@ -82,7 +82,7 @@ def test_strip_panels_labels_and_png_metadata(setup, tmp_path):
 def test_metadata_names_hashes_seeds_alphas_version(setup, tmp_path):
     spec, sources, photo, direction, dpath = setup
     out = run_to_end(figure_job(spec, sources, tmp_path / "strip.png"))
-    for meta in (read_png_metadata(out), json.loads((tmp_path / "strip.json").read_text())):
+    for meta in (read_png_metadata(out), json.loads((tmp_path / "strip.png.json").read_text())):
         s = meta["spec"]
         assert s["generator"]["name"] == "photo"
         assert s["photos"][0]["sha256"] == sha256_file(photo)
@@ -105,7 +105,7 @@ def test_rerender_from_sidecar_and_png_gives_equal_pixels(setup, tmp_path, monke
     import memstudio.core.figures.sources as src_mod
 
     monkeypatch.setattr(src_mod, "_load_assessor", lambda name, device: {"luma": MeanLuma}[name]())
-    again = run_to_end(rerender_job(tmp_path / "a.json", tmp_path / "b.png"))
+    again = run_to_end(rerender_job(tmp_path / "a.png.json", tmp_path / "b.png"))
     from_png = run_to_end(rerender_job(first, tmp_path / "c.png"))
     a, b, c = (np.asarray(Image.open(p)) for p in (first, again, from_png))
     assert np.array_equal(a, b) and np.array_equal(a, c)
@@ -121,14 +121,14 @@ def test_rerender_refuses_a_changed_direction(setup, tmp_path, monkeypatch):
     direction.vector = direction.vector * 2
     direction.save(dpath)
     with pytest.raises(FigureSpecError, match="changed since the figure was made"):
-        run_to_end(rerender_job(tmp_path / "a.json", tmp_path / "b.png"))
+        run_to_end(rerender_job(tmp_path / "a.png.json", tmp_path / "b.png"))
 
 
 def test_pdf_has_vector_text_and_native_images(setup, tmp_path):
     spec, sources, *_ = setup
     out = run_to_end(figure_job(spec, sources, tmp_path / "strip.pdf"))
     data = out.read_bytes()
-    labels = [p["label"][0] for p in json.loads((tmp_path / "strip.json").read_text())["panels"]]
+    labels = [p["label"][0] for p in json.loads((tmp_path / "strip.pdf.json").read_text())["panels"]]
     runs = pdf_text_runs(data)
     for label in labels:
         assert label in runs, f"label {label!r} is not PDF text"
@@ -144,7 +144,7 @@ def test_pdftotext_reads_the_labels(setup, tmp_path):
     spec, sources, *_ = setup
     out = run_to_end(figure_job(spec, sources, tmp_path / "strip.pdf"))
     text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
-    for p in json.loads((tmp_path / "strip.json").read_text())["panels"]:
+    for p in json.loads((tmp_path / "strip.pdf.json").read_text())["panels"]:
         assert p["label"][0] in text
 
 
@@ -154,7 +154,7 @@ def test_svg_has_text_elements_and_native_images(setup, tmp_path):
     root = ET.parse(out).getroot()
     ns = "{http://www.w3.org/2000/svg}"
     texts = [t.text for t in root.iter(f"{ns}text")]
-    meta = json.loads((tmp_path / "strip.json").read_text())
+    meta = json.loads((tmp_path / "strip.svg.json").read_text())
     for p in meta["panels"]:
         assert p["label"][0] in texts
     assert "original" in texts and "α = −0.2" in texts
@@ -177,7 +177,7 @@ def test_two_assessors_outline_mode_and_preview(setup, tmp_path):
     )
     sources = FigureSources([direction], [MeanLuma(), red])
     run_to_end(figure_job(spec, sources, tmp_path / "two.png"))
-    p = json.loads((tmp_path / "two.json").read_text())["panels"][0]
+    p = json.loads((tmp_path / "two.png.json").read_text())["panels"][0]
     assert p["label"] == [f"luma {p['scores']['luma']:.3f}", f"red {p['scores']['red']:.2f}"]
     image = preview(spec, sources)
     assert np.array_equal(np.asarray(image), np.asarray(Image.open(tmp_path / "two.png").convert("RGB")))
@@ -188,7 +188,7 @@ def test_cancel_writes_nothing(setup, tmp_path):
     job = figure_job(spec, sources, tmp_path / "never.png")
     next(job)
     job.close()
-    assert not (tmp_path / "never.png").exists() and not (tmp_path / "never.json").exists()
+    assert not (tmp_path / "never.png").exists() and not (tmp_path / "never.png.json").exists()
 
 
 def test_bad_inputs_name_the_problem(setup, tmp_path):

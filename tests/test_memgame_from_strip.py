@@ -65,12 +65,12 @@ def test_strip_panels_build_play_and_score(qtbot, tmp_path, gan):
 
     manifests = [tmp_path / d / MANIFEST_NAME for d in ("photo_panels", "seed3_panels", "seed7_panels")]
     seed3 = json.loads(manifests[1].read_text())
-    assert seed3["figure"] == str((tmp_path / "seed3.json").resolve())
+    assert seed3["figure"] == str((tmp_path / "seed3.png.json").resolve())
     assert [e["image"] for e in seed3["images"]] == [f"seed0003_alpha{a}.png" for a in ALPHAS]
     targets = [t for m in manifests for t in targets_from_manifest(m)]
     assert len(targets) == 25 and len({t.seed_id for t in targets}) == 5
     # A panel is the strip's image without its label: same size as its box in the strip, same scores.
-    strip_meta = json.loads((tmp_path / "seed3.json").read_text())
+    strip_meta = json.loads((tmp_path / "seed3.png.json").read_text())
     assert [p["scores"] for p in strip_meta["panels"]] == [e["scores"] for e in seed3["images"]]
     for panel, entry in zip(strip_meta["panels"], seed3["images"], strict=True):
         assert Image.open(tmp_path / "seed3_panels" / entry["image"]).size == tuple(panel["box"][2:])

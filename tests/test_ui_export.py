@@ -19,6 +19,7 @@ from PIL import Image
 from test_figures_support import tiny_stylegan2
 
 from memstudio.cli import main
+from memstudio.core.figures.export import sidecar_path
 from memstudio.core.requests import SeedSubject
 from memstudio.ui.main_window import MainWindow
 
@@ -93,7 +94,7 @@ def test_live_preview_debounces_and_strip_equals_cli(qtbot, window, two_photos, 
     out = tmp_path / "studio" / "strip.png"
     assert export(qtbot, feature, out, tmp_path / "panels") == out
     assert np.array_equal(pixels(out), after), "the preview is the exported PNG"
-    sidecar = json.loads(out.with_suffix(".json").read_text())
+    sidecar = json.loads(sidecar_path(out).read_text())
     spec = sidecar["spec"]
     assert spec["kind"] == "strip" and spec["alphas"] == [-0.2, -0.1, 0.0, 0.1, 0.2]
     assert spec["label"]["decimals"] == 2 and spec["label"]["text_color"] == "#ffff00"
@@ -103,7 +104,7 @@ def test_live_preview_debounces_and_strip_equals_cli(qtbot, window, two_photos, 
     assert direction_file.is_file() and spec["directions"][0]["name"] == "edit-exposure"
 
     again = tmp_path / "again.png"
-    assert main(["strip", "--from", str(out.with_suffix(".json")), "-o", str(again)]) == 0
+    assert main(["strip", "--from", str(sidecar_path(out)), "-o", str(again)]) == 0
     assert np.array_equal(pixels(out), pixels(again))
     cli = tmp_path / "cli.png"
     args = ["strip", "--photo", str(photo), "--direction", str(direction_file), "--assessor", "brightness"]
@@ -112,7 +113,7 @@ def test_live_preview_debounces_and_strip_equals_cli(qtbot, window, two_photos, 
     assert np.array_equal(pixels(out), pixels(cli))
 
     manifest = json.loads((tmp_path / "panels" / "manifest.json").read_text())
-    assert manifest["figure"] == str(out.with_suffix(".json").resolve())
+    assert manifest["figure"] == str(sidecar_path(out).resolve())
     assert sorted(e["image"] for e in manifest["images"]) == sorted(
         f"000_{photo.stem}_alpha{a}.png" for a in ("-0.2", "-0.1", "0", "0.1", "0.2")
     )
@@ -127,11 +128,11 @@ def test_grid_and_plot_equal_cli_and_reproduce(qtbot, window, two_photos, tmp_pa
     with qtbot.waitSignal(feature.preview_shown, timeout=30_000):
         dialog.set_kind("grid")
     grid = export(qtbot, feature, tmp_path / "grid.png")
-    spec = json.loads(grid.with_suffix(".json").read_text())["spec"]
+    spec = json.loads(sidecar_path(grid).read_text())["spec"]
     assert spec["kind"] == "grid" and len(spec["seeds"]) == 2
     direction_file = spec["directions"][0]["path"]
     again = tmp_path / "grid_again.png"
-    assert main(["grid", "--from", str(grid.with_suffix(".json")), "-o", str(again)]) == 0
+    assert main(["grid", "--from", str(sidecar_path(grid)), "-o", str(again)]) == 0
     assert np.array_equal(pixels(grid), pixels(again))
     photos = [str(p) for p in two_photos]
     base = ["--photo", *photos, "--direction", direction_file, "--assessor", "brightness"]
@@ -143,15 +144,15 @@ def test_grid_and_plot_equal_cli_and_reproduce(qtbot, window, two_photos, tmp_pa
     with qtbot.waitSignal(feature.preview_shown, timeout=30_000):
         dialog.set_kind("plot")
     plot = export(qtbot, feature, tmp_path / "plot.png")
-    data = json.loads(plot.with_suffix(".json").read_text())
+    data = json.loads(sidecar_path(plot).read_text())
     assert data["spec"]["kind"] == "plot" and data["data"]["score"]["n"] == [2] * 5
     cli_plot = tmp_path / "plot_cli.png"
     plot_args = ["plot", direction_file, "--photo", *photos, "--assessor", "brightness", "--alphas", *ALPHAS]
     assert main([*plot_args, "-o", str(cli_plot)]) == 0
     assert np.array_equal(pixels(plot), pixels(cli_plot))
-    assert json.loads(cli_plot.with_suffix(".json").read_text())["data"] == data["data"]
+    assert json.loads(sidecar_path(cli_plot).read_text())["data"] == data["data"]
     replotted = tmp_path / "plot_again.png"
-    assert main(["strip", "--from", str(plot.with_suffix(".json")), "-o", str(replotted)]) == 0
+    assert main(["strip", "--from", str(sidecar_path(plot)), "-o", str(replotted)]) == 0
     assert np.array_equal(pixels(plot), pixels(replotted))
 
 
@@ -164,7 +165,7 @@ def test_batch_export_of_selected_photos_and_cancel(qtbot, window, two_photos, t
     assert sorted(p.name for p in written) == ["000_chelsea.png", "001_coffee.png"]
     manifest = json.loads((tmp_path / "batch_panels" / "manifest.json").read_text())
     assert {e["seed_id"] for e in manifest["images"]} == {"000_chelsea", "001_coffee"}
-    assert {e["figure"] for e in manifest["images"]} == {str(p.with_suffix(".json")) for p in written}
+    assert {e["figure"] for e in manifest["images"]} == {str(sidecar_path(p)) for p in written}
 
     # Cancel before the job's first step: the engine is held busy by a task until the cancel is queued.
     release = threading.Event()
@@ -206,17 +207,17 @@ def test_gan_seed_strip_and_layer_grid(qtbot, tmp_path, monkeypatch):
     assert dialog.direction.currentData() == "pipeline:memo"
     assert "Seed 3 of tiny-sg2" in dialog.subject_label.text()
     strip = export(qtbot, feature, tmp_path / "seed3.svg")
-    spec = json.loads(strip.with_suffix(".json").read_text())["spec"]
+    spec = json.loads(sidecar_path(strip).read_text())["spec"]
     assert spec["seeds"] == [3] and spec["truncation"] == 0.8 and spec["generator"]["source"] == "tiny-sg2"
     again = tmp_path / "seed3_again.svg"
-    assert main(["strip", "--from", str(strip.with_suffix(".json")), "-o", str(again)]) == 0
+    assert main(["strip", "--from", str(sidecar_path(strip)), "-o", str(again)]) == 0
     assert again.read_bytes() == strip.read_bytes()
 
     dialog.layers.setText("1 4")
     with qtbot.waitSignal(feature.preview_shown, timeout=30_000):
         dialog.set_kind("layer_grid")
     layer_grid = export(qtbot, feature, tmp_path / "layers.png")
-    meta = json.loads(layer_grid.with_suffix(".json").read_text())
+    meta = json.loads(sidecar_path(layer_grid).read_text())
     assert meta["spec"]["kind"] == "layer_grid" and meta["spec"]["layers"] == [1, 4]
     assert {p["layer"] for p in meta["panels"]} == {1, 4}
     win.close()

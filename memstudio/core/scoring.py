@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from memstudio.core.assessors.base import Assessor
+from memstudio.core.atomic import write_text_atomic
 from memstudio.core.errors import ImageLoadError, JobCancelled
 from memstudio.core.imaging import load_image
 from memstudio.core.jobs import Job, Progress
@@ -136,14 +137,9 @@ def score_to_csv_job(
     if not rows:
         raise JobCancelled("no images to score")
     csv_path = Path(csv_path)
-    fd, tmp = tempfile.mkstemp(dir=csv_path.parent, prefix=f".{csv_path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["path", *names, "error"])
-            writer.writerows(rows)
-        os.replace(tmp, csv_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["path", *names, "error"])
+    writer.writerows(rows)
+    write_text_atomic(csv_path, buffer.getvalue())
     return {"csv": str(csv_path), "scored": len(rows) - len(failures), "failed": len(failures)}

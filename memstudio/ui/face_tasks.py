@@ -105,6 +105,7 @@ def align_in_photo(
     pipeline: Any, path: str, faces: list[Any] | None, index: int | None, size: int | None
 ) -> AlignedFace:
     """FFHQ-align face ``index`` (largest if None; detected here if ``faces`` is None) and write the PNG."""
+    from memstudio.core.atomic import save_image_atomic
     from memstudio.core.faces.align import align_face
     from memstudio.core.faces.identity import face_descriptor
     from memstudio.core.imaging import load_image
@@ -117,9 +118,7 @@ def align_in_photo(
     result = align_face(loaded.image, size, face_index=index, faces=faces, device=pipeline.device, source=name)
     chosen = 0 if index is None else index
     out = aligned_folder(path) / f"{Path(path).stem}-face{chosen + 1}-{size}.png"
-    partial = out.with_name(out.name + ".partial")
-    result.image.save(partial, format="PNG")
-    partial.replace(out)
+    save_image_atomic(result.image, out, format="PNG")
     landmarks = result.aligned_landmarks
     descriptor = face_descriptor(result.image, landmarks)
     _, shown = pipeline.photo(str(out))

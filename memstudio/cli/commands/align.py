@@ -42,11 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from memstudio.core.atomic import refuse_inputs, save_image_atomic
     from memstudio.core.faces.align import align_face
     from memstudio.core.faces.detect import detect_faces
     from memstudio.core.faces.ovalize import aligned_oval, ovalize_pil
     from memstudio.core.imaging import load_image
 
+    refuse_inputs([args.output], [args.photo])
     loaded = load_image(args.photo)
     faces = detect_faces(loaded.image)
     aligned = align_face(
@@ -59,8 +61,7 @@ def run(args: argparse.Namespace) -> int:
     )
     image = ovalize_pil(aligned.image, aligned_oval(args.size)) if args.ovalize else aligned.image
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out)
+    save_image_atomic(image, out)
     if len(faces) > 1 and args.face is None:
         print(
             f"memstudio align: {len(faces)} faces found; aligned the largest (choose with --face)",

@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from PIL import Image
 
+    from memstudio.core.atomic import refuse_inputs, save_image_atomic
     from memstudio.core.device import default_device
     from memstudio.core.imaging import load_image, pil_to_tensor, tensor_to_uint8
     from memstudio.core.jobs import run_with_tqdm
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise MemstudioError(
             "--method vms needs --vms-checkpoint FOLDER (train one with 'memstudio vms train')"
         )
+    refuse_inputs([output], [args.image])
     device = torch.device(args.device) if args.device else default_device()
     image = pil_to_tensor(load_image(args.image, max_side=args.max_side).image).to(device)
     assessor = None
@@ -102,9 +104,8 @@ def run(args: argparse.Namespace) -> int:
     )
     heat = run_with_tqdm(job, f"heatmap ({args.method})", disable=args.quiet)
     if args.overlay:
-        output.parent.mkdir(parents=True, exist_ok=True)
         blended = overlay(tensor_to_uint8(image)[0], heat, args.colormap, args.opacity)
-        Image.fromarray(blended, mode="RGB").save(output)
+        save_image_atomic(Image.fromarray(blended, mode="RGB"), output)
     else:
         save_map(heat, output, colormap=args.colormap)
     print(output)

@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from memstudio.core.atomic import refuse_inputs, save_image_atomic
     from memstudio.core.device import default_device
     from memstudio.core.faces.align import align_face
     from memstudio.core.faces.invert import InversionSettings, invert, render_latent
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from memstudio.core.imaging import load_image, tensor_to_pil
     from memstudio.core.jobs import run_with_tqdm
 
+    refuse_inputs([p for p in (args.output, args.save_image) if p], [args.photo, args.generator])
     device = torch.device(args.device) if args.device else default_device()
     generator = open_generator(args.generator, device=device).eval()
     loaded = load_image(args.photo)
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         with torch.no_grad():
             image = tensor_to_pil(render_latent(generator, latent))
         if args.save_image:
-            image.save(args.save_image)
+            save_image_atomic(image, args.save_image)
         if args.identity:
             from memstudio.core.faces.identity import compare_identity
 

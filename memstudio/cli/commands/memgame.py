@@ -236,7 +236,7 @@ def _json_safe(value: object) -> object:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from memstudio.core.experiments.atomic import write_text_atomic
+    from memstudio.core.atomic import write_text_atomic
     from memstudio.core.experiments.consistency import (
         adversarial_split_consistency,
         assessor_correlation,

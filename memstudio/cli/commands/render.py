@@ -143,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from PIL import Image
 
+    from memstudio.core.atomic import save_image_atomic
     from memstudio.core.device import default_device, tf32
     from memstudio.core.generators.opening import open_generator
 
@@ -176,7 +177,6 @@ def run(args: argparse.Namespace) -> int:
             pixels = to_png_uint8(raw_image(generator, latent))[0].cpu().numpy()
         if pixels.shape[-1] == 1:  # single-channel models are written as greyscale, as NVIDIA's tools do
             pixels = pixels[..., 0]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(path)
+        save_image_atomic(Image.fromarray(pixels), path)
         print(path)
     return 0

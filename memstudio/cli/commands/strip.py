@@ -1,7 +1,8 @@
 """``memstudio strip``: one seed or photo × α, each image labelled with its scores (paper 000 Fig. 1/4).
 
-``--from FIG.json`` renders a figure again from its sidecar (or from a memstudio PNG; a plot's sidecar draws
-the plot again); several seeds with ``--out-dir`` export one strip per seed, streamed to disk.
+``--from FIG.png.json`` renders a figure again from its sidecar (or from a memstudio PNG, or a PDF/SVG whose
+sidecar is beside it; older ``FIG.json`` sidecars work too; a plot's sidecar draws the plot again); several
+seeds with ``--out-dir`` export one strip per seed, streamed to disk.
 ``--panels DIR`` also writes every image unlabelled as ``<seed_id>_alpha<α>.png`` with a ``manifest.json``
 that ``memstudio memgame build`` takes as its targets. The option helpers here are shared by ``grid``.
 """
@@ -58,7 +59,11 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
         "--photo", nargs="+", default=[], metavar="PATH", help="edit photo(s) instead of a GAN"
     )
     source.add_argument(
-        "--from", dest="from_", type=Path, metavar="FIG.json", help="re-render a saved figure"
+        "--from",
+        dest="from_",
+        type=Path,
+        metavar="FIG",
+        help="re-render a saved figure from its sidecar (FIG.png.json), a memstudio PNG or a PDF/SVG beside it",
     )
     p.add_argument(
         "--direction", action="append", default=[], metavar="FILE", help="direction file (repeatable)"

@@ -25,6 +25,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.models import resnet152
 
 from memstudio.core.assessors.base import Assessor, check_images
+from memstudio.core.atomic import write_text_atomic, write_with
 from memstudio.core.bundled import bundled_resmem
 from memstudio.core.checkpoints import cache_dir, safe_torch_load, sha256_file
 from memstudio.core.device import tf32
@@ -283,10 +284,7 @@ def load_state(source: Path, digest: str) -> dict[str, torch.Tensor]:
     state = safe_torch_load(source)
     if not isinstance(state, dict):
         raise ModelUnavailableError(f"{source}: not a ResMem state dict")
-    converted.parent.mkdir(parents=True, exist_ok=True)
-    partial = converted.with_suffix(".partial")
-    save_file({k: v.contiguous() for k, v in state.items()}, str(partial))
-    partial.replace(converted)
+    write_with(converted, lambda tmp: save_file({k: v.contiguous() for k, v in state.items()}, str(tmp)))
     return state
 
 
@@ -303,6 +301,5 @@ def _source_hash(path: Path) -> str:
             known = {}
     if key not in known:
         known[key] = sha256_file(path)
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        memo.write_text(json.dumps(known, indent=1))
+        write_text_atomic(memo, json.dumps(known, indent=1))
     return known[key]

@@ -13,12 +13,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from memstudio.core.atomic import write_text_atomic, write_with
 from memstudio.core.errors import MemstudioError
 from memstudio.core.generators.base import Latent
 
 FORMAT_VERSION = 1
+#: A direction's JSON holds names, settings and evidence numbers: kilobytes, a few MB at most.
+MAX_JSON_BYTES = 64 << 20
 
 
 class DirectionError(MemstudioError):
@@ -89,8 +93,10 @@ class Direction:
         }
         meta["format_version"] = FORMAT_VERSION
         meta["tensors"] = json_path.with_suffix(".safetensors").name
-        save_file(tensors, str(json_path.with_suffix(".safetensors")))
-        json_path.write_text(json.dumps(meta, indent=2, default=_json_default))
+        text = json.dumps(meta, indent=2, default=_json_default)
+        # Tensors first: the JSON that names them only appears once they are complete.
+        write_with(json_path.with_suffix(".safetensors"), lambda tmp: save_file(tensors, str(tmp)))
+        write_text_atomic(json_path, text)
         return json_path
 
     @classmethod
@@ -98,10 +104,22 @@ class Direction:
         """Read a direction saved by :meth:`save`; errors name the file and the problem."""
         json_path = Path(path).with_suffix(".json")
         try:
-            meta = json.loads(json_path.read_text())
-            tensors = load_file(str(json_path.parent / meta.pop("tensors")))
-        except (OSError, ValueError, KeyError) as exc:
+            if json_path.stat().st_size > MAX_JSON_BYTES:
+                raise DirectionError(f"{json_path}: {json_path.stat().st_size} bytes is too large for a direction")
+            meta = json.loads(json_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
             raise DirectionError(f"{json_path}: not a readable direction file ({exc})") from exc
+        if not isinstance(meta, dict):
+            raise DirectionError(
+                f"{json_path}: not a direction file (the top level is a {type(meta).__name__}, not an object)"
+            )
+        tensors_path = _tensors_path(json_path, meta.pop("tensors", None))
+        try:
+            tensors = load_file(str(tensors_path))
+        except (OSError, SafetensorError, ValueError) as exc:
+            raise DirectionError(f"{json_path}: its tensors {tensors_path} are not readable ({exc})") from exc
+        if not isinstance(tensors.get("vector"), torch.Tensor):
+            raise DirectionError(f"{tensors_path}: holds no 'vector' tensor")
         meta.pop("format_version", None)
         meta["alpha_range"] = tuple(meta.get("alpha_range", (-0.5, 0.5)))
         try:
@@ -111,10 +129,28 @@ class Direction:
                 class_vectors=tensors.get("class_vectors"),
                 **meta,
             )
-        except (TypeError, KeyError) as exc:
+        except (TypeError, KeyError, ValueError) as exc:
             raise DirectionError(
                 f"{json_path}: direction file is missing or has unknown fields ({exc})"
             ) from exc
+
+
+def _tensors_path(json_path: Path, entry: object) -> Path:
+    """The safetensors file a direction names, which must sit in the direction's own folder (or below).
+
+    A direction file is something people share; an absolute or ``..`` path in it would read any file the
+    user can read, so it is resolved relative to the JSON and refused if it leaves that folder.
+    """
+    if not isinstance(entry, str) or not entry:
+        raise DirectionError(f"{json_path}: not a readable direction file (no 'tensors' file name)")
+    folder = json_path.parent.resolve()
+    target = (folder / entry).resolve()
+    if Path(entry).is_absolute() or not target.is_relative_to(folder):
+        raise DirectionError(
+            f"{json_path}: its tensors file {entry!r} is outside the direction's folder; "
+            "keep NAME.json and NAME.safetensors side by side"
+        )
+    return target
 
 
 def apply_directions(latent: Latent, edits: Iterable[tuple[Direction, float]]) -> Latent:

@@ -13,7 +13,6 @@ resumable checkpoint (θ, Adam state, step, RNG state) every ``checkpoint_every`
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from memstudio.core.assessors.base import Assessor
+from memstudio.core.atomic import write_with
 from memstudio.core.directions.base import Direction, DirectionError, renormalize
 from memstudio.core.directions.sampling import LatentSource
 from memstudio.core.errors import CheckpointError
@@ -279,9 +279,7 @@ def _write_checkpoint(
         "losses": torch.tensor(losses, dtype=torch.float64),
         "settings": _resume_key(settings),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    write_with(path, lambda tmp: torch.save(payload, tmp))
 
 
 def _resume_key(settings: GanalyzeSettings) -> str:

@@ -9,6 +9,7 @@ outside the subset (:class:`Direction` applies them). The analysis job edits one
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ from pathlib import Path
 import torch
 
 from memstudio.core.assessors.base import Assessor
+from memstudio.core.atomic import write_text_atomic, write_with
 from memstudio.core.directions.base import Direction, DirectionError
 from memstudio.core.directions.sampling import HELDOUT_SEED, LatentSource
 from memstudio.core.generators.base import Generator
@@ -95,14 +97,13 @@ class LayerAnalysis:
 
     def write_csv(self, path: str | Path) -> Path:
         """One row per layer: mean Δscore and its standard error for each α."""
-        path = Path(path)
-        with path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            header = ["layer"] + [f"delta@{a:g}" for a in self.alphas] + [f"sem@{a:g}" for a in self.alphas]
-            writer.writerow(header)
-            for layer, means, sems in zip(self.layers, self.mean_delta, self.sem, strict=True):
-                writer.writerow([layer] + [f"{m:.6g}" for m in means] + [f"{s:.6g}" for s in sems])
-        return path
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        header = ["layer"] + [f"delta@{a:g}" for a in self.alphas] + [f"sem@{a:g}" for a in self.alphas]
+        writer.writerow(header)
+        for layer, means, sems in zip(self.layers, self.mean_delta, self.sem, strict=True):
+            writer.writerow([layer] + [f"{m:.6g}" for m in means] + [f"{s:.6g}" for s in sems])
+        return write_text_atomic(path, buffer.getvalue())
 
     def plot(self, path: str | Path) -> Path:
         """Δscore against layer, one line per α, with standard-error bars (format from the suffix)."""
@@ -123,8 +124,7 @@ class LayerAnalysis:
         ax.set_title(f"{self.direction}: per-layer effect (K = {self.num_samples})", fontsize=10)
         ax.legend(fontsize=8)
         path = Path(path)
-        fig.savefig(path, dpi=150)
-        return path
+        return write_with(path, lambda tmp: fig.savefig(tmp, dpi=150, format=path.suffix.lstrip(".").lower()))
 
     def save(self, folder: str | Path, stem: str = "layers") -> list[Path]:
         """``stem.csv``, ``stem.png`` and ``stem.pdf`` in ``folder``."""

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from memstudio.core.experiments.atomic import write_text_atomic
+from memstudio.core.atomic import write_text_atomic
 from memstudio.core.experiments.errors import ResponseFormatError, format_problems
 from memstudio.core.experiments.stimuli import KINDS, REPEAT_KINDS, TARGET_REPEAT
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memstudio.core.experiments.atomic import write_text_atomic
+from memstudio.core.atomic import write_text_atomic
 from memstudio.core.experiments.errors import ResponseFormatError, format_problems
 from memstudio.core.experiments.responses import ResponseRow
 from memstudio.core.experiments.stimuli import TARGET_FIRST, TARGET_REPEAT, VIGILANCE_REPEAT

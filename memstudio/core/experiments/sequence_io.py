@@ -21,7 +21,7 @@ import os
 import shutil
 from pathlib import Path
 
-from memstudio.core.experiments.atomic import atomic_directory, write_text_atomic
+from memstudio.core.atomic import atomic_directory, write_text_atomic
 from memstudio.core.experiments.errors import DesignError, format_problems
 from memstudio.core.experiments.stimuli import KINDS, REPEAT_KINDS, Design, GameConfig, GameSequence, Trial
 from memstudio.core.experiments.validate import validate_design
@@ -130,7 +130,9 @@ def read_sequence(path: str | Path) -> GameSequence:
                     t = _parse_trial(row, f"{path}:{reader.line_num}", problems)
                     if t:
                         trials.append(t)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (
+        OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error, RecursionError, KeyError, TypeError, ValueError
+    ) as exc:
         raise DesignError(f"{path}: unreadable sequence file: {exc}") from exc
     if len(participants) != 1 or "" in participants:
         problems.append(
@@ -161,7 +163,7 @@ def read_design_images(root: str | Path) -> dict[str, dict[str, object]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return {str(rec["id"]): rec for rec in data["images"]}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError) as exc:
         raise DesignError(f"{path}: not a readable memstudio design file: {exc}") from exc
 
 
@@ -189,7 +191,7 @@ def export_design(design: Design, outdir: str | Path, mode: str = "copy") -> Pat
             format_problems("the built design violates its constraints:", [str(v) for v in violations])
         )
     outdir = Path(outdir)
-    with atomic_directory(outdir) as tmp:
+    with atomic_directory(outdir, error=DesignError) as tmp:
         for image_id, src in design.stimuli.sources().items():
             try:
                 _place_file(src, tmp / image_id, mode)

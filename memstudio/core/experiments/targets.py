@@ -56,17 +56,11 @@ def targets_from_manifest(path: Path) -> list[TargetImage]:
         raise DesignError(f"{path}: no such manifest file")
     entries: list[tuple[str, dict[str, object]]] = []
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            fields = {f.strip() for f in reader.fieldnames or []}
-            if "image" not in fields or not fields & {"seed_id", "seed"}:
-                raise DesignError(f"{path}:1: a target manifest needs the columns image and seed_id")
-            for row in reader:
-                entries.append((f"{path}:{reader.line_num}", {k.strip(): v for k, v in row.items() if k}))
+        entries = _manifest_rows(path)
     else:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise DesignError(f"{path}: not a readable JSON manifest: {exc}") from exc
         items = data
         if isinstance(data, dict):
@@ -116,6 +110,27 @@ def targets_from_manifest(path: Path) -> list[TargetImage]:
     if problems:
         raise DesignError(format_problems(f"{path}: bad target manifest:", problems))
     return out
+
+
+def _manifest_rows(path: Path) -> list[tuple[str, dict[str, object]]]:
+    """The rows of a CSV manifest; undecodable text and over-long fields are errors naming the line."""
+    entries: list[tuple[str, dict[str, object]]] = []
+    line = 1
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            fields = {f.strip() for f in reader.fieldnames or []}
+            if "image" not in fields or not fields & {"seed_id", "seed"}:
+                raise DesignError(f"{path}:1: a target manifest needs the columns image and seed_id")
+            for row in reader:
+                line = reader.line_num
+                entries.append((f"{path}:{line}", {k.strip(): v for k, v in row.items() if k}))
+    except UnicodeDecodeError as exc:
+        raise DesignError(f"{path}: not UTF-8 text ({exc}); save the manifest as UTF-8 CSV") from exc
+    except (OSError, csv.Error) as exc:
+        # csv.Error covers fields over csv.field_size_limit() (128 KB), far beyond any file name.
+        raise DesignError(f"{path}:{line + 1}: unreadable CSV row ({exc})") from exc
+    return entries
 
 
 def collect_targets(args: Sequence[str | Path], pattern: str = DEFAULT_NAME_PATTERN) -> list[TargetImage]:

@@ -7,18 +7,27 @@ output (``projected_w.npz`` with one array ``w`` of shape ``[1, num_ws, w_dim]``
 
 from __future__ import annotations
 
-import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from memstudio.core.atomic import write_with
 from memstudio.core.errors import MemstudioError
 from memstudio.core.generators.base import Generator, Latent
+from memstudio.core.npyfile import load_npz
 
 FORMAT_VERSION = 1
 _NOISE_PREFIX = "noise:"
+#: The arrays :func:`save_latent` writes (plus NVIDIA's ``w``); anything else in an archive is never opened.
+_MEMBERS = frozenset(
+    {"format_version", "values", "space", "label", "generator_name", "generator_sha256", "steps", "loss"}
+    | {"truncation", "seed", "class_index", "psnr", "w"}
+)
+#: A W+ latent is ~40 KB and a 1024-px generator's largest noise map 4 MB; these bounds leave ample room
+#: while keeping a hostile archive far from the memory a header or a zip entry could claim.
+MAX_MEMBER_BYTES = 64 << 20
+MAX_TOTAL_BYTES = 256 << 20
 
 
 class LatentFileError(MemstudioError):
@@ -53,12 +62,12 @@ def save_latent(path: str | Path, latent: Latent) -> Path:
     if isinstance(noise, dict):
         for name, value in noise.items():
             arrays[_NOISE_PREFIX + name] = value.detach().float().cpu().numpy()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(partial, path)
-    return path
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object, so numpy does not append ".npz" to the temporary name
+            np.savez(f, **arrays)
+
+    return write_with(path, write)
 
 
 def load_latent(path: str | Path) -> Latent:
@@ -66,18 +75,30 @@ def load_latent(path: str | Path) -> Latent:
     path = Path(path)
     if not path.is_file():
         raise LatentFileError(f"{path}: no such latent file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise LatentFileError(f"{path}: not a readable latent file (.npz of plain arrays): {exc}") from exc
+    arrays = load_npz(
+        path,
+        lambda name: name in _MEMBERS or name.startswith(_NOISE_PREFIX),
+        MAX_MEMBER_BYTES,
+        MAX_TOTAL_BYTES,
+        LatentFileError,
+    )
     if "values" not in arrays:
-        if "w" in arrays and arrays["w"].ndim == 3:
+        if "w" in arrays and arrays["w"].ndim == 3 and arrays["w"].dtype.kind in "biuf":
             return Latent("w+", torch.from_numpy(arrays["w"].astype(np.float32)), label=path.stem)
         raise LatentFileError(f"{path}: no 'values' array (keys: {sorted(arrays)[:8]})")
+    try:
+        return _latent(path, arrays)
+    except (ValueError, TypeError, IndexError) as exc:  # a scalar that is an array, text where a number goes
+        raise LatentFileError(f"{path}: not a latent file memstudio wrote ({exc})") from exc
+
+
+def _latent(path: Path, arrays: dict[str, np.ndarray]) -> Latent:
     space = str(arrays.get("space", np.array(""))[()])
     if space not in ("z", "w", "w+", "edit"):
         raise LatentFileError(f"{path}: unknown latent space {space!r}")
+    for key, value in arrays.items():
+        if (key == "values" or key.startswith(_NOISE_PREFIX)) and value.dtype.kind not in "biuf":
+            raise LatentFileError(f"{path}: {key!r} holds {value.dtype}, not numbers")
     values = torch.from_numpy(np.asarray(arrays["values"], dtype=np.float32))
     noise = {
         k[len(_NOISE_PREFIX) :]: torch.from_numpy(np.asarray(v, dtype=np.float32))

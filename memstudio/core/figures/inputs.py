@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -129,9 +127,5 @@ def stored_direction(direction: Direction, folder: Path | None = None) -> Path:
     path = folder / f"{slug[:60]}-{digest.hexdigest()[:16]}.json"
     if path.is_file() and path.with_suffix(".safetensors").is_file():
         return path
-    # Written in a private folder first and moved in pairs, so a reader never finds half a direction.
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        staged = direction.save(Path(tmp) / path.name)
-        os.replace(staged.with_suffix(".safetensors"), path.with_suffix(".safetensors"))
-        os.replace(staged, path)
-    return path
+    # Direction.save writes the tensors, then the JSON, each atomically: a reader never finds half a direction.
+    return direction.save(path)

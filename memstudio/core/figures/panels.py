@@ -16,7 +16,6 @@ cancelled or fails removes the panel files it wrote, so a folder never holds a h
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 from PIL import Image
 
+from memstudio.core.atomic import write_text_atomic, write_with
 from memstudio.core.figures.render import Panel
 from memstudio.core.figures.spec import FigureSpecError
 
@@ -77,7 +77,8 @@ class PanelWriter:
         for panel in panels:
             name = seed_id(panel.seed, seed_index)
             path = self.out_dir / panel_file_name(name, panel.alpha, panel.layer)
-            Image.fromarray(panel.pixels).save(path, format="PNG")
+            image = Image.fromarray(panel.pixels)
+            write_with(path, lambda tmp, image=image: image.save(tmp, format="PNG"))
             self._written.append(path)
             entry: dict[str, Any] = {
                 "image": path.name,
@@ -112,10 +113,7 @@ class PanelWriter:
             manifest["figure"] = figures[0]
         else:
             manifest["figures"] = figures
-        path = self.out_dir / MANIFEST_NAME
-        tmp = path.with_name(f".{MANIFEST_NAME}.tmp")
-        tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        os.replace(tmp, path)
+        path = write_text_atomic(self.out_dir / MANIFEST_NAME, json.dumps(manifest, indent=2))
         self.finished = True
         return path
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from memstudio.core.figures.export import output_format, write_sidecar
+from memstudio.core.atomic import write_with
+from memstudio.core.figures.export import check_outputs, output_format, write_sidecar
 from memstudio.core.figures.label import FONT_FAMILY
 from memstudio.core.figures.spec import FigureSpec, FigureSpecError
 
@@ -188,8 +189,8 @@ def save_plot(fig: Any, path: str | Path, spec: FigureSpec, data: Mapping[str, A
 
     path = Path(path)
     fmt = output_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"spec": spec.to_dict(), "data": dict(data)}
+    check_outputs([path], metadata)
     compact = json.dumps(metadata, separators=(",", ":"))
     meta = {
         "png": {"Software": "memstudio", "memstudio": compact},
@@ -197,7 +198,7 @@ def save_plot(fig: Any, path: str | Path, spec: FigureSpec, data: Mapping[str, A
         "svg": {"Title": "memstudio plot", "Description": compact, "Date": None},
     }[fmt]
     with matplotlib.rc_context(PLOT_RC):
-        fig.savefig(path, format=fmt, dpi=spec.output.dpi, metadata=meta)
+        write_with(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=spec.output.dpi, metadata=meta))
     write_sidecar(path, metadata)
     return path
 
@@ -296,17 +297,11 @@ def replot_job(
     Computed plots re-score the seeds they name, evidence plots re-read the direction file; the sidecar's
     data says whether it was the curve or the factors.
     """
-    from memstudio.core.figures.export import read_png_metadata
+    from memstudio.core.figures.export import read_description
     from memstudio.core.figures.sources import open_sources
 
     description = Path(description)
-    if description.suffix.lower() == ".png":
-        metadata = read_png_metadata(description)
-    else:
-        try:
-            metadata = json.loads(description.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise FigureSpecError(f"{description}: not a readable plot description ({exc})") from exc
+    metadata = read_description(description)
     spec = FigureSpec.from_dict(metadata, str(description))
     if spec.kind != "plot":
         raise FigureSpecError(f"{description}: describes a {spec.kind}, not a plot")

@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from memstudio.core.atomic import AtomicFile
+
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IDAT_BYTES = 1 << 18  # flush compressed data in 256 KiB chunks
 
@@ -28,7 +30,9 @@ class PngStreamWriter:
         self.path = Path(path)
         self.width, self.height = int(width), int(height)
         self.rows_written = 0
-        self._file: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        # Written beside the target and renamed over it when complete: a cancel or a crash keeps an old figure.
+        self._atomic = AtomicFile(self.path)
+        self._file: BinaryIO = self._atomic.file
         self._deflate = zlib.compressobj(6)
         self._pending = bytearray()
         self._file.write(_SIGNATURE)
@@ -54,20 +58,21 @@ class PngStreamWriter:
             del self._pending[:_IDAT_BYTES]
 
     def close(self) -> None:
-        """Finish the file; an incomplete image (cancelled export) is removed rather than left corrupt."""
+        """Finish the file; an incomplete image (cancelled export) is dropped, never left corrupt."""
         if self._file.closed:
             return
-        complete = self.rows_written == self.height
+        if self.rows_written != self.height:
+            self._atomic.discard()
+            return
         try:
-            if complete:
-                self._pending += self._deflate.flush()
-                if self._pending:
-                    self._chunk(b"IDAT", bytes(self._pending))
-                self._chunk(b"IEND", b"")
-        finally:
-            self._file.close()
-            if not complete:
-                self.path.unlink(missing_ok=True)
+            self._pending += self._deflate.flush()
+            if self._pending:
+                self._chunk(b"IDAT", bytes(self._pending))
+            self._chunk(b"IEND", b"")
+        except BaseException:
+            self._atomic.discard()
+            raise
+        self._atomic.commit()
 
     def _chunk(self, kind: bytes, data: bytes) -> None:
         self._file.write(struct.pack(">I", len(data)) + kind + data)

@@ -161,19 +161,10 @@ class FigureSpec:
 
     @classmethod
     def load(cls, path: str | Path) -> FigureSpec:
-        """Read a spec from a JSON sidecar, or from the text chunk of a PNG that memstudio exported."""
-        path = Path(path)
-        if not path.is_file():
-            raise FigureSpecError(f"{path}: no such figure description")
-        if path.suffix.lower() == ".png":
-            from memstudio.core.figures.export import read_png_metadata
+        """Read a spec from a JSON sidecar, the text chunk of a memstudio PNG, or a PDF/SVG's sidecar."""
+        from memstudio.core.figures.export import read_description
 
-            return cls.from_dict(read_png_metadata(path), str(path))
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FigureSpecError(f"{path}: cannot read ({exc})") from exc
-        return cls.from_json(text, str(path))
+        return cls.from_dict(read_description(path), str(path))
 
 
 def _sub(kind: type, data: Any, source: str, name: str) -> Any:

@@ -25,6 +25,7 @@ from memstudio.core.figures.compose import header_band, stack
 from memstudio.core.figures.draw import rasterize
 from memstudio.core.figures.export import (
     PNG_KEY,
+    check_outputs,
     figure_metadata,
     output_format,
     save_scene,
@@ -107,9 +108,9 @@ def _tall_grid(spec: FigureSpec, sources: FigureSources, path: Path, panels_out:
         raise FigureSpecError(f"{path}: a streamed grid is written as PNG; export PDF/SVG per seed instead")
     grid = replace(spec, kind="grid")
     rows = plan_rows(grid)
+    check_outputs([path], figure_metadata(grid, [], (0, 0)))
     records: list[dict[str, Any]] = []
     writer: PngStreamWriter | None = None
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         geo = None
         for i, row in enumerate(rows):

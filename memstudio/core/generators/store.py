@@ -20,6 +20,13 @@ from typing import Any
 
 import torch
 
+from memstudio.core.atomic import (
+    aside_targets,
+    recover_directory,
+    replace_directory,
+    write_text_atomic,
+    write_with,
+)
 from memstudio.core.checkpoints import models_dir, sha256_file
 from memstudio.core.errors import CheckpointError, MemstudioError, ModelUnavailableError
 from memstudio.core.generators.base import Generator
@@ -36,7 +43,15 @@ FAMILIES: dict[str, str] = {
     "stylegan3": "memstudio.core.generators.stylegan3",
 }
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+# Matched with ``fullmatch``: a ``$`` anchor would also accept a trailing newline ('nl\n').
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
+#: A stored config.json is a few KB; anything far larger is not one, and is not read into memory.
+MAX_CONFIG_BYTES = 1 << 20
+#: Bounds on a stored config before anything is built: no public generator comes near them, and a
+#: hand-edited config.json past them would allocate gigabytes at build or render time.
+MAX_RESOLUTION = 4096
+MAX_CONFIG_INT = 1 << 17
+MAX_CONFIG_DEPTH = 8
 
 
 class ModelStoreError(MemstudioError):
@@ -68,7 +83,7 @@ class StoredModel:
 
 def validate_name(name: str) -> str:
     """A model name is one folder name: letters, digits, ``._+-``; never a path."""
-    if not isinstance(name, str) or not _NAME_RE.match(name) or name in {".", ".."}:
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name in {".", ".."}:
         raise ModelStoreError(
             f"invalid model name {name!r}: use 1-100 letters, digits, '.', '_', '+' or '-', "
             "starting with a letter or digit (no path separators)"
@@ -107,10 +122,14 @@ def family_class(family: str) -> type[Generator]:
 def _read_record(folder: Path) -> StoredModel:
     config_path = folder / CONFIG_FILE
     try:
+        if config_path.stat().st_size > MAX_CONFIG_BYTES:
+            raise CheckpointError(
+                f"{config_path}: {config_path.stat().st_size} bytes is far too large for a stored-model config"
+            )
         raw = json.loads(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise CheckpointError(f"{folder}: not a stored model ({CONFIG_FILE} is missing)") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"{config_path}: unreadable stored-model config: {exc}") from exc
     if not isinstance(raw, dict) or "format_version" not in raw or "family" not in raw:
         raise CheckpointError(f"{config_path}: not a memstudio stored-model config")
@@ -142,14 +161,18 @@ def is_stored_model_folder(path: Path) -> bool:
     if not (path.is_dir() and config_path.is_file() and (path / WEIGHTS_FILE).is_file()):
         return False
     try:
+        if config_path.stat().st_size > MAX_CONFIG_BYTES:
+            return False
         raw = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return False
     return isinstance(raw, dict) and "format_version" in raw
 
 
 def list_models() -> list[StoredModel]:
     """Imported models, by name; folders that are not readable stored models are left out."""
+    for target in aside_targets(models_dir()):
+        recover_directory(target)
     found = []
     for folder in sorted(models_dir().iterdir()):
         if folder.name.startswith(".") or not is_stored_model_folder(folder):
@@ -180,6 +203,7 @@ def save_model(
             f"{type(generator).__name__} cannot be stored (family {family!r} is not storable)"
         )
     target = model_path(name)
+    recover_directory(target)
     if target.exists():
         existing = _read_record(target) if is_stored_model_folder(target) else None
         if not replace and (existing is None or existing.source_sha256 != source_sha256):
@@ -207,13 +231,16 @@ def save_model(
     }
     # safetensors refuses tensors that share storage; private contiguous CPU copies never do.
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in generator.state_dict().items()}
+    target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
     try:
-        save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"family": family, "name": name})
-        (staging / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+        write_with(
+            staging / WEIGHTS_FILE,
+            lambda tmp: save_file(tensors, str(tmp), metadata={"family": family, "name": name}),
+        )
+        write_text_atomic(staging / CONFIG_FILE, json.dumps(record, indent=2) + "\n")
+        # The old model is renamed aside before the new one takes its name, so a crash never leaves neither.
+        replace_directory(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -242,7 +269,9 @@ def _resolve(name_or_path: str | Path) -> Path:
     if candidate.is_dir():
         return candidate
     text = str(name_or_path)
-    if _NAME_RE.match(text) and (models_dir() / text).is_dir():
+    if _NAME_RE.fullmatch(text):
+        recover_directory(models_dir() / text)
+    if _NAME_RE.fullmatch(text) and (models_dir() / text).is_dir():
         return models_dir() / text
     known = [m.name for m in list_models()]
     raise ModelUnavailableError(
@@ -250,6 +279,68 @@ def _resolve(name_or_path: str | Path) -> Path:
         f"(stored: {known or 'none'}); "
         "import one with: memstudio import-model PATH"
     )
+
+
+def _check_config_limits(value: Any, config_path: Path, where: str = "config", depth: int = 0) -> None:
+    if depth > MAX_CONFIG_DEPTH:
+        raise CheckpointError(f"{config_path}: {where} is nested deeper than any generator config")
+    if isinstance(value, bool) or value is None or isinstance(value, (float, str)):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_CONFIG_INT:
+            raise CheckpointError(
+                f"{config_path}: {where} = {value} is beyond any real generator (limit {MAX_CONFIG_INT})"
+            )
+        return
+    if isinstance(value, list):
+        if len(value) > 256:
+            raise CheckpointError(f"{config_path}: {where} has {len(value)} entries; a generator config has few")
+        for i, item in enumerate(value):
+            _check_config_limits(item, config_path, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_config_limits(item, config_path, f"{where}.{key}", depth + 1)
+        return
+    raise CheckpointError(f"{config_path}: {where} has an unexpected {type(value).__name__}")
+
+
+def _check_config_fits_weights(cls: type[Generator], record: StoredModel, config_path: Path, weights: Path) -> None:
+    """Refuse a config that would allocate more than its weights hold, before anything real is built.
+
+    The network is first built on PyTorch's ``meta`` device (shapes only, no memory), and every parameter
+    and buffer shape is compared with the safetensors header; a hand-edited config.json (say a
+    ``channel_width`` of 6000 beside 4-wide weights) fails here in milliseconds instead of allocating
+    gigabytes in the constructor or at render time.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    _check_config_limits(record.config, config_path)
+    try:
+        with torch.device("meta"):
+            skeleton = cls.from_config(record.config)
+    except (TypeError, ValueError, KeyError, ZeroDivisionError, OverflowError, MemstudioError) as exc:
+        raise CheckpointError(f"{config_path}: config does not build a {record.family} generator: {exc}") from exc
+    if not 1 <= int(skeleton.resolution) <= MAX_RESOLUTION:
+        raise CheckpointError(
+            f"{config_path}: resolution {skeleton.resolution} is outside 1..{MAX_RESOLUTION}"
+        )
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    try:
+        with safe_open(str(weights), framework="pt", device="cpu") as handle:
+            stored = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{weights}: unreadable weights (truncated or corrupted?): {exc}") from exc
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(stored) if expected[k] != stored[k])
+    if missing or unexpected or wrong:
+        detail = (
+            f"{len(missing)} missing (e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]}), "
+            f"{len(wrong)} of another shape"
+            + (f" (e.g. {wrong[0]}: config {expected[wrong[0]]}, file {stored[wrong[0]]})" if wrong else "")
+        )
+        raise CheckpointError(f"{weights}: does not match the stored {record.family} config: {detail}")
 
 
 def load_model(name_or_path: str | Path, device: torch.device | str = "cpu") -> Generator:
@@ -260,13 +351,14 @@ def load_model(name_or_path: str | Path, device: torch.device | str = "cpu") -> 
     folder = _resolve(name_or_path)
     record = _read_record(folder)
     cls = family_class(record.family)
+    weights = folder / WEIGHTS_FILE
+    _check_config_fits_weights(cls, record, folder / CONFIG_FILE, weights)
     try:
         generator = cls.from_config(record.config)
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, MemstudioError) as exc:
         raise CheckpointError(
             f"{folder / CONFIG_FILE}: config does not build a {record.family} generator: {exc}"
         ) from exc
-    weights = folder / WEIGHTS_FILE
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError) as exc:

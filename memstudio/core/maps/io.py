@@ -3,31 +3,20 @@ datasets (``colormap="gray"``, 8-bit grey that :func:`load_map` reads back)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from memstudio.core.atomic import write_with
 from memstudio.core.errors import ImageLoadError
 from memstudio.core.maps.colormap import DEFAULT_COLORMAP, apply_colormap, check_map
 from memstudio.core.maps.common import MapError
+from memstudio.core.npyfile import load_npy
 
 MAP_SUFFIXES = (".npy", ".png")
-
-
-def _atomic_write(path: Path, write) -> None:
-    # A map being overwritten is never seen half-written (the overlay may be reading it).
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+#: An 8192 × 8192 float32 map; a header claiming more is refused before anything is allocated.
+MAX_MAP_BYTES = 1 << 28
 
 
 def save_map(map_: np.ndarray, path: str | Path, colormap: str = DEFAULT_COLORMAP) -> Path:
@@ -39,15 +28,21 @@ def save_map(map_: np.ndarray, path: str | Path, colormap: str = DEFAULT_COLORMA
             f"{path}: maps are saved as .npy (values) or .png (picture), not {suffix or 'no suffix'}"
         )
     arr = check_map(map_)
+    # Atomic: a map being overwritten is never seen half-written (the overlay may be reading it).
     if suffix == ".npy":
-        _atomic_write(path, lambda p: np.save(p, arr))
+        write_with(path, lambda p: _save_npy(p, arr))
     elif colormap == "gray":
         grey = np.round(arr * 255.0).astype(np.uint8)
-        _atomic_write(path, lambda p: Image.fromarray(grey, mode="L").save(p, format="PNG"))
+        write_with(path, lambda p: Image.fromarray(grey, mode="L").save(p, format="PNG"))
     else:
         rgb = apply_colormap(arr, colormap)
-        _atomic_write(path, lambda p: Image.fromarray(rgb, mode="RGB").save(p, format="PNG"))
+        write_with(path, lambda p: Image.fromarray(rgb, mode="RGB").save(p, format="PNG"))
     return path
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    with open(path, "wb") as f:  # a file object, so numpy does not add ".npy" to the temporary name
+        np.save(f, arr)
 
 
 def load_map(path: str | Path) -> np.ndarray:
@@ -59,11 +54,7 @@ def load_map(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise ImageLoadError(f"{path}: no such map file")
     if path.suffix.lower() == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise ImageLoadError(f"{path}: not a readable .npy array ({exc})") from exc
-        arr = np.squeeze(arr)
+        arr = np.squeeze(load_npy(path, MAX_MAP_BYTES, ImageLoadError))
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
             raise ImageLoadError(
                 f"{path}: a map is a 2-D numeric array, found {arr.dtype} of shape {arr.shape}"
@@ -75,6 +66,8 @@ def load_map(path: str | Path) -> np.ndarray:
             return image_to_map(im, path)
     except UnidentifiedImageError as exc:
         raise ImageLoadError(f"{path}: not an image file, or a format Pillow cannot read") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(f"{path}: the image claims an implausibly large size ({exc})") from exc
     except OSError as exc:
         raise ImageLoadError(f"{path}: the image data is damaged or truncated ({exc})") from exc
 

@@ -9,16 +9,15 @@ weights' hash, so a crash between the two writes is detected instead of pairing 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from memstudio.core.atomic import write_text_atomic, write_with
 from memstudio.core.checkpoints import sha256_file
 from memstudio.core.errors import CheckpointError
 from memstudio.core.maps.vms import UNet, VMSConfig, VMSConfigError, build_networks
@@ -27,17 +26,12 @@ FORMAT = "memstudio-vms"
 VERSION = 1
 WEIGHTS_NAME = "vms.safetensors"
 META_NAME = "vms.json"
-
-
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+#: vms.json holds the config, the loss history and optimizer scalars: kilobytes for any real run.
+MAX_META_BYTES = 64 << 20
+#: Paper 003's widest layer has 1600 channels; a checkpoint config far beyond is not a VMS network.
+MAX_CHANNELS = 2048
+MAX_STAGES = 12
+MAX_IMAGE_SIZE = 4096
 
 
 def _flatten_optimizer(prefix: str, state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -93,7 +87,7 @@ def save_checkpoint(
         tensors.update(t)
         optim_meta[name] = m
     weights = folder / WEIGHTS_NAME
-    _atomic(weights, lambda p: save_file(tensors, p, metadata={"format": FORMAT}))
+    write_with(weights, lambda p: save_file(tensors, str(p), metadata={"format": FORMAT}))
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -104,7 +98,7 @@ def save_checkpoint(
         "weights_sha256": sha256_file(weights),
     }
     text = json.dumps(meta, indent=2)
-    _atomic(folder / META_NAME, lambda p: Path(p).write_text(text, encoding="utf-8"))
+    write_text_atomic(folder / META_NAME, text)
     return folder
 
 
@@ -122,24 +116,58 @@ def read_checkpoint(path: str | Path) -> tuple[VMSConfig, dict, dict[str, torch.
             f"{folder}: not a VMS checkpoint (expected {META_NAME} and {WEIGHTS_NAME} in it)"
         )
     try:
+        if meta_path.stat().st_size > MAX_META_BYTES:
+            raise CheckpointError(f"{meta_path}: {meta_path.stat().st_size} bytes is too large for {META_NAME}")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"{meta_path}: unreadable checkpoint metadata ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path}: not a memstudio VMS checkpoint")
-    if meta.get("version", 0) > VERSION:
+    if not isinstance(meta.get("version", 0), int) or meta.get("version", 0) > VERSION:
         raise CheckpointError(f"{meta_path}: made by a newer memstudio (format version {meta['version']})")
     if sha256_file(weights_path) != meta.get("weights_sha256"):
         raise CheckpointError(f"{weights_path}: does not match {META_NAME} (interrupted save or mixed files)")
     try:
         config = VMSConfig.from_dict(meta["config"])
-    except (VMSConfigError, KeyError, TypeError) as exc:
+    except (VMSConfigError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{meta_path}: bad config: {exc}") from exc
+    _check_fits(config, meta_path, weights_path)
     try:
         tensors = load_file(weights_path)
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{weights_path}: unreadable safetensors file ({exc})") from exc
     return config, meta, tensors
+
+
+def _check_fits(config: VMSConfig, meta_path: Path, weights_path: Path) -> None:
+    """Refuse a config beyond any VMS network or unlike its weights, before a real network is built.
+
+    The networks are built on PyTorch's ``meta`` device (shapes only) and their state-dict shapes compared
+    with the safetensors header: a vms.json claiming 4096 channels beside small weights fails in
+    milliseconds instead of building gigabytes of layers.
+    """
+    channels = (*config.encoder_channels, *config.decoder_channels, *config.discriminator_channels)
+    stages = max(len(config.encoder_channels), len(config.discriminator_channels))
+    if max(channels) > MAX_CHANNELS or stages > MAX_STAGES or not 1 <= config.image_size <= MAX_IMAGE_SIZE:
+        raise CheckpointError(
+            f"{meta_path}: config beyond any VMS network (at most {MAX_CHANNELS} channels, {MAX_STAGES} stages, "
+            f"{MAX_IMAGE_SIZE} px; found {max(channels)} channels, {stages} stages, {config.image_size} px)"
+        )
+    with torch.device("meta"):
+        generator, discriminator = build_networks(config)
+    expected = {f"generator.{k}": tuple(v.shape) for k, v in generator.state_dict().items()}
+    expected.update({f"discriminator.{k}": tuple(v.shape) for k, v in discriminator.state_dict().items()})
+    try:
+        with safe_open(str(weights_path), framework="pt", device="cpu") as handle:
+            stored = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{weights_path}: unreadable safetensors file ({exc})") from exc
+    wrong = sorted(k for k in expected if stored.get(k) != expected[k])
+    if wrong:
+        raise CheckpointError(
+            f"{weights_path}: does not fit the config in {META_NAME}: {len(wrong)} tensors missing or of "
+            f"another shape (e.g. {wrong[0]}: config {expected[wrong[0]]}, file {stored.get(wrong[0])})"
+        )
 
 
 def restore(

@@ -17,16 +17,12 @@ from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPaintEvent, QPen, QPixma
 from PySide6.QtWidgets import QApplication, QWidget
 
 from memstudio.core.errors import ImageLoadError, MemstudioError
+from memstudio.core.experiments.protocol import BLANK_MS, FEEDBACK_MS, IMAGE_MS, INSTRUCTIONS, check_timing
 from memstudio.core.experiments.responses import ResponseRow, responses_to_csv
 from memstudio.core.experiments.stimuli import GameSequence
 
 HIT_COLOR = QColor(40, 200, 60)
 MISTAKE_COLOR = QColor(220, 40, 40)
-INSTRUCTIONS = (
-    "Images will appear one at a time.\n"
-    "Press SPACE whenever you see an image you have already seen in this game.\n\n"
-    "Press SPACE to start. Esc quits without saving."
-)
 
 
 class MemoryGameWindow(QWidget):
@@ -47,18 +43,17 @@ class MemoryGameWindow(QWidget):
         image_root: str | Path,
         output_path: str | Path,
         participant: str | None = None,
-        image_ms: int = 600,
-        blank_ms: int = 800,
+        image_ms: int = IMAGE_MS,
+        blank_ms: int = BLANK_MS,
         feedback: bool = False,
-        feedback_ms: int = 300,
+        feedback_ms: int = FEEDBACK_MS,
         response_key: Qt.Key = Qt.Key.Key_Space,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        if image_ms <= 0 or blank_ms < 0:
-            raise MemstudioError(
-                f"image time {image_ms} ms must be positive and blank time {blank_ms} ms ≥ 0"
-            )
+        problem = check_timing(image_ms, blank_ms)
+        if problem:
+            raise MemstudioError(problem)
         self.setObjectName("memgameWindow")
         self.setWindowTitle("Memory game")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -241,8 +236,8 @@ def play_sequence(
     image_root: str | Path,
     output_path: str | Path,
     participant: str | None = None,
-    image_ms: int = 600,
-    blank_ms: int = 800,
+    image_ms: int = IMAGE_MS,
+    blank_ms: int = BLANK_MS,
     feedback: bool = False,
     full_screen: bool = True,
 ) -> Path | None:

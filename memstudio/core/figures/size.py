@@ -12,6 +12,7 @@ from memstudio.core.figures.spec import FigureSpecError
 
 #: Widths in inches: a journal's single column and double column (e.g. IEEE, Elsevier), a 16:9 slide.
 WIDTH_PRESETS = {"single": 3.5, "double": 7.16, "slide": 13.33}
+WIDTH_NAMES = {"single": "Single column", "double": "Double column", "slide": "Slide"}
 _UNITS = {"in": 1.0, "cm": 1 / 2.54, "mm": 1 / 25.4, "pt": 1 / 72}
 _WIDTH = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(in|cm|mm|pt)\s*$")
 

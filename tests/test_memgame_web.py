@@ -330,7 +330,7 @@ def test_browser_game_scores_exactly_as_the_keys_were_pressed(
 def test_browser_assigns_sequences_from_a_shuffled_deck_and_esc_saves_nothing(browser, game: Path, tmp_path) -> None:
     driver, downloads = browser
     site = tmp_path / "site"
-    assert _cli("memgame", "export-web", game, "-o", site, "--no-practice") == 0
+    assert _cli("memgame", "export-web", game, "-o", site, "--no-practice", "--feedback") == 0
     drawn = []
     for _ in range(4):
         driver.get(f"{site.as_uri()}/index.html")
@@ -343,6 +343,10 @@ def test_browser_assigns_sequences_from_a_shuffled_deck_and_esc_saves_nothing(br
     _space(driver)
     _until(driver, lambda: _state(driver) == ("game", "2"))
     _space(driver)
+    # --feedback: the runner's frame, green on a repeat and red on a new image, for 300 ms after the press.
+    repeat = read_sequence(game / "sequences" / "P003.json").trials[2].is_repeat
+    frame = driver.execute_script("return getComputedStyle(document.querySelector('.jspsych-content')).outlineColor")
+    assert frame == ("rgb(40, 200, 60)" if repeat else "rgb(220, 40, 40)")
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 

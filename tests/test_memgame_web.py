@@ -357,3 +357,10 @@ def test_browser_assigns_sequences_from_a_shuffled_deck_and_esc_saves_nothing(br
     driver.get(f"{site.as_uri()}/index.html?participant=P999")
     _until(driver, lambda: _state(driver)[0] == "error")
     assert "no sequence for participant P999" in driver.find_element("tag name", "body").text
+    # An image lost from the site stops the game before its first trial, naming the file.
+    lost = read_sequence(game / "sequences" / "P004.json").trials[0].image
+    (site / lost).unlink()
+    driver.get(f"{site.as_uri()}/index.html?participant=P004")
+    _until(driver, lambda: _state(driver)[0] == "error")
+    body = driver.find_element("tag name", "body").text
+    assert "could not be loaded" in body and lost.rsplit("/", 1)[-1] in body

@@ -44,7 +44,7 @@ _CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 TEXT = {
     "loading": "Loading the images…",
-    "fullscreen_html": "The game runs in full screen.",
+    "fullscreen": "The game runs in full screen.",
     "fullscreen_button": "Continue",
     "practice_note": (
         "First a short practice of {n} images: a green frame means a correct press, a red one a press on a "
@@ -159,8 +159,9 @@ def _texts(options: WebOptions) -> dict[str, str]:
     frames = ", with the frames" if options.feedback else " and shows no frames"
     t["instructions_html"] = instructions
     t["practice_done_html"] = _html_text(TEXT["practice_done"].format(frames=frames))
-    t["fullscreen_html"] = _html_text(TEXT["fullscreen_html"])
-    t["loading"] = _html_text(TEXT["loading"])
+    # Keys ending in _html are inserted as HTML (escaped here); the others only ever as plain text.
+    for key in ("fullscreen", "loading", "images_failed"):
+        t[f"{key}_html"] = _html_text(t.pop(key))
     for key in ("practice_note", "practice_done"):
         del t[key]
     return t

@@ -223,11 +223,11 @@
     timeline.push({
       type: jsPsychPreload,
       images: trials.map((x) => imageSrc(x.image)).concat(CONFIG.practice.map((x) => imageSrc(x.image))),
-      message: "<p>" + CONFIG.text.loading + "</p>",
+      message: "<p>" + CONFIG.text.loading_html + "</p>",
+      // A missing image stops here, before any trial, with the files named; nothing can be saved.
+      error_message: "<p>" + CONFIG.text.images_failed_html + "</p>",
       show_detailed_errors: true,
-      on_finish: (data) => {
-        if (!data.success) aborted = "images";
-      },
+      on_error: () => setState("error"),
     });
     if (CONFIG.fullscreen) {
       timeline.push({
@@ -293,7 +293,7 @@
       "keydown",
       (event) => {
         if (event.key === "Escape" && RUNNING.includes(root.dataset.memgameState)) {
-          aborted = "escape";
+          aborted = true;
           jsPsych.abortExperiment("");
         }
       },
@@ -307,7 +307,6 @@
     });
 
     await jsPsych.run(timeline);
-    if (aborted === "images") return fail(CONFIG.text.images_failed);
     if (aborted) {
       setState("aborted");
       showMessage(CONFIG.text.aborted);

@@ -79,6 +79,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--blank-ms", type=int, default=BLANK_MS, help="blank interval (800 ms in the papers)")
     p.add_argument("--feedback", action="store_true", help="green frame on hits, red on false alarms")
     p.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
+    p.add_argument(
+        "--practice",
+        action="store_true",
+        help="start with the web game's practice block (8 abstract images, feedback frames, not recorded)",
+    )
     p.add_argument("-o", "--output", metavar="CSV", help="response file (default: DESIGN/responses/ID.csv)")
     p.set_defaults(func=run_play)
 
@@ -217,6 +222,7 @@ def run_play(args: argparse.Namespace) -> int:
         args.blank_ms,
         args.feedback,
         full_screen=not args.windowed,
+        practice=args.practice,
     )
     if written is None:
         print("memgame: aborted; no responses were written", file=sys.stderr)

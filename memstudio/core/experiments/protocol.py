@@ -18,6 +18,16 @@ INSTRUCTIONS = (
     "Press SPACE whenever you see an image you have already seen in this game.\n\n"
     "Press SPACE to start. Esc quits without saving."
 )
+#: Added to the instructions when a practice block comes first.
+PRACTICE_NOTE = (
+    "First a short practice of {n} images: a green frame means a correct press, a red one a press on a new image."
+)
+#: Between the practice and the game; ``{frames}`` says whether the game shows the feedback frames.
+PRACTICE_DONE = "That was the practice. The game starts now{frames}.\n\nPress SPACE to start."
+
+
+def practice_done_text(feedback: bool) -> str:
+    return PRACTICE_DONE.format(frames=", with the frames" if feedback else " and shows no frames")
 
 
 def check_timing(image_ms: int, blank_ms: int) -> str | None:

@@ -31,7 +31,15 @@ import memstudio
 from memstudio.core.experiments.atomic import atomic_directory, write_text_atomic
 from memstudio.core.experiments.errors import DesignError, format_problems
 from memstudio.core.experiments.practice import PRACTICE_TRIALS, practice_images
-from memstudio.core.experiments.protocol import BLANK_MS, FEEDBACK_MS, IMAGE_MS, INSTRUCTIONS, check_timing
+from memstudio.core.experiments.protocol import (
+    BLANK_MS,
+    FEEDBACK_MS,
+    IMAGE_MS,
+    INSTRUCTIONS,
+    PRACTICE_NOTE,
+    check_timing,
+    practice_done_text,
+)
 from memstudio.core.experiments.responses import RESPONSE_COLUMNS
 from memstudio.core.experiments.sequence_io import DESIGN_FILE, load_design
 from memstudio.core.experiments.stimuli import REPEAT_KINDS, GameSequence
@@ -46,11 +54,6 @@ TEXT = {
     "loading": "Loading the images…",
     "fullscreen": "The game runs in full screen.",
     "fullscreen_button": "Continue",
-    "practice_note": (
-        "First a short practice of {n} images: a green frame means a correct press, a red one a press on a "
-        "new image."
-    ),
-    "practice_done": "That was the practice. The game starts now{frames}.\n\nPress SPACE to start.",
     "thanks": "Thank you! The game is over.",
     "completion_code": "Your completion code:",
     "download": "Download my responses",
@@ -155,15 +158,12 @@ def _texts(options: WebOptions) -> dict[str, str]:
     t = dict(TEXT)
     instructions = _html_text(INSTRUCTIONS)
     if options.practice:
-        instructions += "<br><br>" + _html_text(TEXT["practice_note"].format(n=len(PRACTICE_TRIALS)))
-    frames = ", with the frames" if options.feedback else " and shows no frames"
+        instructions += "<br><br>" + _html_text(PRACTICE_NOTE.format(n=len(PRACTICE_TRIALS)))
     t["instructions_html"] = instructions
-    t["practice_done_html"] = _html_text(TEXT["practice_done"].format(frames=frames))
+    t["practice_done_html"] = _html_text(practice_done_text(options.feedback))
     # Keys ending in _html are inserted as HTML (escaped here); the others only ever as plain text.
     for key in ("fullscreen", "loading", "images_failed"):
         t[f"{key}_html"] = _html_text(t.pop(key))
-    for key in ("practice_note", "practice_done"):
-        del t[key]
     return t
 
 

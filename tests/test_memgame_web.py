@@ -237,7 +237,9 @@ def _play(driver, url: str, practice_presses: set[int], game_presses: set[int]) 
     _open(driver, url)
     _space(driver)
     seen: set[tuple[str, str]] = set()
+    deadline = time.monotonic() + 120
     while (state := _state(driver))[0] != "done":
+        assert state[0] not in ("error", "aborted") and time.monotonic() < deadline, f"the game stopped at {state}"
         if state[0] == "instructions" and any(s == "practice" for s, _ in seen) and ("gap", "") not in seen:
             seen.add(("gap", ""))  # the screen between practice and game waits for SPACE
             _space(driver)
@@ -327,7 +329,9 @@ def test_browser_game_scores_exactly_as_the_keys_were_pressed(
     assert hit_rate == {seq.trials[i].image: float(i in presses) for i in targets}
 
 
-def test_browser_assigns_sequences_from_a_shuffled_deck_and_esc_saves_nothing(browser, game: Path, tmp_path) -> None:
+def test_browser_assigns_sequences_from_a_shuffled_deck_and_esc_saves_nothing(
+    browser, lab_endpoint, game: Path, tmp_path
+) -> None:
     driver, downloads = browser
     site = tmp_path / "site"
     assert _cli("memgame", "export-web", game, "-o", site, "--no-practice", "--feedback") == 0
@@ -338,6 +342,15 @@ def test_browser_assigns_sequences_from_a_shuffled_deck_and_esc_saves_nothing(br
         drawn.append(driver.execute_script("return document.documentElement.dataset.memgameSequence"))
     # Four participants in one browser play the four sequences, each once, in a random order.
     assert sorted(drawn) == ["P001", "P002", "P003", "P004"]
+    # Without a configured endpoint the page's policy refuses any upload, even one a script attempts.
+    post_url, received = lab_endpoint
+    n_received = len(received)
+    outcome = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0], {method: 'POST', body: 'x'}).then(() => done('sent'), (e) => done('refused'));",
+        post_url,
+    )
+    assert outcome == "refused" and len(received) == n_received
     before = set(downloads.iterdir())
     _open(driver, f"{site.as_uri()}/index.html?participant=P003&image_ms=300&blank_ms=300")
     _space(driver)

@@ -203,14 +203,14 @@ jsPsych (MIT, jspsych/LICENSE) runs the experiment; jspsych/VERSIONS.json lists 
 """
 
 
-def _normal_permissions(folder: Path) -> None:
-    """Temporary files and folders are private (0600/0700); a site must be readable by a web server."""
-    umask = os.umask(0)
-    os.umask(umask)
+def _web_permissions(folder: Path) -> None:
+    """Temporary files and folders are private (0600/0700); a site must be readable by a web server, so
+    its files become 0644 and its folders 0755 (fixed modes: reading the umask would change it for every
+    thread of the studio for a moment)."""
     for dirpath, _dirs, files in os.walk(folder):
-        os.chmod(dirpath, 0o777 & ~umask)
+        os.chmod(dirpath, 0o755)
         for name in files:
-            os.chmod(os.path.join(dirpath, name), 0o666 & ~umask)
+            os.chmod(os.path.join(dirpath, name), 0o644)
 
 
 def export_web(design_root: str | Path, site_dir: str | Path, options: WebOptions | None = None) -> WebExport:
@@ -291,6 +291,6 @@ def export_web(design_root: str | Path, site_dir: str | Path, options: WebOption
         }
         write_text_atomic(tmp / "game.js", f"window.MEMGAME = {json.dumps(config, indent=1, ensure_ascii=True)};\n")
         write_text_atomic(tmp / "README.txt", _readme(options, len(sequences)))
-        _normal_permissions(tmp)
+        _web_permissions(tmp)
     total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
     return WebExport(site, len(sequences), len(images), total, sequences[0].participant)

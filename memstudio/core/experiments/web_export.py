@@ -42,7 +42,7 @@ from memstudio.core.experiments.protocol import (
 )
 from memstudio.core.experiments.responses import RESPONSE_COLUMNS
 from memstudio.core.experiments.sequence_io import DESIGN_FILE, load_design
-from memstudio.core.experiments.stimuli import REPEAT_KINDS, GameSequence
+from memstudio.core.experiments.stimuli import REPEAT_KINDS, GameSequence, Trial
 
 WEB_DIR = Path(__file__).with_name("web")
 VENDOR_DIR = WEB_DIR / "vendor" / "jspsych"
@@ -128,7 +128,7 @@ def content_security_policy(post_url: str | None) -> str:
     )
 
 
-def _trial_record(t) -> dict[str, str]:
+def _trial_record(t: Trial) -> dict[str, str]:
     """A trial's fixed response-CSV fields, formatted here exactly as ``responses_to_csv`` formats them."""
     return {
         "position": str(t.position),

@@ -411,6 +411,7 @@ class ExportDialog(QDialog):
         item.setEnabled(gan and getattr(self, "_has_layers", False))
         self.panels.setEnabled(kind != "plot")
         physical = self.width_in() is not None
+        self.figure_width.setEnabled(kind != "plot")  # a plot keeps matplotlib's own size
         self.custom_width.setEnabled(self.figure_width.currentData() == "custom")
         for widget in (self.font_pt, self.line_pt):
             widget.setEnabled(physical)

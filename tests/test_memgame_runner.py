@@ -100,3 +100,37 @@ def test_missing_image_is_refused_before_the_game(qtbot, game: Path, tmp_path: P
 
     with pytest.raises(ImageLoadError, match="cannot be shown .*trial 0"):
         MemoryGameWindow(seq, game, tmp_path / "x.csv")
+
+
+def test_practice_block_comes_first_shows_frames_and_is_not_recorded(qtbot, game: Path, tmp_path: Path) -> None:
+    from memstudio.core.experiments.practice import PRACTICE_TRIALS
+
+    out = tmp_path / "responses" / "P001.csv"
+    win = _window(qtbot, game, out, practice=True)  # feedback off in the game itself
+    practice_colors: dict[int, object] = {}
+    game_started: list[int] = []
+    pressed_on = {2, 4}  # a practice repeat (hit) and a new practice image (false alarm)
+
+    def practise(i: int) -> None:
+        assert win.phase == "practice" and not game_started
+        if i in pressed_on:
+            qtbot.keyClick(win, Qt.Key.Key_Space)
+            practice_colors[i] = win.frame_color
+
+    def play(i: int) -> None:
+        game_started.append(i)
+        if win.sequence.trials[i].is_repeat:
+            qtbot.keyClick(win, Qt.Key.Key_Space)
+            assert win.frame_color is None  # no frames in the game without --feedback
+
+    win.practice_started.connect(practise)
+    win.trial_started.connect(play)
+    qtbot.keyClick(win, Qt.Key.Key_Space)  # leaves the instructions
+    qtbot.waitUntil(lambda: win.state == "between", timeout=10_000)
+    assert practice_colors == {2: HIT_COLOR, 4: MISTAKE_COLOR} and not game_started
+    assert win.practice_presses == [i in pressed_on for i in range(len(PRACTICE_TRIALS))]
+    with qtbot.waitSignal(win.finished, timeout=10_000):
+        qtbot.keyClick(win, Qt.Key.Key_Space)  # the screen after the practice starts the game
+    assert game_started == list(range(6))
+    rows = read_responses([out], known_images=read_design_images(game))
+    assert len(rows) == 6 and [r.response for r in rows] == [t.is_repeat for t in win.sequence.trials]

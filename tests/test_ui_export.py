@@ -222,3 +222,27 @@ def test_gan_seed_strip_and_layer_grid(qtbot, tmp_path, monkeypatch):
     assert {p["layer"] for p in meta["panels"]} == {1, 4}
     win.close()
     shutil.rmtree(tmp_path / "cache", ignore_errors=True)
+
+
+def test_single_column_width_from_the_dialog_equals_the_cli(qtbot, window, two_photos, tmp_path):
+    photo = two_photos[0]
+    feature, dialog = open_photo_and_dialog(qtbot, window, photo)
+    assert not dialog.font_pt.isEnabled() and dialog.panel_px.isEnabled()
+    with qtbot.waitSignal(feature.preview_shown, timeout=30_000):
+        dialog.figure_width.setCurrentIndex(dialog.figure_width.findData(3.5))
+    # A physical width: text in points, images at 300 dpi, no pixel panel size.
+    assert dialog.font_pt.isEnabled() and not dialog.panel_px.isEnabled() and dialog.dpi.value() == 300.0
+    assert dialog.preview_pixels().shape[1] == 1050  # 3.5 in at 300 dpi
+    dialog.caption.setText("auto")
+    dialog.label_names.setChecked(True)
+    out = tmp_path / "studio" / "single.png"
+    assert export(qtbot, feature, out) == out
+    spec = json.loads(out.with_suffix(".json").read_text())["spec"]
+    assert (spec["output"]["width_in"], spec["output"]["font_pt"], spec["output"]["dpi"]) == (3.5, 7.0, 300.0)
+    assert spec["output"]["caption"].startswith("edit: ") and spec["label"]["show_names"] is True
+    direction = spec["directions"][0]["path"]
+    cli = tmp_path / "cli.png"
+    args = ["strip", "--photo", str(photo), "--direction", direction, "--assessor", "brightness"]
+    style = ["--width", "single", "--caption", "auto", "--label-names", "--alphas", *ALPHAS]
+    assert main([*args, *style, "-o", str(cli)]) == 0
+    assert np.array_equal(pixels(out), pixels(cli))

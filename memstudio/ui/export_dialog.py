@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from memstudio.core.figures.size import WIDTH_NAMES, WIDTH_PRESETS
 from memstudio.core.generators.edit_params import PARAMETERS
 
 #: (kind, label) in the order the dialog lists them.
@@ -168,7 +169,34 @@ class ExportDialog(QDialog):
         self.dpi = QDoubleSpinBox()
         self.dpi.setRange(10.0, 1200.0)
         self.dpi.setValue(150.0)
+        # A physical width lays the figure out for a journal column or a slide: text in points, images at dpi.
+        self.figure_width = QComboBox()
+        self.figure_width.setObjectName("exportWidth")
+        self.figure_width.addItem("Pixels (native images)", None)
+        for name, inches in WIDTH_PRESETS.items():
+            self.figure_width.addItem(f"{WIDTH_NAMES[name]} ({inches:g} in)", inches)
+        self.figure_width.addItem("Custom width", "custom")
+        self.custom_width = QDoubleSpinBox()
+        self.custom_width.setRange(0.5, 100.0)
+        self.custom_width.setDecimals(2)
+        self.custom_width.setValue(5.0)
+        self.custom_width.setSuffix(" in")
+        self.font_pt = QDoubleSpinBox()
+        self.font_pt.setRange(4.0, 48.0)
+        self.font_pt.setSingleStep(0.5)
+        self.font_pt.setValue(7.0)
+        self.font_pt.setSuffix(" pt")
+        self.font_pt.setToolTip("Text size at the chosen width (journals ask for ≥ 6 pt)")
+        self.line_pt = QDoubleSpinBox()
+        self.line_pt.setRange(0.0, 12.0)
+        self.line_pt.setSingleStep(0.25)
+        self.line_pt.setValue(1.0)
+        self.line_pt.setSuffix(" pt")
+        self.line_pt.setToolTip("Width of the frame around the original at the chosen width")
         self.title = QLineEdit("")
+        self.caption = QLineEdit("")
+        self.caption.setPlaceholderText("'auto': the direction's property, method and assessor")
+        self.label_names = QCheckBox("Assessor names next to the scores")
         self.panels = QCheckBox("Also write unlabelled panels + manifest (memory game)")
         self.panels.setToolTip(
             "Each image without its label as <seed>_alpha<α>.png and manifest.json, the targets of "
@@ -176,9 +204,15 @@ class ExportDialog(QDialog):
         )
         output = QFormLayout()
         output.addRow("Format", self.format)
+        output.addRow("Width", self.figure_width)
+        output.addRow("Custom width", self.custom_width)
+        output.addRow("Text size", self.font_pt)
+        output.addRow("Frame line", self.line_pt)
         output.addRow("Panel size", self.panel_px)
         output.addRow("DPI", self.dpi)
         output.addRow("Title", self.title)
+        output.addRow("Caption", self.caption)
+        output.addRow(self.label_names)
         output.addRow(self.panels)
         output_box = QGroupBox("Output")
         output_box.setLayout(output)
@@ -242,9 +276,16 @@ class ExportDialog(QDialog):
             self.panel_px.valueChanged,
             self.dpi.valueChanged,
             self.title.editingFinished,
+            self.figure_width.currentIndexChanged,
+            self.custom_width.valueChanged,
+            self.font_pt.valueChanged,
+            self.line_pt.valueChanged,
+            self.caption.editingFinished,
+            self.label_names.toggled,
         ):
             signal.connect(self._changed)
         self.kind.currentIndexChanged.connect(self._update_enabled)
+        self.figure_width.currentIndexChanged.connect(self._width_changed)
         self._building = False
         self._photo = True
         self._update_enabled()
@@ -326,17 +367,36 @@ class ExportDialog(QDialog):
                 ("box_color", self.box_color.color()),
                 ("outline_color", self.box_color.color()),
                 ("mode", self.label_mode.currentData()),
+                ("show_names", True if self.label_names.isChecked() else None),
             ),
-            "output": (
-                ("panel_px", self.panel_px.value() or None),
-                ("dpi", float(self.dpi.value())),
-                ("title", self.title.text()),
-            ),
+            "output": self._output_choices(),
             "format": self.format.currentData(),
             "panels": self.panels.isChecked() and self.kind.currentData() != "plot",
         }
 
+    def width_in(self) -> float | None:
+        """The chosen physical width in inches, or None for the pixel layout."""
+        data = self.figure_width.currentData()
+        return float(self.custom_width.value()) if data == "custom" else data
+
     # ----- internal -------------------------------------------------------------------------------------
+    def _output_choices(self) -> tuple[tuple[str, Any], ...]:
+        width = self.width_in()
+        common = (("dpi", float(self.dpi.value())), ("title", self.title.text()), ("caption", self.caption.text()))
+        if width is None:
+            return (("panel_px", self.panel_px.value() or None), *common)
+        physical = (("font_pt", float(self.font_pt.value())), ("line_pt", float(self.line_pt.value())))
+        return (("width_in", width), *common, *physical)
+
+    def _width_changed(self, *_: object) -> None:
+        """Physical layouts default to 300 dpi (print), pixel layouts to 150; a dpi the user chose stays."""
+        physical = self.width_in() is not None
+        if physical and self.dpi.value() == 150.0:
+            self.dpi.setValue(300.0)
+        elif not physical and self.dpi.value() == 300.0:
+            self.dpi.setValue(150.0)
+        self._update_enabled()
+
     def _changed(self, *_: object) -> None:
         if not self._building:
             self.options_changed.emit()
@@ -350,6 +410,13 @@ class ExportDialog(QDialog):
         item = self.kind.model().item(layer_index)
         item.setEnabled(gan and getattr(self, "_has_layers", False))
         self.panels.setEnabled(kind != "plot")
+        physical = self.width_in() is not None
+        self.figure_width.setEnabled(kind != "plot")  # a plot keeps matplotlib's own size
+        self.custom_width.setEnabled(self.figure_width.currentData() == "custom")
+        for widget in (self.font_pt, self.line_pt):
+            widget.setEnabled(physical)
+        self.panel_px.setEnabled(not physical)
+        self.font_size.setEnabled(not physical)
 
 
 def edit_parameter_items() -> list[tuple[str, str]]:

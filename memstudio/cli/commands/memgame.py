@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from memstudio.core.errors import MemstudioError
+from memstudio.core.experiments.protocol import BLANK_MS, IMAGE_MS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -74,12 +75,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("play", help="play one sequence full-screen and record the responses")
     p.add_argument("sequence", metavar="SEQUENCE", help="a sequence file (.csv or .json) of a built design")
     p.add_argument("--participant", metavar="ID", help="participant id written to the responses")
-    p.add_argument("--image-ms", type=int, default=600, help="image duration (600 ms in the papers)")
-    p.add_argument("--blank-ms", type=int, default=800, help="blank interval (800 ms in the papers)")
+    p.add_argument("--image-ms", type=int, default=IMAGE_MS, help="image duration (600 ms in the papers)")
+    p.add_argument("--blank-ms", type=int, default=BLANK_MS, help="blank interval (800 ms in the papers)")
     p.add_argument("--feedback", action="store_true", help="green frame on hits, red on false alarms")
     p.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
+    p.add_argument(
+        "--practice",
+        action="store_true",
+        help="start with the web game's practice block (8 abstract images, feedback frames, not recorded)",
+    )
     p.add_argument("-o", "--output", metavar="CSV", help="response file (default: DESIGN/responses/ID.csv)")
     p.set_defaults(func=run_play)
+
+    w = sub.add_parser(
+        "export-web",
+        help="a static web experiment (HTML + JS + images) that plays the design's sequences in a browser",
+        description="Writes a self-contained site: open SITE/index.html?participant=P001 from disk or any static "
+        "host. Same timing and keys as 'memgame play', a practice block first, and at the end the participant "
+        "downloads the same response CSV that 'memgame play' writes (nothing leaves the browser otherwise).",
+    )
+    w.add_argument("design", metavar="GAME_DIR", help="a folder written by 'memgame build'")
+    w.add_argument("-o", "--output", required=True, metavar="SITE_DIR", help="new folder for the site")
+    w.add_argument("--image-ms", type=int, default=IMAGE_MS, help="image duration (as memgame play)")
+    w.add_argument("--blank-ms", type=int, default=BLANK_MS, help="blank interval (as memgame play)")
+    w.add_argument("--feedback", action="store_true", help="green frame on hits, red on false alarms")
+    w.add_argument("--no-practice", action="store_true", help="start with the game, without the practice block")
+    w.add_argument("--windowed", action="store_true", help="do not ask the browser for full screen")
+    w.add_argument("--completion-code", metavar="CODE", help="one code for everyone (default: random per session)")
+    w.add_argument(
+        "--post-url",
+        metavar="URL",
+        help="also POST each session as JSON to the lab's own endpoint (which must allow the site's origin)",
+    )
+    w.add_argument("--title", default="Memory game", help="the page title")
+    w.set_defaults(func=run_export_web)
 
     s = sub.add_parser("score", help="score response CSVs: hit rates, false alarms, delay-corrected m_T")
     s.add_argument("responses", nargs="+", metavar="RESPONSES.csv")
@@ -162,23 +191,10 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from memstudio.core.experiments.errors import DesignError
-    from memstudio.core.experiments.sequence_io import DESIGN_FILE, read_sequence
-    from memstudio.core.experiments.stimuli import GameConfig
-    from memstudio.core.experiments.validate import validate_design
+    from memstudio.core.experiments.sequence_io import load_design
 
     root = Path(args.design)
-    try:
-        meta = json.loads((root / DESIGN_FILE).read_text(encoding="utf-8"))
-        config = GameConfig.from_dict(meta["config"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DesignError(f"{root / DESIGN_FILE}: not a readable memstudio design: {exc}") from exc
-    versions: dict[str, list[str]] = {}
-    for rec in meta.get("images", []):
-        if rec.get("role") == "target":
-            versions.setdefault(str(rec["seed_id"]), []).append(str(rec.get("version") or ""))
-    sequences = [read_sequence(root / "sequences" / f"{pid}.json") for pid in meta.get("participants", [])]
-    violations = validate_design(sequences, config, versions)
+    _, sequences, violations = load_design(root)
     for v in violations:
         print(v)
     print(f"{root}: {len(sequences)} sequences, {len(violations)} violated constraint(s)")
@@ -206,11 +222,33 @@ def run_play(args: argparse.Namespace) -> int:
         args.blank_ms,
         args.feedback,
         full_screen=not args.windowed,
+        practice=args.practice,
     )
     if written is None:
         print("memgame: aborted; no responses were written", file=sys.stderr)
         return 1
     print(f"{written}: responses of {participant} ({len(sequence.trials)} trials)")
+    return 0
+
+
+def run_export_web(args: argparse.Namespace) -> int:
+    from memstudio.core.experiments.web_export import WebOptions, export_web
+
+    options = WebOptions(
+        image_ms=args.image_ms,
+        blank_ms=args.blank_ms,
+        feedback=args.feedback,
+        practice=not args.no_practice,
+        fullscreen=not args.windowed,
+        completion_code=args.completion_code,
+        post_url=args.post_url,
+        title=args.title,
+    )
+    result = export_web(args.design, args.output, options)
+    print(
+        f"{result.site}: web memory game, {result.sequences} sequences, {result.images} images, "
+        f"{result.bytes / 1e6:.1f} MB; open {result.site / 'index.html'}?participant={result.first}"
+    )
     return 0
 
 

@@ -98,14 +98,40 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--box-color", default="#000000")
     p.add_argument("--box-opacity", type=float, default=0.55)
     p.add_argument("--panel-px", type=int, help="resize each image to this many pixels (default: native)")
-    p.add_argument("--dpi", type=float, default=150.0, help="dots per inch of PDF/SVG and the PNG's pHYs")
+    p.add_argument(
+        "--width",
+        metavar="W",
+        help="lay the figure out at a physical width: 3.5in, 8.9cm, 89mm, or single (3.5 in), double "
+        "(7.16 in), slide (13.33 in); text then in points (--font-pt), images at --dpi",
+    )
+    p.add_argument("--font-pt", type=float, default=7.0, help="with --width: text size in points (default 7)")
+    p.add_argument(
+        "--line-pt", type=float, default=1.0, help="with --width: the original's frame in points (default 1)"
+    )
+    p.add_argument(
+        "--dpi",
+        type=float,
+        help="dots per inch: with --width the raster resolution of the images (default 300); otherwise the "
+        "physical size of PDF/SVG and the PNG's pHYs (default 150)",
+    )
     p.add_argument("--title", default="")
+    p.add_argument(
+        "--caption",
+        default="",
+        metavar="TEXT",
+        help="a line under the title; 'auto' names each direction's property, method and assessor",
+    )
+    p.add_argument(
+        "--label-names", action="store_true", help="print the assessor's name next to every score"
+    )
     p.add_argument("--photo-max-side", type=int, default=512, help="longest side photos are loaded at")
 
 
 def style_options(args: argparse.Namespace) -> dict[str, Any]:
+    from memstudio.core.figures.size import parse_width
     from memstudio.core.figures.spec import LabelStyle, OutputOptions
 
+    width_in = parse_width(args.width) if args.width else None
     label = LabelStyle(
         font=args.font,
         bold=args.bold,
@@ -115,8 +141,17 @@ def style_options(args: argparse.Namespace) -> dict[str, Any]:
         box_color=args.box_color,
         box_opacity=args.box_opacity,
         mode=args.label_mode,
+        show_names=True if args.label_names else None,
     )
-    output = OutputOptions(panel_px=args.panel_px, dpi=args.dpi, title=args.title)
+    output = OutputOptions(
+        panel_px=args.panel_px,
+        dpi=args.dpi if args.dpi is not None else (300.0 if width_in is not None else 150.0),
+        title=args.title,
+        caption=args.caption,
+        width_in=width_in,
+        font_pt=args.font_pt,
+        line_pt=args.line_pt,
+    )
     return {"label": label, "output": output, "photo_max_side": args.photo_max_side}
 
 

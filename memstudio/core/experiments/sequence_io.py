@@ -222,3 +222,21 @@ def export_design(design: Design, outdir: str | Path, mode: str = "copy") -> Pat
         }
         write_text_atomic(tmp / DESIGN_FILE, json.dumps(meta, indent=1) + "\n")
     return outdir
+
+
+def load_design(root: str | Path) -> tuple[dict[str, object], list[GameSequence], list[str]]:
+    """A built design read back: its ``design.json``, every participant's sequence, and the constraints the
+    sequences violate (empty for a design as ``export_design`` wrote it)."""
+    root = Path(root)
+    try:
+        meta = json.loads((root / DESIGN_FILE).read_text(encoding="utf-8"))
+        config = GameConfig.from_dict(meta["config"])
+        participants = [str(p) for p in meta.get("participants", [])]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DesignError(f"{root / DESIGN_FILE}: not a readable memstudio design: {exc}") from exc
+    versions: dict[str, list[str]] = {}
+    for rec in meta.get("images", []):
+        if rec.get("role") == "target":
+            versions.setdefault(str(rec["seed_id"]), []).append(str(rec.get("version") or ""))
+    sequences = [read_sequence(root / "sequences" / f"{pid}.json") for pid in participants]
+    return meta, sequences, [str(v) for v in validate_design(sequences, config, versions)]

@@ -19,6 +19,8 @@ from memstudio.core.assessors.base import Assessor
 from memstudio.core.directions.base import Direction
 from memstudio.core.figures.compose import (
     Geometry,
+    figure_caption,
+    fit_labels,
     geometry,
     header_band,
     label_record,
@@ -42,6 +44,9 @@ from memstudio.core.figures.sources import (
 from memstudio.core.figures.spec import FigureSpec, FigureSpecError, ordered_alphas
 from memstudio.core.generators.base import Generator
 from memstudio.core.jobs import Job, Progress, run_to_end
+
+#: ``output.caption`` value that asks for the caption to be written from the directions and assessors.
+AUTO_CAPTION = "auto"
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ def make_spec(
         photos = []
         seeds = [int(s) for s in seeds]
     spec_alphas = ordered_alphas(alphas if alphas is not None else (-0.2, -0.1, 0.0, 0.1, 0.2))
-    return FigureSpec(
+    spec = FigureSpec(
         kind=kind,
         generator=gen_entry,
         assessors=[record_assessor(a) for a in assessors],
@@ -95,6 +100,9 @@ def make_spec(
         layers=[int(layer) for layer in layers],
         **options,
     )
+    if spec.output.caption == AUTO_CAPTION:
+        spec.output.caption = figure_caption(spec)
+    return spec
 
 
 def plan_rows(spec: FigureSpec) -> list[RowPlan]:
@@ -122,11 +130,13 @@ def render_row(sources: FigureSources, spec: FigureSpec, row: RowPlan) -> list[P
     return strip_panels(sources, spec, row.seed)
 
 
-def figure_geometry(spec: FigureSpec, rows: list[RowPlan], panel_shape: tuple[int, int]) -> Geometry:
+def figure_geometry(spec: FigureSpec, rows: list[RowPlan], panels: list[Panel]) -> Geometry:
+    """The layout, decided from the first row's panels (their size, and their labels at a physical width)."""
     captions = [r.caption for r in rows if r.caption is not None]
     if spec.heatmap:
         captions.append("map")
-    return geometry(spec, panel_shape, captions)
+    geo = geometry(spec, panels[0].pixels.shape[:2], captions)
+    return fit_labels(geo, [label_record(p, spec) for p in panels])
 
 
 def row_bands(spec: FigureSpec, geo: Geometry, row: RowPlan, panels: list[Panel]) -> list[Scene]:
@@ -150,13 +160,8 @@ def panel_records(
             "layer": p.layer,
             "alpha": p.alpha,
             "scores": p.scores,
-            "label": label_record(p, spec),
-            "box": [
-                geo.column_x(col),
-                band_y + geo.panel_top,
-                int(p.pixels.shape[1]),
-                int(p.pixels.shape[0]),
-            ],
+            "label": label_record(p, spec, geo),
+            "box": [geo.column_x(col), band_y + geo.panel_top, *geo.display_size(p.pixels)],
         }
         for col, p in enumerate(panels)
     ]
@@ -180,7 +185,7 @@ def compose_job(
         if panel_sink is not None:
             panel_sink(0 if row.layer is not None else i, panels)
         if geo is None:
-            geo = figure_geometry(spec, rows, panels[0].pixels.shape[:2])
+            geo = figure_geometry(spec, rows, panels)
             bands.append(header_band(spec, geo))
             y = bands[0].height
         records.extend(panel_records(spec, i, panels, geo, y))

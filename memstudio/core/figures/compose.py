@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from memstudio.core.figures.label import label_items, label_lines, text_size
 from memstudio.core.figures.render import Panel
 from memstudio.core.figures.scene import ImageItem, RectItem, Scene, TextItem
-from memstudio.core.figures.spec import FigureSpec
+from memstudio.core.figures.size import pt_to_px
+from memstudio.core.figures.spec import FigureSpec, FigureSpecError, LabelStyle
 
 #: Width of the frame that marks the original (α = 0) column, in pixels.
 FRAME_PX = 3
+#: Captions are shrunk to fit a narrow column, never below this (pixels; points at a physical width).
+MIN_TEXT = 6.0
+#: Score-label padding, margin and outline at a physical width, in points.
+LABEL_PAD_PT, LABEL_MARGIN_PT, LABEL_OUTLINE_PT = 1.0, 1.5, 0.5
 
 
 @dataclass(frozen=True)
@@ -30,10 +37,21 @@ class Geometry:
     header_h: int
     title_h: int
     label_px: float
+    #: The score labels' style in output pixels (the spec's, or derived from points at a physical width).
+    label: LabelStyle
+    frame: int
+    min_text_px: float = MIN_TEXT
+    #: Pixels left over at the right when a physical width does not divide evenly into columns.
+    extra: int = 0
+    #: Panels are scaled into their slots (physical width) instead of placed at their own pixel size.
+    scaled: bool = False
+    caption_h: int = 0
+    #: Score labels print each assessor's name on its own line (a narrow panel at a physical width).
+    split_names: bool = False
 
     @property
     def width(self) -> int:
-        return self.left + self.columns * (self.panel_w + self.gap) + self.gap
+        return self.left + self.columns * (self.panel_w + self.gap) + self.gap + self.extra
 
     @property
     def row_h(self) -> int:
@@ -50,7 +68,15 @@ class Geometry:
 
     @property
     def frame_px(self) -> int:
-        return min(FRAME_PX, self.gap // 2)
+        return min(self.frame, self.gap // 2)
+
+    def display_size(self, pixels: np.ndarray) -> tuple[int, int]:
+        """(width, height) a panel takes in the figure: its own pixels, or fitted into its slot."""
+        h, w = pixels.shape[:2]
+        if not self.scaled:
+            return w, h
+        scale = min(self.panel_w / w, self.panel_h / h)
+        return max(1, round(w * scale)), max(1, round(h * scale))
 
     def column_x(self, col: int) -> int:
         return self.left + self.gap + col * (self.panel_w + self.gap)
@@ -74,8 +100,26 @@ def row_text(seed: int | str, layer: int | None) -> str:
     return f"seed {seed}"
 
 
+def figure_caption(spec: FigureSpec) -> str:
+    """What the figure shows, for its caption line: each direction's property, method and assessor, and
+    the assessors whose scores the labels print."""
+    parts = []
+    for d in spec.directions:
+        how = ", ".join(str(v) for v in (d.get("method"), d.get("assessor")) if v)
+        parts.append(f"edit: {d.get('property') or d.get('name') or 'direction'}" + (f" ({how})" if how else ""))
+    scores = [
+        f"{a['name']} ({a['property']})" if a.get("property") not in (None, "", a["name"]) else str(a["name"])
+        for a in spec.assessors
+    ]
+    if scores:
+        parts.append("scores: " + ", ".join(scores))
+    return " · ".join(parts)
+
+
 def geometry(spec: FigureSpec, panel_shape: tuple[int, int], row_captions: list[str]) -> Geometry:
     """Geometry for panels of ``panel_shape`` (h, w) with the given row captions (empty: no row labels)."""
+    if spec.output.width_in is not None:
+        return physical_geometry(spec, panel_shape, row_captions)
     out = spec.output
     caption_px = max(10.0, spec.label.size_px)
     gap = out.gap_px
@@ -87,10 +131,100 @@ def geometry(spec: FigureSpec, panel_shape: tuple[int, int], row_captions: list[
     header_h = 0
     if out.column_labels:
         header_h = out.header_px if out.header_px is not None else line_h + gap
-    title_h = line_h + gap if out.title else 0
+    caption_h = line_h if out.caption else 0
+    title_h = (line_h + gap if out.title else 0) + caption_h
     return Geometry(
-        panel_shape[1], panel_shape[0], len(spec.alphas), left, gap, header_h, title_h, caption_px
+        panel_shape[1],
+        panel_shape[0],
+        len(spec.alphas),
+        left,
+        gap,
+        header_h,
+        title_h,
+        caption_px,
+        spec.label,
+        FRAME_PX,
+        caption_h=caption_h,
     )
+
+
+def physical_geometry(spec: FigureSpec, panel_shape: tuple[int, int], row_captions: list[str]) -> Geometry:
+    """The layout at ``output.width_in`` inches: text, gaps and frame from points, panels scaled to share
+    what the row labels and gaps leave of the width (their PDF/SVG images keep every native pixel)."""
+    out = spec.output
+    dpi = out.dpi
+
+    def px(points: float) -> float:
+        return pt_to_px(points, dpi)
+
+    font_px = px(out.font_pt)
+    gap = max(2, round(px(out.gap_pt)))
+    columns = len(spec.alphas)
+    left = 0
+    if out.row_labels and row_captions:
+        left = max(text_size(c, font_px)[0] for c in row_captions) + gap
+    total = round(out.width_in * dpi)
+    panel_w = (total - left - gap * (columns + 1)) // columns
+    if panel_w < 8:
+        raise FigureSpecError(
+            f"{out.width_in:g} in at {dpi:g} dpi leaves {panel_w} px per image for {columns} columns; "
+            "choose a wider figure, a higher dpi or fewer α"
+        )
+    panel_h = max(1, round(panel_w * panel_shape[0] / panel_shape[1]))
+    line_h = text_size("Ag", font_px)[1]
+    header_h = line_h + gap if out.column_labels else 0
+    caption_h = line_h if out.caption else 0
+    title_h = (text_size("Ag", font_px * 1.15)[1] + gap if out.title else 0) + caption_h
+    label = replace(
+        spec.label,
+        size_px=font_px,
+        padding_px=max(1, round(px(LABEL_PAD_PT))),
+        margin_px=max(1, round(px(LABEL_MARGIN_PT))),
+        outline_px=max(1, round(px(LABEL_OUTLINE_PT))),
+    )
+    used = left + columns * (panel_w + gap) + gap
+    return Geometry(
+        panel_w,
+        panel_h,
+        columns,
+        left,
+        gap,
+        header_h,
+        title_h,
+        font_px,
+        label,
+        max(1, round(px(out.line_pt))),
+        min_text_px=px(MIN_TEXT),
+        extra=total - used,
+        scaled=True,
+        caption_h=caption_h,
+    )
+
+
+def fit_labels(geo: Geometry, samples: list[list[str]]) -> Geometry:
+    """At a physical width, shrink the score labels (never below 6 pt) so the widest of ``samples`` (the
+    first row's labels, with 10 % room for longer numbers in later rows) fits inside its panel."""
+    lines = [line for label in samples for line in label]
+    if not geo.scaled or not lines:
+        return geo
+    style = geo.label
+    room = geo.panel_w - 2 * style.padding_px - style.margin_px - style.outline_px - 1
+
+    def widest(texts: list[str]) -> float:
+        return 1.1 * max(text_size(t, style.size_px, style.font, style.bold)[0] for t in texts)
+
+    if widest(lines) * geo.min_text_px / style.size_px > room and any(" " in line for line in lines):
+        # Even 6 pt is too wide for "name score": the name goes on its own line above its score.
+        geo = replace(geo, split_names=True)
+        lines = split_lines(lines)
+    if widest(lines) <= room:
+        return geo
+    return replace(geo, label=replace(style, size_px=max(geo.min_text_px, style.size_px * room / widest(lines))))
+
+
+def split_lines(lines: list[str]) -> list[str]:
+    """``"resmem 0.734"`` → ``["resmem", "0.734"]``: a label's name and score on two lines."""
+    return [part for line in lines for part in line.rsplit(" ", 1)]
 
 
 def header_band(spec: FigureSpec, geo: Geometry) -> Scene:
@@ -99,14 +233,18 @@ def header_band(spec: FigureSpec, geo: Geometry) -> Scene:
     fg = spec.output.foreground
     if spec.output.title:
         band.add(TextItem(geo.width / 2, geo.gap, spec.output.title, geo.label_px * 1.15, fg, align="center"))
+    if spec.output.caption:
+        text = spec.output.caption
+        size = _fit(text, geo.label_px, geo.width - 2 * geo.gap, geo.min_text_px)
+        y = geo.title_h - geo.caption_h + (geo.gap if not spec.output.title else 0)
+        band.add(TextItem(geo.width / 2, y, text, size, fg, align="center"))
     if spec.output.column_labels:
         y = geo.title_h + geo.gap
         for col, alpha in enumerate(spec.alphas):
             x = geo.column_x(col) + geo.panel_w / 2
             text = alpha_text(alpha)
-            band.add(
-                TextItem(x, y, text, _fit(text, geo.label_px, geo.panel_w + geo.gap - 2), fg, align="center")
-            )
+            size = _fit(text, geo.label_px, geo.panel_w + geo.gap - 2, geo.min_text_px)
+            band.add(TextItem(x, y, text, size, fg, align="center"))
     return band
 
 
@@ -139,15 +277,16 @@ def row_band(
         if pixels is None:
             continue
         y = geo.panel_top
-        band.add(ImageItem(x, y, pixels))
+        w, h = geo.display_size(pixels)
+        band.add(ImageItem(x, y, pixels, size=(w, h) if geo.scaled else None))
         if not heatmap:
             lines = label_lines(panel.scores, decimals, spec.label)
-            for item in label_items(x, y, lines, spec.label, clip=(x, y, pixels.shape[1], pixels.shape[0])):
+            lines = split_lines(lines) if geo.split_names else lines
+            for item in label_items(x, y, lines, geo.label, clip=(x, y, w, h)):
                 band.add(item)
         if panel.is_original and spec.output.mark_original and geo.frame_px:
             # Around the panel, in the gap, so the original's pixels stay untouched.
             f = geo.frame_px
-            h, w = pixels.shape[:2]
             band.add(RectItem(x - f, y - f, w + 2 * f, h + 2 * f, edge=spec.output.original_color, line_px=f))
     return band
 
@@ -164,16 +303,17 @@ def stack(bands: list[Scene], background: str) -> Scene:
     return scene
 
 
-def label_record(panel: Panel, spec: FigureSpec) -> list[str]:
+def label_record(panel: Panel, spec: FigureSpec, geo: Geometry | None = None) -> list[str]:
     """The label lines a panel shows, as stored in the figure's metadata."""
     decimals = {str(a["name"]): int(a.get("decimals", 3)) for a in spec.assessors}
-    return label_lines(panel.scores, decimals, spec.label)
+    lines = label_lines(panel.scores, decimals, spec.label)
+    return split_lines(lines) if geo is not None and geo.split_names else lines
 
 
-def _fit(text: str, size_px: float, width: int) -> float:
-    """A caption's size, shrunk (not below 6 px) so narrow columns keep their captions apart."""
+def _fit(text: str, size_px: float, width: float, minimum: float = MIN_TEXT) -> float:
+    """A caption's size, shrunk (not below ``minimum``) so narrow columns keep their captions apart."""
     natural = text_size(text, size_px)[0]
-    return size_px if natural <= width else max(6.0, size_px * width / natural)
+    return size_px if natural <= width else max(minimum, size_px * width / natural)
 
 
 def _shift(item: ImageItem | RectItem | TextItem, dy: int) -> ImageItem | RectItem | TextItem:

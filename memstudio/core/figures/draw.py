@@ -23,7 +23,10 @@ def rasterize(scene: Scene) -> Image.Image:
     canvas = Image.new("RGB", (scene.width, scene.height), scene.background)
     for item in scene.items:
         if isinstance(item, ImageItem):
-            canvas.paste(Image.fromarray(item.pixels, mode="RGB"), (item.x, item.y))
+            image = Image.fromarray(item.pixels, mode="RGB")
+            if image.size != (item.width, item.height):
+                image = image.resize((item.width, item.height), Image.Resampling.LANCZOS)
+            canvas.paste(image, (item.x, item.y))
         elif item.clip is None:
             _raster_item(canvas, item, 0, 0)
         else:

@@ -17,19 +17,22 @@ Box = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class ImageItem:
-    """An image placed at its exact pixel size (never resampled by the backends)."""
+    """An image placed at its exact pixel size, or scaled into ``size`` (see there)."""
 
     x: int
     y: int
     pixels: np.ndarray  # [H, W, 3] uint8
+    #: (width, height) the image takes in the scene when it is not its pixel size (a figure at a physical
+    #: width): the raster backend resamples to it, the vector backend scales the native pixels into it.
+    size: tuple[int, int] | None = None
 
     @property
     def width(self) -> int:
-        return int(self.pixels.shape[1])
+        return int(self.size[0] if self.size else self.pixels.shape[1])
 
     @property
     def height(self) -> int:
-        return int(self.pixels.shape[0])
+        return int(self.size[1] if self.size else self.pixels.shape[0])
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,15 @@ class OutputOptions:
     background: str = "#ffffff"
     foreground: str = "#000000"
     title: str = ""
+    #: A second header line under the title, e.g. what the direction is (see ``figure_caption``).
+    caption: str = ""
+    #: Physical width in inches. When set, the figure is laid out at this width: ``dpi`` is the raster
+    #: resolution of the panels, text is ``font_pt`` points, gaps ``gap_pt`` and the original's frame
+    #: ``line_pt``, and ``label`` sizes in pixels are ignored. None: pixel layout (native panels).
+    width_in: float | None = None
+    font_pt: float = 7.0
+    gap_pt: float = 2.0
+    line_pt: float = 1.0
 
 
 @dataclass
@@ -113,6 +122,16 @@ class FigureSpec:
             raise FigureSpecError(f"dpi must be positive, got {self.output.dpi}")
         if self.output.panel_px is not None and self.output.panel_px < 8:
             raise FigureSpecError(f"panel size must be at least 8 px, got {self.output.panel_px}")
+        out = self.output
+        if out.width_in is not None:
+            if out.width_in <= 0:
+                raise FigureSpecError(f"figure width must be positive, got {out.width_in} in")
+            if out.panel_px is not None:
+                raise FigureSpecError("give a physical width or a panel size in pixels, not both")
+            if out.font_pt < 4 or out.gap_pt < 0 or out.line_pt < 0:
+                raise FigureSpecError(
+                    f"font {out.font_pt} pt must be ≥ 4 pt, gap {out.gap_pt} pt and line {out.line_pt} pt ≥ 0"
+                )
         self.alphas = [float(a) for a in self.alphas]
         if not self.software:
             self.software = software_versions()

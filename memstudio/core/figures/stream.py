@@ -71,7 +71,7 @@ def batch_strips_job(
             panels = render_row(sources, one, row)
             if writer is not None:
                 writer.add(i, panels)
-            geo = figure_geometry(one, [row], panels[0].pixels.shape[:2])
+            geo = figure_geometry(one, [row], panels)
             scene = stack([header_band(one, geo), *row_bands(one, geo, row, panels)], one.output.background)
             records = panel_records(one, 0, panels, geo, geo.top_h)
             metadata = figure_metadata(one, records, (scene.width, scene.height))
@@ -119,7 +119,7 @@ def _tall_grid(spec: FigureSpec, sources: FigureSources, path: Path, panels_out:
             if panels_out is not None:
                 panels_out.add(i, panels)
             if writer is None:
-                geo = figure_geometry(grid, rows, panels[0].pixels.shape[:2])
+                geo = figure_geometry(grid, rows, panels)
                 bands_per_row = 2 if any(p.heatmap is not None for p in panels) else 1
                 height = geo.top_h + len(rows) * bands_per_row * geo.row_h
                 # The full description (with every score) is only known at the end, so the PNG carries the

@@ -24,6 +24,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 os.environ.setdefault("MEMSTUDIO_DEVICE", "cpu")
 _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="memstudio-test-cache-"))
 os.environ["MEMSTUDIO_CACHE_DIR"] = str(_SESSION_CACHE)
+# The log goes beside the cache, never into the user's log folder.
+os.environ["MEMSTUDIO_LOG_DIR"] = str(_SESSION_CACHE / "logs")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -90,3 +90,20 @@ def window(qtbot):
     yield win
     win.close()
     assert not win.engine.is_running()
+
+
+@pytest.fixture
+def log_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """memstudio's rotating log in a temporary folder, detached again after the test."""
+    import logging
+
+    from memstudio.core.logs import setup_logging
+
+    monkeypatch.setenv("MEMSTUDIO_LOG_DIR", str(tmp_path / "logs"))
+    logger = logging.getLogger("memstudio")
+    before = list(logger.handlers)
+    path = setup_logging()
+    yield path
+    for handler in [h for h in logger.handlers if h not in before]:
+        logger.removeHandler(handler)
+        handler.close()

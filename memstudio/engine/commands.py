@@ -48,6 +48,13 @@ class JobHandle(QObject):
         self.job_id = job_id
         self.title = title
 
+    def deliver(self, kind: str, payload: object) -> None:
+        """Emit the signal called ``kind`` (the engine routes its reports here on the GUI thread)."""
+        if kind == "cancelled":
+            self.cancelled.emit()
+        else:
+            getattr(self, kind).emit(payload)
+
     def cancel(self) -> None:
         """Stop the job within one step (its ``finally`` runs: GANalyze saves its checkpoint)."""
         self._engine.cancel_job(self.job_id)

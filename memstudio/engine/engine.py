@@ -128,6 +128,9 @@ class Engine(QObject):
     job_progress = Signal(object)
     job_finished = Signal(object)
 
+    # Engine thread → GUI thread: (handle, kind, payload), re-emitted there by the handle (see :meth:`submit`).
+    _to_handle = Signal(object, str, object)
+
     #: Progress signals per job are throttled to this interval unless they carry a preview.
     PROGRESS_INTERVAL_S = 0.1
 
@@ -148,6 +151,7 @@ class Engine(QObject):
         self.death: Failure | None = None
         self._thread = _WorkerThread(self)
         self._thread.finished.connect(self._thread_finished)
+        self._to_handle.connect(self._deliver)
         _live_engines.add(self)
 
     # ----- lifecycle ------------------------------------------------------------------------------------
@@ -203,8 +207,16 @@ class Engine(QObject):
             self._jobs[job_id] = _JobState(title, factory)
             self._cond.notify_all()
 
+    @Slot(object, str, object)
+    def _deliver(self, handle: JobHandle, kind: str, payload: object) -> None:
+        handle.deliver(kind, payload)
+
     def submit(self, command: JobCommand, job_id: str | None = None) -> JobHandle:
-        """Run a typed job command; its :class:`JobHandle` reports progress, done, failed and cancelled."""
+        """Run a typed job command; its :class:`JobHandle` reports progress, done, failed and cancelled.
+
+        The handle's signals are emitted on the GUI thread from its event loop, never before this call has
+        returned, so connecting to them right after ``submit`` misses nothing even when the job fails at once.
+        """
         from memstudio.engine.commands import JobHandle
 
         job_id = job_id or f"{type(command).__name__}-{next(self._job_ids)}"
@@ -350,7 +362,7 @@ class Engine(QObject):
             self._drop_job(job_id)
             done = JobDone(job_id, state.title, stop.value, cancelled=False, error=None)
             if state.handle is not None:
-                state.handle.done.emit(stop.value)
+                self._to_handle.emit(state.handle, "done", stop.value)
             self.job_finished.emit(done)
             return
         except Exception as exc:  # noqa: BLE001
@@ -361,7 +373,7 @@ class Engine(QObject):
         eta = elapsed * (1.0 - fraction) / fraction if fraction > 0.01 else None
         update = JobUpdate(job_id, state.title, fraction, step.message, eta, preview)
         if state.handle is not None:
-            state.handle.progress.emit(update)
+            self._to_handle.emit(state.handle, "progress", update)
         self.job_progress.emit(update)
 
     def _fail_job(self, job_id: str, state: _JobState, failure: Failure) -> None:
@@ -374,7 +386,7 @@ class Engine(QObject):
                 log.warning("closing failed job %s: %s", job_id, exc)
         self._report(failure)
         if state.handle is not None:
-            state.handle.failed.emit(failure)
+            self._to_handle.emit(state.handle, "failed", failure)
         self.job_finished.emit(JobDone(job_id, state.title, None, cancelled=False, error=failure.message))
 
     def _drop_job(self, job_id: str) -> _JobState | None:
@@ -392,7 +404,7 @@ class Engine(QObject):
             except Exception as exc:  # noqa: BLE001
                 error = str(exc)
         if state.handle is not None:
-            state.handle.cancelled.emit()
+            self._to_handle.emit(state.handle, "cancelled", None)
         self.job_finished.emit(JobDone(job_id, state.title, None, cancelled=cancelled, error=error))
 
 

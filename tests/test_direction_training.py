@@ -75,10 +75,19 @@ def same_files(a: Path, b: Path) -> None:
         assert a.with_suffix(suffix).read_bytes() == b.with_suffix(suffix).read_bytes(), suffix
 
 
+def is_score(done) -> bool:
+    """Our scoring task, not one of the features' own."""
+    return done.task_id == "score"
+
+
 def train_in_studio(qtbot, window, command: TrainDirection) -> Direction:
     feature = window.features["directions"]
-    with qtbot.waitSignal(feature.direction_loaded, timeout=TIMEOUT):
+    loaded = []
+    feature.direction_loaded.connect(loaded.append)
+    with qtbot.waitSignal(window.engine.job_finished, timeout=TIMEOUT) as finished:
         feature.train(command)
+    assert finished.args[0].error is None, finished.args[0].error
+    qtbot.waitUntil(lambda: bool(loaded), timeout=TIMEOUT)  # and the new direction is a slider
     return Direction.load(command.settings.output)
 
 
@@ -140,7 +149,7 @@ def test_an_assessor_first_loaded_under_inference_mode_trains_and_equals_the_cli
     # The engine scores with the assessor first (Pipeline.score runs under torch.inference_mode), as the
     # studio does with ResMem on every frame, so the resident model was built inside inference mode.
     image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    with qtbot.waitSignal(window.engine.task_done, timeout=TIMEOUT) as scored:
+    with qtbot.waitSignal(window.engine.task_done, timeout=TIMEOUT, check_params_cb=is_score) as scored:
         window.engine.call("score", lambda pipeline: pipeline.score(image, (tiny_conv,)).values)
     assert tiny_conv in scored.args[0].result
     photos = tuple(sorted(str(p) for p in photos_dir.iterdir() if p.suffix in (".png", ".jpg")))
@@ -213,7 +222,8 @@ def test_resmem_trains_in_the_studio_as_from_the_cli(qtbot, window, tmp_path, ph
     reason = registry.ASSESSORS["resmem"].availability()
     if reason is not None:
         pytest.skip(reason)
-    with qtbot.waitSignal(window.engine.task_done, timeout=TIMEOUT):  # ResMem loads while scoring
+    # ResMem loads while scoring, under inference mode.
+    with qtbot.waitSignal(window.engine.task_done, timeout=TIMEOUT, check_params_cb=is_score):
         window.engine.call("score", lambda p: p.score(torch.rand(1, 3, 64, 64), ("resmem",)).values)
     photos = tuple(str(photos_dir / name) for name in ("chelsea.png", "coffee.png", "rocket.jpg"))
     settings = TrainDirectionSettings(

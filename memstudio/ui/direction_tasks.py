@@ -253,29 +253,22 @@ def analyze_job(
 def _analyze(
     pipeline: Pipeline, direction_id: str, assessor_name: str, num_samples: int, batch_size: int
 ) -> Iterator[Progress]:
-    from memstudio.core.directions.layerwise import analyze_layers, record_analysis
+    from memstudio.core.directions.layer_job import analyze_and_record
 
     if pipeline.generator is None:
         raise MemstudioError("the layer analysis renders W+ latents: open a StyleGAN generator first")
     direction = _loaded(pipeline, direction_id)
     assessor = pipeline.assessor(assessor_name)
-    analysis = yield from analyze_layers(
-        pipeline.generator, assessor, direction, num_samples=num_samples, batch_size=batch_size
-    )
-    recorded = record_analysis(direction, analysis)
-    pipeline.directions[direction_id] = recorded
     path = pipeline.direction_paths.get(direction_id)
-    files: list[str] = []
-    if path:
-        recorded.save(path)
-        stem = f"{Path(path).with_suffix('').name}-layers"
-        files = [str(p) for p in analysis.save(Path(path).parent, stem)]
-    best = max(range(len(analysis.layers)), key=lambda i: abs(analysis.mean_delta[i][-1]))
-    summary = (
-        f"strongest layer {analysis.layers[best]} (Δ {analysis.mean_delta[best][-1]:+.4f} "
-        f"at α {analysis.alphas[-1]:g}, K = {analysis.num_samples})"
+    result = yield from analyze_and_record(
+        pipeline.generator, assessor, direction, path, num_samples=num_samples, batch_size=batch_size
     )
-    return {"summary": summary, "info": direction_info(direction_id, recorded, path), "files": files}
+    pipeline.directions[direction_id] = result.direction
+    return {
+        "summary": result.summary,
+        "info": direction_info(direction_id, result.direction, path),
+        "files": [str(f) for f in result.files],
+    }
 
 
 def _loaded(pipeline: Pipeline, direction_id: str) -> Direction:

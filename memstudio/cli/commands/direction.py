@@ -335,7 +335,8 @@ def run_project(args: argparse.Namespace) -> int:
 
 
 def run_layers(args: argparse.Namespace) -> int:
-    from memstudio.core.directions.layerwise import analyze_layers, record_analysis, with_layers
+    from memstudio.core.directions.layer_job import analyze_and_record
+    from memstudio.core.directions.layerwise import with_layers
 
     direction = _load_direction(args.direction)
     output = args.output or args.direction
@@ -359,24 +360,20 @@ def run_layers(args: argparse.Namespace) -> int:
     device = _device(args)
     generator = _open_generator(args, device)
     assessor = _load_assessor(args.assessor or str(direction.assessor.get("name", "resmem")), device)
-    job = analyze_layers(
+    job = analyze_and_record(
         generator,
         assessor,
         direction,
+        output,
         num_samples=args.samples,
         alphas=parse_float_list(args.alphas) if args.alphas else None,
         layers=parse_int_list(args.layers) if args.layers else None,
         batch_size=args.batch,
+        out_dir=args.out_dir,
     )
-    analysis = _run(job, "layer analysis", args)
-    folder = Path(args.out_dir) if args.out_dir else Path(output).with_suffix("").parent
-    stem = f"{Path(output).with_suffix('').name}-layers"
-    for path in analysis.save(folder, stem):
+    result = _run(job, "layer analysis", args)
+    for path in result.files:
         print(path)
-    best = max(range(len(analysis.layers)), key=lambda i: abs(analysis.mean_delta[i][-1]))
-    print(
-        f"strongest layer: {analysis.layers[best]} "
-        f"(Δ {analysis.mean_delta[best][-1]:+.4f} at α {analysis.alphas[-1]:g})"
-    )
-    print(record_analysis(direction, analysis).save(output))
+    print(result.summary)
+    print(result.path)
     return 0

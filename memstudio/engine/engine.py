@@ -156,7 +156,9 @@ class Engine(QObject):
 
     # ----- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
-        self._thread.start()
+        """Start the thread (a no-op once :meth:`stop` was called: a window closed before its engine started)."""
+        if not self._stopping:
+            self._thread.start()
 
     def stop(self, timeout_ms: int = 30_000) -> bool:
         """Cancel jobs, finish the current step and join the thread; True when it has stopped."""

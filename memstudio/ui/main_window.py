@@ -398,7 +398,7 @@ class MainWindow(QMainWindow):
             self.closing.emit()
             self.save_layout()
             self.browser.shutdown()
-        if self._owns_engine and self.engine.is_running() and not self.engine.stop(self.STOP_TIMEOUT_MS):
+        if self._owns_engine and not self.engine.stop(self.STOP_TIMEOUT_MS):
             # A long step (a model load, a training step on a slow CPU) is still running. Quitting now would
             # destroy a running QThread and abort the process, so the window stays, says so, and closes itself
             # once the engine has ended (:meth:`_engine_stopped`).

@@ -224,6 +224,7 @@ def test_a_failed_job_is_named_in_the_message_bar_and_on_its_card(qtbot, window)
     assert window.messages.text() == "Broken job failed: ValueError: the settings make no sense"
     row = window.jobs.rows["broken"]
     assert "failed" in row.title.text() and row.message.text() == "ValueError: the settings make no sense"
+    assert row.bar.text() == "failed"
     assert not window.jobs_dock.visibleRegion().isEmpty()
 
 

@@ -83,9 +83,11 @@ class JobRow(QFrame):
         if done.error:
             self.title.setText(f"<b>{self.job_title}</b> — <span style='color:#d33'>failed</span>")
             self.eta.setText("failed")
+            self.bar.setFormat("failed")  # not a bare "0 %" that reads as "still waiting"
             self.message.setText(done.error)
         elif done.cancelled:
             self.eta.setText("cancelled")
+            self.bar.setFormat("cancelled at %p %")
             self.message.setText(summary or "cancelled; partial results kept where the job says so")
         else:
             self.bar.setValue(1000)

@@ -26,7 +26,7 @@ from memstudio.core.directions.base import Direction
 from memstudio.core.directions.train import TrainDirectionSettings, evidence_warnings, split_photos
 from memstudio.core.errors import MemstudioError
 from memstudio.core.samples import sample_photos
-from memstudio.engine import TrainDirection
+from memstudio.core.session.directions import TrainDirection
 
 TIMEOUT = 60_000
 

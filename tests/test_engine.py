@@ -269,7 +269,7 @@ def test_a_model_that_fails_to_load_fails_the_job_and_the_engine_serves(
     qtbot, engine, monkeypatch, photos_dir, tmp_path
 ):
     from memstudio.core.directions.train import TrainDirectionSettings
-    from memstudio.engine import TrainDirection
+    from memstudio.core.session.directions import TrainDirection
 
     def refuse(device):
         raise OSError("weights file truncated")
@@ -279,8 +279,9 @@ def test_a_model_that_fails_to_load_fails_the_job_and_the_engine_serves(
     settings = TrainDirectionSettings(
         assessor="broken-model", output=str(tmp_path / "d.json"), photos=(str(photos_dir / "coffee.png"),)
     )
+    finished = collect(engine.job_finished)  # the engine's own signal: connected before the job can end
     handle = engine.submit(TrainDirection(settings, on_photos=True))
-    failed, finished = collect(handle.failed), collect(engine.job_finished)
+    failed = collect(handle.failed)  # the handle's: connecting after submit misses nothing
     qtbot.waitUntil(lambda: bool(failed), timeout=10_000)
     assert "weights file truncated" in failed[0].message and failed[0].ident == handle.job_id
     qtbot.waitUntil(lambda: bool(finished), timeout=5_000)
@@ -291,7 +292,7 @@ def test_a_model_that_fails_to_load_fails_the_job_and_the_engine_serves(
 def test_typed_command_handle_reports_progress_done_and_cancel(qtbot, engine, photos_dir, tmp_path):
     from memstudio.core.directions.base import Direction
     from memstudio.core.directions.train import TrainDirectionSettings, TrainResult
-    from memstudio.engine import TrainDirection
+    from memstudio.core.session.directions import TrainDirection
 
     photos = tuple(str(p) for p in sorted(photos_dir.iterdir()) if p.suffix in (".png", ".jpg"))
     settings = TrainDirectionSettings(

@@ -1,6 +1,6 @@
 """The inference engine: one long-lived QThread that owns every model (QtCore only, no widgets)."""
 
-from memstudio.engine.commands import JobCommand, JobHandle, TrainDirection
+from memstudio.engine.commands import JobCommand, JobHandle
 from memstudio.engine.engine import Engine, Failure, Frame, JobDone, JobUpdate, ScoreResult, TaskDone
 
 __all__ = [
@@ -13,5 +13,4 @@ __all__ = [
     "JobUpdate",
     "ScoreResult",
     "TaskDone",
-    "TrainDirection",
 ]

@@ -1,23 +1,19 @@
-"""Typed engine commands and the per-call handle that reports on one of them.
+"""Typed job commands and the per-call handle that reports on one of them.
 
 ``Engine.submit_job(job_id, title, factory)`` runs whatever closure it is given and routes its results by
-job-id prefix. A command instead is a frozen value that says what to do (:class:`TrainDirection`), and
-``Engine.submit(command)`` returns a :class:`JobHandle` whose signals belong to that call alone: progress,
-done (with the command's result), failed (a :class:`Failure`) and cancelled. The remaining closures move here
-one feature at a time.
+job-id prefix. A command instead is a frozen, Qt-free value that says what to do (for example
+:class:`memstudio.core.session.directions.TrainDirection`), and ``Engine.submit(command)`` returns a
+:class:`JobHandle` whose signals belong to that call alone: progress, done (with the command's result),
+failed (a :class:`Failure`) and cancelled. The remaining closures move to commands one feature at a time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, Signal
 
-from memstudio.core.directions.train import TrainDirectionSettings, train_direction
-from memstudio.core.errors import MemstudioError
 from memstudio.core.jobs import Progress
 
 if TYPE_CHECKING:
@@ -58,27 +54,3 @@ class JobHandle(QObject):
     def cancel(self) -> None:
         """Stop the job within one step (its ``finally`` runs: GANalyze saves its checkpoint)."""
         self._engine.cancel_job(self.job_id)
-
-
-@dataclass(frozen=True)
-class TrainDirection:
-    """Train a direction with the core's one implementation, on photos or on the engine's generator."""
-
-    settings: TrainDirectionSettings
-    on_photos: bool
-
-    @property
-    def title(self) -> str:
-        settings = self.settings
-        what = "GANalyze" if settings.method == "ganalyze" else "Hyperplane"
-        where = f"{len(settings.photos)} photos" if self.on_photos else "the generator"
-        return f"{what} · {settings.assessor} on {where} → {Path(settings.output).name}"
-
-    def steps(self, pipeline: Pipeline) -> Iterator[Progress]:
-        generator = None
-        if not self.on_photos:
-            if pipeline.generator is None:
-                raise MemstudioError("no generator is loaded: open one, or train on photos")
-            generator = pipeline.generator
-        assessor = pipeline.assessor(self.settings.assessor)
-        return train_direction(self.settings, assessor, generator, pipeline.device)

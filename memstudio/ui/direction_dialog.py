@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from memstudio.core.directions.train import MIN_CITABLE_SAMPLES, TrainDirectionSettings
-from memstudio.engine.commands import TrainDirection
+from memstudio.core.session.directions import TrainDirection
 
 METHODS = (("GANalyze", "ganalyze"), ("Hyperplane", "hyperplane"), ("Conditional", "conditional"))
 

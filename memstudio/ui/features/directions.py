@@ -20,11 +20,9 @@ from PySide6.QtWidgets import QFileDialog, QPushButton
 
 from memstudio.core.directions.train import TrainResult
 from memstudio.core.requests import PhotoSubject
-from memstudio.engine import Failure, JobDone, TaskDone
-from memstudio.engine.commands import JobHandle, TrainDirection
-from memstudio.ui.direction_sliders import DirectionSliders
-from memstudio.ui.direction_tasks import (
-    analyze_job,
+from memstudio.core.session.directions import (
+    AnalyzeLayers,
+    TrainDirection,
     conditional_task,
     forget_task,
     generator_context_task,
@@ -32,6 +30,9 @@ from memstudio.ui.direction_tasks import (
     recheck_task,
     save_layers_task,
 )
+from memstudio.engine import Failure, TaskDone
+from memstudio.engine.commands import JobHandle
+from memstudio.ui.direction_sliders import DirectionSliders
 from memstudio.ui.layer_editor import LayerEditor
 
 PREFIX = "directions:"
@@ -62,7 +63,6 @@ class DirectionsFeature(QObject):
         self._pending: dict[str, str] = {}  # task id → direction id being opened or made
         self._train_jobs: dict[str, TrainDirection] = {}
         self._handles: dict[str, JobHandle] = {}
-        self._analysis_jobs: set[str] = set()
         self._unusable: dict[str, str] = {}  # direction id → why it cannot edit the current generator
         self._removed: set[str] = set()  # removed by the user: an undo must not bring their α back
 
@@ -84,7 +84,6 @@ class DirectionsFeature(QObject):
         window.scores_shown.connect(self._scores_shown)
         window.engine.task_done.connect(self._task_done)
         window.engine.failed.connect(self._failed)
-        window.engine.job_finished.connect(self._job_finished)
         window.path_handlers.append(self.claim_paths)
         # Installed before the generators feature (name order): connect once the window has them all.
         QTimer.singleShot(0, self._connect_generators)
@@ -311,11 +310,25 @@ class DirectionsFeature(QObject):
         assessor = info["assessor"] if info["assessor"] in self.window.strip.score_labels else None
         assessor = assessor or next(iter(self.window.strip.score_labels))
         job_id = f"{PREFIX}layers-{next(self._ids)}"
-        title = f"Layer analysis · {info['name']} ({assessor}, K = {num_samples})"
-        self._analysis_jobs.add(job_id)
-        self.window.jobs.add_job(job_id, title)
-        self.window.engine.submit_job(job_id, title, analyze_job(direction_id, assessor, num_samples))
+        command = AnalyzeLayers(direction_id, assessor, num_samples, name=info["name"])
+        self.window.jobs.add_job(job_id, command.title)
+        handle = self.window.engine.submit(command, job_id)
+        handle.done.connect(lambda result, job_id=job_id: self._analysed(job_id, result))
+        handle.failed.connect(lambda _failure, job_id=job_id: self._handles.pop(job_id, None))
+        handle.cancelled.connect(lambda job_id=job_id: self._handles.pop(job_id, None))
+        self._handles[job_id] = handle
         return job_id
+
+    def _analysed(self, job_id: str, result: dict[str, Any]) -> None:
+        self._handles.pop(job_id, None)
+        info = result["info"]
+        self.infos[info["id"]] = info
+        row = self.sliders.rows.get(info["id"])
+        if row is not None:
+            row.update_info(info)
+        self.editor.set_directions(list(self.infos.values()))
+        self.editor.select(info["id"])
+        self.analysis_done.emit(info)
 
     def choose_layerwise_copy(self, direction_id: str) -> None:
         info = self.infos.get(direction_id)
@@ -362,20 +375,6 @@ class DirectionsFeature(QObject):
             self._pending.pop(ident, None)
             if self.dialog is not None and ident.startswith(f"{PREFIX}conditional"):
                 self.dialog.cosines.setText(failure.message)
-
-    def _job_finished(self, done: JobDone) -> None:
-        if done.job_id in self._analysis_jobs:
-            self._analysis_jobs.discard(done.job_id)
-            if isinstance(done.result, dict):
-                info = done.result["info"]
-                self.infos[info["id"]] = info
-                row = self.sliders.rows.get(info["id"])
-                if row is not None:
-                    row.update_info(info)
-                self.editor.set_directions(list(self.infos.values()))
-                self.editor.select(info["id"])
-                self.analysis_done.emit(info)
-            return
 
 
 def install(window: Any) -> DirectionsFeature:

@@ -1,20 +1,23 @@
-"""Engine-side work of the directions feature: open, check, condition and dissect directions.
+"""The directions feature's commands and tasks: open, check, train, condition and dissect directions.
 
-Everything here runs on the engine thread (``engine.call`` tasks and ``engine.submit_job`` factories) and
-hands plain values back to the GUI thread: a direction's *info* dict (what a slider row shows) rather than the
-:class:`Direction` itself, so the widgets never touch tensors. Training is not here: it is the core's
-:func:`memstudio.core.directions.train.train_direction`, run as the engine command
-:class:`memstudio.engine.commands.TrainDirection` (what remains here moves to commands the same way).
+Everything here runs on the engine thread — the job commands :class:`TrainDirection` and
+:class:`AnalyzeLayers` (``Engine.submit``), and ``Engine.call`` tasks — and hands plain values back to the
+GUI thread: a direction's *info* dict (what a slider row shows) rather than the :class:`Direction` itself, so
+the widgets never touch tensors. Training and the layer analysis are the core's one implementation
+(:func:`~memstudio.core.directions.train.train_direction`, :func:`~memstudio.core.directions.layer_job.
+analyze_and_record`), the same the CLI runs. The remaining tasks are closures still; they become commands the
+same way.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from memstudio.core.directions.train import TrainDirectionSettings, train_direction
 from memstudio.core.errors import MemstudioError
 from memstudio.core.jobs import Progress
 
@@ -239,36 +242,64 @@ def save_layers_task(
     return task
 
 
-def analyze_job(
-    direction_id: str, assessor_name: str, num_samples: int, batch_size: int = 8
-) -> Callable[[Pipeline], Iterator[Progress]]:
-    """The layer-effect job: analyse, store in the direction's evidence, rewrite its file, plot and table."""
+@dataclass(frozen=True)
+class TrainDirection:
+    """Train a direction with the core's one implementation, on photos or on the pipeline's generator."""
 
-    def factory(pipeline: Pipeline) -> Iterator[Progress]:
-        return _analyze(pipeline, direction_id, assessor_name, num_samples, batch_size)
+    settings: TrainDirectionSettings
+    on_photos: bool
 
-    return factory
+    @property
+    def title(self) -> str:
+        settings = self.settings
+        what = "GANalyze" if settings.method == "ganalyze" else "Hyperplane"
+        where = f"{len(settings.photos)} photos" if self.on_photos else "the generator"
+        return f"{what} · {settings.assessor} on {where} → {Path(settings.output).name}"
+
+    def steps(self, pipeline: Pipeline) -> Iterator[Progress]:
+        generator = None
+        if not self.on_photos:
+            if pipeline.generator is None:
+                raise MemstudioError("no generator is loaded: open one, or train on photos")
+            generator = pipeline.generator
+        assessor = pipeline.assessor(self.settings.assessor)
+        return train_direction(self.settings, assessor, generator, pipeline.device)
 
 
-def _analyze(
-    pipeline: Pipeline, direction_id: str, assessor_name: str, num_samples: int, batch_size: int
-) -> Iterator[Progress]:
-    from memstudio.core.directions.layer_job import analyze_and_record
+@dataclass(frozen=True)
+class AnalyzeLayers:
+    """The layer-effect analysis of a loaded direction (001 Fig. 9), recorded in its file; result: a dict
+    with ``summary``, the direction's new ``info`` and the ``files`` written."""
 
-    if pipeline.generator is None:
-        raise MemstudioError("the layer analysis renders W+ latents: open a StyleGAN generator first")
-    direction = _loaded(pipeline, direction_id)
-    assessor = pipeline.assessor(assessor_name)
-    path = pipeline.direction_paths.get(direction_id)
-    result = yield from analyze_and_record(
-        pipeline.generator, assessor, direction, path, num_samples=num_samples, batch_size=batch_size
-    )
-    pipeline.directions[direction_id] = result.direction
-    return {
-        "summary": result.summary,
-        "info": direction_info(direction_id, result.direction, path),
-        "files": [str(f) for f in result.files],
-    }
+    direction_id: str
+    assessor: str
+    num_samples: int
+    batch_size: int = 8
+    name: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"Layer analysis · {self.name or self.direction_id} ({self.assessor}, K = {self.num_samples})"
+
+    def steps(self, pipeline: Pipeline) -> Iterator[Progress]:
+        if pipeline.generator is None:
+            raise MemstudioError("the layer analysis renders W+ latents: open a StyleGAN generator first")
+        return self._analyze(pipeline, pipeline.generator, _loaded(pipeline, self.direction_id))
+
+    def _analyze(self, pipeline: Pipeline, generator: Generator, direction: Direction) -> Iterator[Progress]:
+        from memstudio.core.directions.layer_job import analyze_and_record
+
+        assessor = pipeline.assessor(self.assessor)
+        path = pipeline.direction_paths.get(self.direction_id)
+        result = yield from analyze_and_record(
+            generator, assessor, direction, path, num_samples=self.num_samples, batch_size=self.batch_size
+        )
+        pipeline.directions[self.direction_id] = result.direction
+        return {
+            "summary": result.summary,
+            "info": direction_info(self.direction_id, result.direction, path),
+            "files": [str(f) for f in result.files],
+        }
 
 
 def _loaded(pipeline: Pipeline, direction_id: str) -> Direction:

@@ -191,8 +191,9 @@ def test_gan_hyperplane_from_the_dialog_equals_the_cli(qtbot, window, sg2_pickle
     assert "n = 8 held-out samples" in dialog.evidence_warning.text()
     studio = tmp_path / "studio" / "h.json"
     dialog.set_output(studio)
-    with qtbot.waitSignal(feature.direction_loaded, timeout=TIMEOUT):
+    with qtbot.waitSignal(feature.direction_loaded, timeout=TIMEOUT) as loaded:
         dialog.start.click()
+    direction_id = loaded.args[0]["id"]
 
     cli = tmp_path / "cli" / "h.json"
     args = ["direction", "train", "--generator", str(sg2_pickle), "--assessor", "brightness", "--method", "hyperplane"]
@@ -202,6 +203,16 @@ def test_gan_hyperplane_from_the_dialog_equals_the_cli(qtbot, window, sg2_pickle
     same_files(studio, cli)
     evidence = Direction.load(cli).evidence
     assert evidence["num_samples"] == 8 and evidence["split"] == {"by": "seed", "seed": evidence["heldout"]["seed"]}
+
+    # The layer analysis of that direction: the Layers dock's job and `direction layers` write the same files.
+    with qtbot.waitSignal(feature.analysis_done, timeout=TIMEOUT):
+        feature.analyse_layers(direction_id, 4)
+    args = ["direction", "layers", str(cli), "--generator", str(sg2_pickle), "--assessor", "brightness"]
+    assert main([*args, "--samples", "4", "--quiet"]) == 0
+    assert "strongest layer:" in capsys.readouterr().out
+    same_files(studio, cli)
+    assert (studio.parent / "h-layers.csv").read_bytes() == (cli.parent / "h-layers.csv").read_bytes()
+    assert "layers" in Direction.load(studio).evidence
 
 
 def test_split_is_by_photo_and_the_asked_count_is_used(tmp_path) -> None:

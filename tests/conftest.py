@@ -24,6 +24,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 os.environ.setdefault("MEMSTUDIO_DEVICE", "cpu")
 _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="memstudio-test-cache-"))
 os.environ["MEMSTUDIO_CACHE_DIR"] = str(_SESSION_CACHE)
+# The log goes beside the cache, never into the user's log folder.
+os.environ["MEMSTUDIO_LOG_DIR"] = str(_SESSION_CACHE / "logs")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -88,3 +90,20 @@ def window(qtbot):
     yield win
     win.close()
     assert not win.engine.is_running()
+
+
+@pytest.fixture
+def log_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """memstudio's rotating log in a temporary folder, detached again after the test."""
+    import logging
+
+    from memstudio.core.logs import setup_logging
+
+    monkeypatch.setenv("MEMSTUDIO_LOG_DIR", str(tmp_path / "logs"))
+    logger = logging.getLogger("memstudio")
+    before = list(logger.handlers)
+    path = setup_logging()
+    yield path
+    for handler in [h for h in logger.handlers if h not in before]:
+        logger.removeHandler(handler)
+        handler.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -54,7 +55,7 @@ def engine(qtbot):
 
 def collect(signal):
     items = []
-    signal.connect(items.append)
+    signal.connect(lambda *args: items.append(args[0] if len(args) == 1 else args))
     return items
 
 
@@ -166,3 +167,207 @@ def test_stop_joins_the_thread(qtbot):
     assert eng.is_running()
     assert eng.stop(5_000)
     assert not eng.is_running()
+
+
+# ----- the sealed loop ------------------------------------------------------------------------------------------
+def started(qtbot, eng: Engine) -> tuple[list, list]:
+    """Start ``eng`` and wait for ``ready``; returns (ready descriptions, failures) as they arrived."""
+    ready, failures = collect(eng.ready), collect(eng.failed)
+    eng.start()
+    qtbot.waitUntil(lambda: bool(ready), timeout=20_000)
+    return ready, failures
+
+
+def render_works(qtbot, eng: Engine, photo) -> None:
+    frames = collect(eng.rendered)
+    eng.request_render(request(eng, photo, assessors=()))
+    qtbot.waitUntil(lambda: bool(frames), timeout=10_000)
+    assert frames[0].pixels.ndim == 3
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_unknown_device_becomes_a_failure_and_the_cpu_serves(qtbot, monkeypatch, photos_dir, how):
+    if how == "environment":
+        monkeypatch.setenv("MEMSTUDIO_DEVICE", "gpu")
+    eng = Engine(device="gpu" if how == "argument" else None)
+    try:
+        ready, failures = started(qtbot, eng)
+        assert ready == [eng.device_description] and "fallback" in ready[0] and ready[0].startswith("CPU")
+        assert [f.origin for f in failures] == ["startup"]
+        told = "device 'gpu'" if how == "argument" else "MEMSTUDIO_DEVICE='gpu'"
+        assert told in failures[0].message and "running on the CPU" in failures[0].message
+        assert str(eng.pipeline.device) == "cpu"
+        render_works(qtbot, eng, photos_dir / "coffee.png")
+    finally:
+        assert eng.stop()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_driver_falls_back_to_the_cpu(qtbot, photos_dir):
+    eng = Engine(device="cuda")
+    try:
+        ready, failures = started(qtbot, eng)
+        assert "CUDA is not available here" in failures[0].message and "fallback" in ready[0]
+        render_works(qtbot, eng, photos_dir / "rocket.jpg")
+    finally:
+        assert eng.stop()
+
+
+def test_malformed_job_step_fails_that_job_only(qtbot, engine, photos_dir):
+    failures, done = collect(engine.failed), collect(engine.job_finished)
+    closed = []
+
+    def malformed(pipeline):
+        try:
+            yield Progress(0.1)
+            yield 0.5  # a bare number, not a Progress
+            yield Progress(0.9)
+        finally:
+            closed.append(True)
+
+    engine.submit_job("m", "Malformed", malformed)
+    qtbot.waitUntil(lambda: bool(done), timeout=5_000)
+    assert done[0].error and "yielded a float, not a Progress" in done[0].error
+    assert failures[-1].origin == "job" and closed == [True]
+    assert engine.is_running()
+    render_works(qtbot, engine, photos_dir / "coffee.png")
+
+
+def test_bad_preview_fails_the_job_not_the_thread(qtbot, engine, photos_dir):
+    done = collect(engine.job_finished)
+
+    def job(pipeline):
+        yield Progress(0.5, preview=torch.zeros(3))  # not [N, 3, H, W]
+        return "never"
+
+    engine.submit_job("p", "Preview", job)
+    qtbot.waitUntil(lambda: bool(done), timeout=5_000)
+    assert done[0].error and done[0].result is None
+    render_works(qtbot, engine, photos_dir / "chelsea.png")
+
+
+def test_exception_anywhere_in_an_iteration_is_reported_and_serving_goes_on(qtbot, engine, photos_dir):
+    failures = collect(engine.failed)
+    real = engine._serve_render
+    calls = []
+
+    def broken_once(req):
+        calls.append(req.request_id)
+        if len(calls) == 1:
+            raise RuntimeError("the loop itself broke")
+        real(req)
+
+    engine._serve_render = broken_once
+    engine.request_render(request(engine, photos_dir / "coffee.png", assessors=()))
+    qtbot.waitUntil(lambda: bool(failures), timeout=5_000)
+    assert failures[0].origin == "engine" and "the loop itself broke" in failures[0].message
+    assert "Traceback" in failures[0].details
+    render_works(qtbot, engine, photos_dir / "coffee.png")
+
+
+def test_a_model_that_fails_to_load_fails_the_job_and_the_engine_serves(
+    qtbot, engine, monkeypatch, photos_dir, tmp_path
+):
+    from memstudio.core.directions.train import TrainDirectionSettings
+    from memstudio.core.session.directions import TrainDirection
+
+    def refuse(device):
+        raise OSError("weights file truncated")
+
+    info = registry.AssessorInfo("broken-model", "nothing", "test", "test", refuse, registry._always)
+    monkeypatch.setitem(registry.ASSESSORS, "broken-model", info)
+    settings = TrainDirectionSettings(
+        assessor="broken-model", output=str(tmp_path / "d.json"), photos=(str(photos_dir / "coffee.png"),)
+    )
+    finished = collect(engine.job_finished)  # the engine's own signal: connected before the job can end
+    handle = engine.submit(TrainDirection(settings, on_photos=True))
+    failed = collect(handle.failed)  # the handle's: connecting after submit misses nothing
+    qtbot.waitUntil(lambda: bool(failed), timeout=10_000)
+    assert "weights file truncated" in failed[0].message and failed[0].ident == handle.job_id
+    qtbot.waitUntil(lambda: bool(finished), timeout=5_000)
+    assert finished[0].error == failed[0].message
+    render_works(qtbot, engine, photos_dir / "coffee.png")
+
+
+def test_typed_command_handle_reports_progress_done_and_cancel(qtbot, engine, photos_dir, tmp_path):
+    from memstudio.core.directions.base import Direction
+    from memstudio.core.directions.train import TrainDirectionSettings, TrainResult
+    from memstudio.core.session.directions import TrainDirection
+
+    photos = tuple(str(p) for p in sorted(photos_dir.iterdir()) if p.suffix in (".png", ".jpg"))
+    settings = TrainDirectionSettings(
+        assessor="brightness", output=str(tmp_path / "b.json"), photos=photos, photo_size=16,
+        steps=6, batch_size=2, alpha_max=0.1, checkpoint_every=2,
+    )
+    handle = engine.submit(TrainDirection(settings, on_photos=True))
+    progress, done = collect(handle.progress), collect(handle.done)
+    qtbot.waitUntil(lambda: bool(done), timeout=30_000)
+    result = done[0]
+    assert isinstance(result, TrainResult) and result.steps == 6 and progress
+    assert all(u.job_id == handle.job_id for u in progress)
+    saved = Direction.load(result.path)
+    assert saved.evidence["num_samples"] == len(photos) // 3 and saved.evidence["split"]["by"] == "photo"
+    assert any("not citable" in w for w in result.warnings)  # n < 20: said, not hidden
+
+    slow = TrainDirectionSettings(**{**settings.__dict__, "steps": 100_000, "output": str(tmp_path / "c.json")})
+    handle = engine.submit(TrainDirection(slow, on_photos=True))
+    progress, cancelled = collect(handle.progress), collect(handle.cancelled)
+    qtbot.waitUntil(lambda: len(progress) >= 2, timeout=30_000)
+    handle.cancel()
+    qtbot.waitUntil(lambda: bool(cancelled), timeout=10_000)
+    assert torch.load(tmp_path / "c.ckpt.pt", weights_only=True)["step"] >= 1  # resumable
+
+
+def test_stop_that_times_out_says_so_and_the_thread_ends_later(qtbot):
+    eng = Engine(device="cpu")
+    started(qtbot, eng)
+    stopped, died = collect(eng.stopped), collect(eng.died)
+    steps = []
+
+    def long_step(pipeline):
+        steps.append(1)
+        time.sleep(1.5)
+        yield Progress(1.0)
+
+    eng.submit_job("long", "Long", long_step)
+    qtbot.waitUntil(lambda: bool(steps), timeout=5_000)
+    assert eng.stop(100) is False and eng.is_running() and eng.stopping
+    qtbot.waitUntil(lambda: bool(stopped), timeout=10_000)
+    assert not eng.is_running() and died == []  # asked to stop: not a death
+
+
+def test_a_thread_that_ends_on_its_own_is_announced(qtbot):
+    eng = Engine(device="cpu")
+    started(qtbot, eng)
+    died = collect(eng.died)
+
+    def leave(pipeline):
+        raise SystemExit("a library called sys.exit()")
+
+    eng.call("exit", leave)
+    qtbot.waitUntil(lambda: bool(died), timeout=10_000)
+    assert not eng.is_running()
+    assert died[0].origin == "engine" and "sys.exit" in died[0].message
+    assert eng.stop()
+
+
+def test_failures_go_to_the_rotating_log(qtbot, engine, tmp_path, log_file, photos_dir):
+    import logging
+    import logging.handlers
+
+    from memstudio.core.logs import setup_logging
+
+    path = log_file
+    assert path == tmp_path / "logs" / "memstudio.log" and setup_logging() == path  # once per folder
+    rotating = logging.handlers.RotatingFileHandler
+    handlers = [h for h in logging.getLogger("memstudio").handlers if isinstance(h, rotating)]
+    assert [Path(h.baseFilename) for h in handlers].count(path) == 1 and handlers[-1].maxBytes > 0
+    failures = collect(engine.failed)
+    bad = tmp_path / "broken.jpg"
+    bad.write_text("not a photo")
+    engine.request_render(request(engine, bad, assessors=()))
+    qtbot.waitUntil(lambda: bool(failures), timeout=10_000)
+    for handler in handlers:
+        handler.flush()
+    text = path.read_text()
+    assert "render" in text and str(bad) in text and "Traceback" in text

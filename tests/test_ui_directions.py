@@ -73,7 +73,7 @@ def test_train_cancel_resume_and_slide_on_a_photo(qtbot, window, photos_dir, tmp
     dialog.use_samples.setChecked(True)
     output = tmp_path / "bright.json"
     dialog.set_output(output)
-    assert dialog.request().alpha_max is None  # "auto": default_alpha_max from the assessor's spread
+    assert dialog.request().settings.alpha_max is None  # "auto": default_alpha_max from the assessor's spread
 
     messages: list[str] = []
     window.engine.job_progress.connect(lambda u: messages.append(u.message))
@@ -103,7 +103,7 @@ def test_train_cancel_resume_and_slide_on_a_photo(qtbot, window, photos_dir, tmp
     with qtbot.waitSignal(feature.direction_loaded, timeout=TIMEOUT) as loaded:
         resume.click()
     finished = finished_jobs[0]
-    assert finished.error is None and finished.result["steps"] == 40
+    assert finished.error is None and finished.result.steps == 40
     assert messages[0] == f"resuming from step {step}"
     trained_steps = [int(m.split()[1].split("/")[0]) for m in messages if m.startswith("step ")]
     assert trained_steps and min(trained_steps) > step  # continued, not restarted

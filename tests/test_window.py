@@ -169,3 +169,92 @@ def test_closing_stops_the_engine_thread(qtbot):
     qtbot.waitUntil(lambda: win.engine.is_running(), timeout=10_000)
     win.close()
     assert not win.engine.is_running()
+
+
+def test_close_waits_for_a_long_engine_step_then_closes_itself(qtbot):
+    import time
+
+    from memstudio.core.jobs import Progress
+
+    win = MainWindow(assessors=FAST)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.engine.pipeline is not None, timeout=20_000)
+    win.STOP_TIMEOUT_MS = 100
+    started = []
+
+    def long_step(pipeline):
+        started.append(True)
+        time.sleep(1.5)
+        yield Progress(1.0)
+
+    win.engine.submit_job("long", "Long step", long_step)
+    qtbot.waitUntil(lambda: bool(started), timeout=5_000)
+    assert win.close() is False  # stop() timed out: the window stays and says why
+    assert win.isVisible() and not win.isEnabled() and win.engine.is_running()
+    assert "waiting for the engine to finish its current step" in win.messages.text()
+    win.close()  # a second close while waiting changes nothing
+    assert win.isVisible()
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=10_000)
+    assert not win.engine.is_running()
+
+
+def test_the_window_says_when_the_engine_thread_dies(qtbot, window):
+    def leave(pipeline):
+        raise SystemExit("gone")
+
+    qtbot.waitUntil(lambda: window.engine.pipeline is not None, timeout=20_000)
+    with qtbot.waitSignal(window.engine.died, timeout=10_000):
+        window.engine.call("exit", leave)
+    assert "The engine stopped" in window.messages.text() and "restart memstudio" in window.messages.text()
+    assert window._device_label.text() == "device: engine stopped"
+
+
+def test_a_failed_job_is_named_in_the_message_bar_and_on_its_card(qtbot, window):
+    from memstudio.core.jobs import Progress
+
+    def broken(pipeline):
+        yield Progress(0.0, "starting")
+        raise ValueError("the settings make no sense")
+
+    qtbot.waitUntil(lambda: window.engine.pipeline is not None, timeout=20_000)
+    window.jobs.add_job("broken", "Broken job")
+    with qtbot.waitSignal(window.engine.job_finished, timeout=10_000):
+        window.engine.submit_job("broken", "Broken job", broken)
+    assert window.messages.text() == "Broken job failed: ValueError: the settings make no sense"
+    row = window.jobs.rows["broken"]
+    assert "failed" in row.title.text() and row.message.text() == "ValueError: the settings make no sense"
+    assert row.bar.text() == "failed"
+    assert not window.jobs_dock.visibleRegion().isEmpty()
+
+
+def test_uncaught_exceptions_show_a_dialog_with_copyable_details(qtbot, log_file):
+    import logging
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    from memstudio.ui import crash_dialog
+
+    before = sys.excepthook
+    crash_dialog.install_excepthook()
+    try:
+        assert sys.excepthook is not before
+        for message in ("first slot broke", "second slot broke"):
+            try:
+                raise KeyError(message)
+            except KeyError:
+                sys.excepthook(*sys.exc_info())
+    finally:
+        sys.excepthook = before
+    dialog = crash_dialog._open[0]
+    qtbot.addWidget(dialog)
+    assert dialog.isVisible() and dialog.count == 2  # one dialog, not a pile
+    assert "second slot broke" in dialog.summary.text() and "2 problems" in dialog.summary.text()
+    assert "first slot broke" in dialog.details.toPlainText() and "Traceback" in dialog.details.toPlainText()
+    dialog.copy.click()
+    assert "second slot broke" in QApplication.clipboard().text()
+    for handler in logging.getLogger("memstudio").handlers:
+        handler.flush()
+    assert "first slot broke" in log_file.read_text()
+    dialog.close()

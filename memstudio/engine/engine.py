@@ -4,13 +4,19 @@ Rules (ARCHITECTURE.md): a render slot holds only the newest request (latest win
 request id, and per request the order is render → show → score, a newer render abandoning stale scoring.
 Other work waits its turn: tasks (load a model, open a direction) before job steps. Long jobs are Python
 generators (:mod:`memstudio.core.jobs`), advanced one step at a time with pending renders answered in
-between, so the studio stays live while a job runs; cancelling closes the generator within one step. An
-exception anywhere becomes a :class:`Failure` for the user and the thread keeps serving.
+between, so the studio stays live while a job runs; cancelling closes the generator within one step.
+
+The loop is sealed: a device that cannot be used at start-up (``MEMSTUDIO_DEVICE=gpu``, CUDA without a
+driver) becomes a :class:`Failure` and the engine serves on the CPU; a malformed job step, an exception anywhere
+in an iteration or a model that fails to load becomes a :class:`Failure` and the thread keeps serving. If the
+thread ever ends without being asked to, :attr:`Engine.died` says so. Failures also go to the log.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
+import os
 import threading
 import time
 import traceback
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from memstudio.core.errors import MemstudioError
 from memstudio.core.jobs import Progress
@@ -31,6 +37,9 @@ if TYPE_CHECKING:
     import torch
 
     from memstudio.core.pipeline import Pipeline
+    from memstudio.engine.commands import JobCommand, JobHandle
+
+log = logging.getLogger("memstudio.engine")
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ class JobDone:
 class _JobState:
     title: str
     factory: Callable[[Pipeline], Iterator[Progress]]
+    handle: JobHandle | None = None
     iterator: Iterator[Progress] | None = None
     started: float = 0.0
     last_emit: float = 0.0
@@ -107,12 +117,19 @@ class Engine(QObject):
     """The studio's inference engine. Create, :meth:`start`, send requests, :meth:`stop` on close."""
 
     ready = Signal(str)
+    #: The thread ended without :meth:`stop` (a :class:`Failure` says why): nothing will be served any more.
+    died = Signal(object)
+    #: The thread has ended, asked to or not.
+    stopped = Signal()
     rendered = Signal(object)
     scored = Signal(object)
     failed = Signal(object)
     task_done = Signal(object)
     job_progress = Signal(object)
     job_finished = Signal(object)
+
+    # Engine thread → GUI thread: (handle, kind, payload), re-emitted there by the handle (see :meth:`submit`).
+    _to_handle = Signal(object, str, object)
 
     #: Progress signals per job are throttled to this interval unless they carry a preview.
     PROGRESS_INTERVAL_S = 0.1
@@ -129,12 +146,19 @@ class Engine(QObject):
         self._cancel: set[str] = set()
         self._stopping = False
         self._ids = itertools.count(1)
+        self._job_ids = itertools.count(1)
+        #: Why the thread ended on its own (set on the engine thread just before it ends).
+        self.death: Failure | None = None
         self._thread = _WorkerThread(self)
+        self._thread.finished.connect(self._thread_finished)
+        self._to_handle.connect(self._deliver)
         _live_engines.add(self)
 
     # ----- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
-        self._thread.start()
+        """Start the thread (a no-op once :meth:`stop` was called: a window closed before its engine started)."""
+        if not self._stopping:
+            self._thread.start()
 
     def stop(self, timeout_ms: int = 30_000) -> bool:
         """Cancel jobs, finish the current step and join the thread; True when it has stopped."""
@@ -145,6 +169,21 @@ class Engine(QObject):
 
     def is_running(self) -> bool:
         return self._thread.isRunning()
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called (the thread may still be finishing a step)."""
+        return self._stopping
+
+    @Slot()
+    def _thread_finished(self) -> None:
+        if not self._stopping:
+            death = self.death or Failure(
+                "engine", "thread", "the engine thread stopped unexpectedly; restart memstudio", ""
+            )
+            log.error("engine thread died: %s\n%s", death.message, death.details)
+            self.died.emit(death)
+        self.stopped.emit()
 
     # ----- requests (GUI thread) ------------------------------------------------------------------------
     def next_request_id(self) -> int:
@@ -170,6 +209,27 @@ class Engine(QObject):
             self._jobs[job_id] = _JobState(title, factory)
             self._cond.notify_all()
 
+    @Slot(object, str, object)
+    def _deliver(self, handle: JobHandle, kind: str, payload: object) -> None:
+        handle.deliver(kind, payload)
+
+    def submit(self, command: JobCommand, job_id: str | None = None) -> JobHandle:
+        """Run a typed job command; its :class:`JobHandle` reports progress, done, failed and cancelled.
+
+        The handle's signals are emitted on the GUI thread from its event loop, never before this call has
+        returned, so connecting to them right after ``submit`` misses nothing even when the job fails at once.
+        """
+        from memstudio.engine.commands import JobHandle
+
+        job_id = job_id or f"{type(command).__name__}-{next(self._job_ids)}"
+        handle = JobHandle(self, job_id, command.title)
+        with self._cond:
+            if job_id in self._jobs:
+                raise MemstudioError(f"a job called {job_id!r} is already running")
+            self._jobs[job_id] = _JobState(command.title, command.steps, handle)
+            self._cond.notify_all()
+        return handle
+
     def cancel_job(self, job_id: str) -> None:
         with self._cond:
             self._cancel.add(job_id)
@@ -180,39 +240,68 @@ class Engine(QObject):
 
     # ----- engine thread --------------------------------------------------------------------------------
     def _run(self) -> None:
+        self._start_up()
+        import torch
+
+        torch.set_grad_enabled(False)
+        while True:
+            try:
+                if not self._serve_next():
+                    break
+            except Exception as exc:  # noqa: BLE001 - sealed: one bad iteration never ends the thread
+                self._report(_failure("engine", "loop", exc))
+        for job_id in list(self._jobs):
+            self._finish_job(job_id, cancelled=True)
+
+    def _start_up(self) -> None:
+        """Import torch and build the pipeline on the wanted device, or on the CPU when that device fails."""
         from memstudio.core.heap import long_lived
 
         # torch is imported here, on the engine thread, so the window is on screen and live meanwhile.
         with long_lived():
             import torch
 
-            from memstudio.core.device import default_device, describe
+            from memstudio.core.device import describe
             from memstudio.core.pipeline import Pipeline
 
-            device = torch.device(self._device_name) if self._device_name else default_device()
-            self.pipeline = Pipeline(device)
-            self.device_description = describe(device)
+            try:
+                device = _usable_device(self._device_name)
+                self.pipeline = Pipeline(device)
+                self.device_description = describe(device)
+            except Exception as exc:  # noqa: BLE001 - any device problem: say so and serve on the CPU
+                failure = _failure("startup", "device", exc)
+                self._report(
+                    Failure(failure.origin, failure.ident, f"{failure.message}; running on the CPU", failure.details)
+                )
+                cpu = torch.device("cpu")
+                self.pipeline = Pipeline(cpu)
+                self.device_description = f"{describe(cpu)} (fallback)"
+        log.info("engine ready on %s", self.device_description)
         self.ready.emit(self.device_description)
-        torch.set_grad_enabled(False)
-        while True:
-            with self._cond:
-                while not (self._stopping or self._render or self._tasks or self._jobs or self._cancel):
-                    self._cond.wait()
-                if self._stopping:
-                    break
-                request, self._render = self._render, None
-                task = self._tasks.popleft() if request is None and self._tasks else None
-                cancels, self._cancel = self._cancel, set()
-            for job_id in cancels:
-                self._finish_job(job_id, cancelled=True)
-            if request is not None:
-                self._serve_render(request)
-            elif task is not None:
-                self._serve_task(*task)
-            elif self._jobs:
-                self._step_next_job()
-        for job_id in list(self._jobs):
+
+    def _serve_next(self) -> bool:
+        """Wait for work and do one piece of it; False when the engine is stopping."""
+        with self._cond:
+            while not (self._stopping or self._render or self._tasks or self._jobs or self._cancel):
+                self._cond.wait()
+            if self._stopping:
+                return False
+            request, self._render = self._render, None
+            task = self._tasks.popleft() if request is None and self._tasks else None
+            cancels, self._cancel = self._cancel, set()
+        for job_id in cancels:
             self._finish_job(job_id, cancelled=True)
+        if request is not None:
+            self._serve_render(request)
+        elif task is not None:
+            self._serve_task(*task)
+        elif self._jobs:
+            self._step_next_job()
+        return True
+
+    def _report(self, failure: Failure) -> None:
+        log.error("%s %s failed: %s\n%s", failure.origin, failure.ident, failure.message, failure.details)
+        self.failed.emit(failure)
 
     def _serve_render(self, request: RenderRequest) -> None:
         from memstudio.core.imaging import tensor_to_uint8
@@ -222,7 +311,7 @@ class Engine(QObject):
             image = self.pipeline.render(request)
             pixels = tensor_to_uint8(image)[0]
         except Exception as exc:  # noqa: BLE001 - reported to the user; the engine keeps serving
-            self.failed.emit(_failure("render", request.request_id, exc))
+            self._report(_failure("render", request.request_id, exc))
             return
         render_ms = (time.perf_counter() - start) * 1000.0
         self.rendered.emit(Frame(request.request_id, pixels, render_ms, image.detach().cpu()))
@@ -242,7 +331,7 @@ class Engine(QObject):
         try:
             result = fn(self.pipeline)
         except Exception as exc:  # noqa: BLE001
-            self.failed.emit(_failure("task", task_id, exc))
+            self._report(_failure("task", task_id, exc))
             return
         self.task_done.emit(TaskDone(task_id, result))
 
@@ -257,30 +346,50 @@ class Engine(QObject):
             job_id, state = next(iter(self._jobs.items()))
             self._jobs.move_to_end(job_id)  # round-robin between jobs
         try:
-            with torch.enable_grad():
+            with torch.inference_mode(False), torch.enable_grad():
                 if state.iterator is None:
                     state.started = time.perf_counter()
                     state.iterator = iter(state.factory(self.pipeline))
                 step = next(state.iterator)
+            if not isinstance(step, Progress):
+                raise MemstudioError(
+                    f"job {state.title!r} yielded a {type(step).__name__}, not a Progress (a bug in the job)"
+                )
+            now = time.perf_counter()
+            if step.preview is None and now - state.last_emit < self.PROGRESS_INTERVAL_S and step.fraction < 1.0:
+                return
+            fraction = min(max(float(step.fraction), 0.0), 1.0)
+            preview = tensor_to_uint8(step.preview[:1])[0] if step.preview is not None else None
         except StopIteration as stop:
             self._drop_job(job_id)
-            self.job_finished.emit(JobDone(job_id, state.title, stop.value, cancelled=False, error=None))
+            done = JobDone(job_id, state.title, stop.value, cancelled=False, error=None)
+            if state.handle is not None:
+                self._to_handle.emit(state.handle, "done", stop.value)
+            self.job_finished.emit(done)
             return
         except Exception as exc:  # noqa: BLE001
-            self._drop_job(job_id)
-            failure = _failure("job", job_id, exc)
-            self.failed.emit(failure)
-            self.job_finished.emit(JobDone(job_id, state.title, None, cancelled=False, error=failure.message))
-            return
-        now = time.perf_counter()
-        if step.preview is None and now - state.last_emit < self.PROGRESS_INTERVAL_S and step.fraction < 1.0:
+            self._fail_job(job_id, state, _failure("job", job_id, exc))
             return
         state.last_emit = now
         elapsed = now - state.started
-        fraction = min(max(step.fraction, 0.0), 1.0)
         eta = elapsed * (1.0 - fraction) / fraction if fraction > 0.01 else None
-        preview = tensor_to_uint8(step.preview[:1])[0] if step.preview is not None else None
-        self.job_progress.emit(JobUpdate(job_id, state.title, fraction, step.message, eta, preview))
+        update = JobUpdate(job_id, state.title, fraction, step.message, eta, preview)
+        if state.handle is not None:
+            self._to_handle.emit(state.handle, "progress", update)
+        self.job_progress.emit(update)
+
+    def _fail_job(self, job_id: str, state: _JobState, failure: Failure) -> None:
+        """A job that raised or yielded nonsense: closed (its ``finally`` runs), reported, and gone."""
+        self._drop_job(job_id)
+        if state.iterator is not None and hasattr(state.iterator, "close"):
+            try:
+                state.iterator.close()
+            except Exception as exc:  # noqa: BLE001 - the first failure is the one to report
+                log.warning("closing failed job %s: %s", job_id, exc)
+        self._report(failure)
+        if state.handle is not None:
+            self._to_handle.emit(state.handle, "failed", failure)
+        self.job_finished.emit(JobDone(job_id, state.title, None, cancelled=False, error=failure.message))
 
     def _drop_job(self, job_id: str) -> _JobState | None:
         with self._cond:
@@ -296,6 +405,8 @@ class Engine(QObject):
                 state.iterator.close()  # runs the job's finally: it saves what it needs to resume
             except Exception as exc:  # noqa: BLE001
                 error = str(exc)
+        if state.handle is not None:
+            self._to_handle.emit(state.handle, "cancelled", None)
         self.job_finished.emit(JobDone(job_id, state.title, None, cancelled=cancelled, error=error))
 
 
@@ -306,7 +417,29 @@ class _WorkerThread(QThread):
         self.setObjectName("memstudio-engine")
 
     def run(self) -> None:
-        self._engine._run()
+        try:
+            self._engine._run()
+        except BaseException as exc:  # noqa: BLE001 - recorded so the window can say why the engine stopped
+            self._engine.death = _failure("engine", "thread", exc)
+            log.critical("engine thread ended: %s\n%s", self._engine.death.message, self._engine.death.details)
+
+
+def _usable_device(name: str | None) -> torch.device:
+    """The device to serve on, checked by allocating on it: a name torch does not know, or CUDA without a
+    driver or GPU, fails here with a clear message rather than on the first frame."""
+    import torch
+
+    from memstudio.core.device import default_device
+
+    told = f"device {name!r}" if name else f"MEMSTUDIO_DEVICE={os.environ.get('MEMSTUDIO_DEVICE', '')!r}"
+    try:
+        device = torch.device(name) if name else default_device()
+    except RuntimeError as exc:
+        raise MemstudioError(f"{told} is not a torch device (use cpu, cuda or cuda:N): {exc}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise MemstudioError(f"{told} asks for CUDA, but CUDA is not available here (no driver or no GPU)")
+    torch.zeros(1, device=device)
+    return device
 
 
 def _failure(origin: str, ident: int | str, exc: BaseException) -> Failure:

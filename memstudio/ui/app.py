@@ -28,6 +28,11 @@ def run_studio(
         for problem in found:
             print(f"memstudio: {problem}", file=sys.stderr)
         return 1
+    from memstudio.core.logs import setup_logging
+    from memstudio.ui.crash_dialog import install_excepthook
+
+    setup_logging()
+    install_excepthook()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("memstudio")
     app.setOrganizationName("memstudio")

@@ -1,7 +1,9 @@
 """The Train direction dialog: GANalyze (paper 000), a hyperplane (001 §2.4) or a conditional edit (001 A.5).
 
-It only collects choices: GANalyze and hyperplane become a :class:`TrainRequest` the feature runs as an engine
-job; a conditional edit is a quick engine task whose cosines (before / after) come back into the dialog.
+It only collects choices: GANalyze and hyperplane become a :class:`TrainDirection` command (the core's
+:class:`TrainDirectionSettings`, the same the CLI fills) that the feature runs on the engine; a conditional
+edit is a quick engine task whose cosines (before / after) come back into the dialog. The held-out count
+shown is the one used, and the dialog warns before training when it is too small to cite.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memstudio.ui.direction_tasks import TrainRequest
+from memstudio.core.directions.train import MIN_CITABLE_SAMPLES, TrainDirectionSettings
+from memstudio.core.session.directions import TrainDirection
 
 METHODS = (("GANalyze", "ganalyze"), ("Hyperplane", "hyperplane"), ("Conditional", "conditional"))
 
@@ -48,7 +51,7 @@ ALPHA_SHORT = (
 
 
 class TrainDirectionDialog(QDialog):
-    """``train_requested(TrainRequest)``; ``conditional_requested(base_id, keep_ids, output)``."""
+    """``train_requested(TrainDirection)``; ``conditional_requested(base_id, keep_ids, output)``."""
 
     train_requested = Signal(object)
     conditional_requested = Signal(str, list, str)
@@ -165,13 +168,25 @@ class TrainDirectionDialog(QDialog):
         (self.use_selected if len(self.selected_photos) >= 2 else self.use_samples).setChecked(True)
         self.use_selected.setEnabled(bool(self.selected_photos))
         self.photo_size = _spin(16, 2048, 256, "photoSize")
+        self.heldout = _spin(0, 0, 0, "heldoutPhotos")
+        self.heldout.setToolTip(
+            "Photos kept out of training; the evidence (β, CI, R²) is measured on them, one sample per photo."
+        )
         photos.addRow(self.use_selected)
         photos.addRow(self.use_samples)
         photos.addRow("Photo size (px)", self.photo_size)
-        photos.addRow(QLabel("A third of the photos is held out for the evidence."))
+        photos.addRow("Held-out photos (evidence)", self.heldout)
         self.photos_box.setVisible(photo_mode)
+        group.buttonToggled.connect(self._photos_changed)
 
-        self.eval_samples = _spin(2, 100_000, 32, "evalSamples")
+        self.eval_samples = _spin(2, 100_000, 64, "evalSamples")
+        self.eval_samples.setToolTip("Fresh latents from memstudio's held-out seed; the evidence's n.")
+        self.evidence_warning = QLabel("")
+        self.evidence_warning.setObjectName("evidenceWarning")
+        self.evidence_warning.setWordWrap(True)
+        self.evidence_warning.setStyleSheet("color: #b35c00;")
+        self.eval_samples.valueChanged.connect(self._update_warning)
+        self.heldout.valueChanged.connect(self._update_warning)
         self.output = QLineEdit(str(output_folder / "direction.json"))
         self.output.setObjectName("directionOutput")
         self._auto_output = True
@@ -203,11 +218,14 @@ class TrainDirectionDialog(QDialog):
         layout.addWidget(self.pages)
         layout.addWidget(self.photos_box)
         bottom = QFormLayout()
-        bottom.addRow("Evidence samples", self.eval_samples)
+        self.eval_samples_label = QLabel("Held-out samples (evidence)")
+        bottom.addRow(self.eval_samples_label, self.eval_samples)
+        bottom.addRow(self.evidence_warning)
         bottom.addRow("Output file", out_row)
         layout.addLayout(bottom)
         layout.addLayout(buttons)
         self.set_spaces(spaces)
+        self._photos_changed()
         self._method_changed()
 
     # ----- contents ---------------------------------------------------------------------------------------
@@ -263,6 +281,10 @@ class TrainDirectionDialog(QDialog):
         self.pages.setCurrentIndex([k for _, k in METHODS].index(key))
         self.start.setText({"conditional": "Make conditional"}.get(key, "Train"))
         self.photos_box.setVisible(self.photo_mode and key == "ganalyze")
+        on_samples = not self.photo_mode and key != "conditional"
+        self.eval_samples.setVisible(on_samples)
+        self.eval_samples_label.setVisible(on_samples)
+        self._update_warning()
         self.assessor.setEnabled(key != "conditional")
         self.start.setEnabled(not (self.photo_mode and key == "hyperplane"))
         self._default_output()
@@ -291,18 +313,43 @@ class TrainDirectionDialog(QDialog):
     def photos(self) -> list[str]:
         return self.selected_photos if self.use_selected.isChecked() else self.sample_photos
 
-    def request(self) -> TrainRequest:
-        """The GANalyze / hyperplane settings as chosen."""
+    def _photos_changed(self, *_args: object) -> None:
+        """Held-out photos: at most all but one, a third by default (the CLI's default)."""
+        count = len(set(self.photos()))
+        self.heldout.setRange(0, max(count - 1, 0))
+        self.heldout.setValue(max(1, count // 3) if count >= 2 else 0)
+        self._update_warning()
+
+    def heldout_count(self) -> int:
+        """The evidence's n as it will be: held-out photos, or held-out samples of the generator."""
+        return int(self.heldout.value() if self.photo_mode else self.eval_samples.value())
+
+    def _update_warning(self) -> None:
+        n = self.heldout_count()
+        if self.method_key() == "conditional" or n >= MIN_CITABLE_SAMPLES:
+            self.evidence_warning.setText("")
+        elif self.photo_mode and n == 0:
+            self.evidence_warning.setText("⚠ No photo held out: the evidence would be measured on the training photos.")
+        else:
+            what = "photos" if self.photo_mode else "samples"
+            more = " (select more photos)" if self.photo_mode else ""
+            self.evidence_warning.setText(
+                f"⚠ n = {n} held-out {what}: fewer than {MIN_CITABLE_SAMPLES}, β and its CI will not be "
+                f"citable{more}."
+            )
+
+    def request(self) -> TrainDirection:
+        """The GANalyze / hyperplane settings as chosen, as the command the engine runs."""
         key = self.method_key()
         space_box = self.g_space if key == "ganalyze" else self.h_space
-        return TrainRequest(
+        settings = TrainDirectionSettings(
             method=key,
             assessor=self.assessor.currentText(),
             output=self.output.text(),
-            photo_mode=self.photo_mode,
-            photos=self.photos() if self.photo_mode else [],
-            photo_size=int(self.photo_size.value()),
             space=space_box.currentData(),
+            photos=tuple(self.photos()) if self.photo_mode else (),
+            photo_size=int(self.photo_size.value()),
+            heldout_photos=int(self.heldout.value()) if self.photo_mode else None,
             steps=int(self.steps.value()),
             batch_size=int(self.batch.value()),
             lr=float(self.lr.value()),
@@ -312,6 +359,7 @@ class TrainDirectionDialog(QDialog):
             classifier=self.classifier.currentText(),
             eval_samples=int(self.eval_samples.value()),
         )
+        return TrainDirection(settings, on_photos=self.photo_mode)
 
     def _start(self) -> None:
         if self.method_key() == "conditional":

@@ -37,12 +37,20 @@ class JobRow(QFrame):
         self.job_id = job_id
         self.setObjectName(f"job_{job_id}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.job_title = title
         self.title = QLabel(f"<b>{title}</b>")
+        self.title.setWordWrap(True)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.eta = QLabel(format_eta(None))
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warnings = QLabel("")
+        self.warnings.setObjectName("jobWarnings")
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("color: #b35c00;")
+        self.warnings.hide()
         self.preview = QLabel()
         self.preview.setFixedHeight(0)
         self.cancel = QPushButton("Cancel")
@@ -53,7 +61,8 @@ class JobRow(QFrame):
         grid.addWidget(self.cancel, 1, 1)
         grid.addWidget(self.eta, 2, 0)
         grid.addWidget(self.message, 3, 0, 1, 2)
-        grid.addWidget(self.preview, 4, 0, 1, 2)
+        grid.addWidget(self.warnings, 4, 0, 1, 2)
+        grid.addWidget(self.preview, 5, 0, 1, 2)
 
     def update_progress(self, update: JobUpdate) -> None:
         self.bar.setValue(int(round(update.fraction * 1000)))
@@ -66,19 +75,29 @@ class JobRow(QFrame):
             self.preview.setFixedHeight(96)
             self.preview.setPixmap(pixmap)
 
-    def finish(self, done: JobDone, summary: str) -> None:
+    def finish(self, done: JobDone, summary: str, warnings: tuple[str, ...] = ()) -> None:
+        """The outcome, where the eye is: a failure in the title line and the message, warnings below."""
         self.cancel.setEnabled(False)
+        self.warnings.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.warnings.setVisible(bool(warnings))
         if done.error:
+            self.title.setText(f"<b>{self.job_title}</b> — <span style='color:#d33'>failed</span>")
             self.eta.setText("failed")
+            self.bar.setFormat("failed")  # not a bare "0 %" that reads as "still waiting"
             self.message.setText(done.error)
-            self.message.setStyleSheet("color: #d33;")
         elif done.cancelled:
             self.eta.setText("cancelled")
+            self.bar.setFormat("cancelled at %p %")
             self.message.setText(summary or "cancelled; partial results kept where the job says so")
         else:
             self.bar.setValue(1000)
             self.eta.setText("done")
             self.message.setText(summary)
+        self.message.setStyleSheet("color: #d33;" if done.error else "")
+
+    def add_action(self, button: QPushButton) -> None:
+        """A follow-up the job offers (Resume), beside its status."""
+        self.layout().addWidget(button, 2, 1)
 
 
 class JobsPanel(QWidget):
@@ -113,7 +132,7 @@ class JobsPanel(QWidget):
         if row is not None:
             row.update_progress(update)
 
-    def finish_job(self, done: JobDone, summary: str = "") -> None:
+    def finish_job(self, done: JobDone, summary: str = "", warnings: tuple[str, ...] = ()) -> None:
         row = self.rows.get(done.job_id)
         if row is not None:
-            row.finish(done, summary)
+            row.finish(done, summary, warnings)

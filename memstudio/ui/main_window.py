@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from memstudio.core.imaging import IMAGE_SUFFIXES
 from memstudio.core.requests import PhotoSubject, RenderRequest
@@ -120,6 +120,10 @@ class MainWindow(QMainWindow):
         self.engine.failed.connect(self._show_failure)
         self.engine.job_progress.connect(self.jobs.update_job)
         self.engine.job_finished.connect(self._job_finished)
+        self.engine.died.connect(self._engine_died)
+        self.engine.stopped.connect(self._engine_stopped)
+        self._closing_wait = False
+        self._closed = False
         if self._owns_engine:
             # Started after the window is shown: torch is imported on the engine thread meanwhile.
             QTimer.singleShot(0, self.engine.start)
@@ -321,8 +325,27 @@ class MainWindow(QMainWindow):
         self.scores_shown.emit(result.request_id)
 
     def _show_failure(self, failure: Failure) -> None:
-        self.messages.show_problem(failure.message, failure.details)
-        self.statusBar().showMessage(failure.message, 10_000)
+        message = failure.message
+        row = self.jobs.rows.get(str(failure.ident)) if failure.origin == "job" else None
+        if row is not None:
+            # A failed job says so where the user looks: the message bar names it, its card comes into view.
+            message = f"{row.job_title} failed: {failure.message}"
+            self.jobs_dock.show()
+            self.jobs_dock.raise_()
+            scroll = self.jobs_dock.widget()
+            if isinstance(scroll, QScrollArea):
+                scroll.ensureWidgetVisible(row)
+        self.messages.show_problem(message, failure.details)
+        self.statusBar().showMessage(message, 10_000)
+
+    def _engine_died(self, failure: Failure) -> None:
+        """The engine thread ended on its own: nothing renders any more, and the user must know."""
+        self._device_label.setText("device: engine stopped")
+        self.messages.show_problem(
+            f"The engine stopped ({failure.message}): nothing will render or score; save your work and restart "
+            "memstudio (the log has the details).",
+            failure.details,
+        )
 
     def _engine_ready(self, device: str) -> None:
         self._device_label.setText(f"device: {device}")
@@ -350,19 +373,46 @@ class MainWindow(QMainWindow):
 
     def _job_finished(self, done: JobDone) -> None:
         summary = ""
-        if isinstance(done.result, dict) and isinstance(done.result.get("summary"), str):
+        warnings = tuple(getattr(done.result, "warnings", ()))
+        if isinstance(getattr(done.result, "summary", None), str):
+            summary = done.result.summary
+        elif isinstance(done.result, dict) and isinstance(done.result.get("summary"), str):
             summary = done.result["summary"]
         elif isinstance(done.result, dict) and "csv" in done.result:
             summary = f"{done.result['scored']} scored, {done.result['failed']} failed → {done.result['csv']}"
-        self.jobs.finish_job(done, summary)
+        self.jobs.finish_job(done, summary, warnings)
         if summary:
-            self.statusBar().showMessage(summary, 10_000)
+            self.statusBar().showMessage(" · ".join([summary, *warnings]), 10_000)
 
     # ----- closing --------------------------------------------------------------------------------------
+    #: How long closing waits for the engine to finish its current step before waiting in the background.
+    STOP_TIMEOUT_MS = 5_000
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        self.closing.emit()
-        self.save_layout()
-        self.browser.shutdown()
-        if self._owns_engine:
-            self.engine.stop()
+        if self._closing_wait:
+            # Still waiting for the engine's step: the window closes by itself when the thread has ended.
+            event.ignore()
+            return
+        if not self._closed:
+            self._closed = True
+            self.closing.emit()
+            self.save_layout()
+            self.browser.shutdown()
+        if self._owns_engine and not self.engine.stop(self.STOP_TIMEOUT_MS):
+            # A long step (a model load, a training step on a slow CPU) is still running. Quitting now would
+            # destroy a running QThread and abort the process, so the window stays, says so, and closes itself
+            # once the engine has ended (:meth:`_engine_stopped`).
+            self._closing_wait = True
+            self.setEnabled(False)
+            self.messages.show_problem(
+                "Closing: waiting for the engine to finish its current step (jobs are cancelled and keep their "
+                "checkpoints)…"
+            )
+            event.ignore()
+            return
         event.accept()
+
+    def _engine_stopped(self) -> None:
+        if self._closing_wait:
+            self._closing_wait = False
+            self.close()

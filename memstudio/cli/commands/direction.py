@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from memstudio.core.assessors.base import Assessor
     from memstudio.core.directions.base import Direction
+    from memstudio.core.directions.train import TrainDirectionSettings
     from memstudio.core.generators.base import Generator
 
 
@@ -203,19 +204,6 @@ def _alphas(args: argparse.Namespace) -> list[float] | None:
     return parse_float_list(args.alphas) if args.alphas else None
 
 
-def _heldout_split(paths: list[Path], count: int | None, seed: int) -> tuple[list[Path], list[Path]]:
-    """Training and held-out photos; held-out = a third (≥ 1) unless told, none when there are < 2 photos."""
-    import random
-
-    if count is None:
-        count = max(1, len(paths) // 3) if len(paths) >= 2 else 0
-    if count >= len(paths):
-        raise MemstudioError(f"--heldout-photos {count} leaves no photos to train on (of {len(paths)})")
-    order = list(paths)
-    random.Random(seed).shuffle(order)
-    return sorted(order[count:]), sorted(order[:count])
-
-
 def _report_evidence(evidence: dict[str, object]) -> None:
     low, high = evidence["ci95"]
     print(
@@ -228,75 +216,70 @@ def _report_evidence(evidence: dict[str, object]) -> None:
     print(f"mean score per α: {scores}")
 
 
+def train_settings(args: argparse.Namespace, photos: list[Path]) -> TrainDirectionSettings:
+    """The CLI's flags as the core's training settings (the studio's Train dialog fills the same ones)."""
+    from memstudio.core.directions.train import TrainDirectionSettings
+
+    return TrainDirectionSettings(
+        method=args.method,
+        assessor=args.assessor,
+        output=str(args.output),
+        name=args.name,
+        space=args.space,
+        seed=args.seed,
+        photos=tuple(str(p) for p in photos),
+        photo_size=args.photo_size,
+        heldout_photos=args.heldout_photos,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        micro_batch=args.micro_batch,
+        lr=args.lr,
+        alpha_max=args.alpha_max,
+        renormalize=args.renormalize,
+        class_conditional=args.class_conditional,
+        edit_std=args.edit_std,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every,
+        keep_checkpoint=args.keep_checkpoint,
+        num_samples=args.num_samples,
+        split=args.split,
+        fraction=args.fraction,
+        classifier=args.classifier,
+        l2=args.l2,
+        evaluate=not args.no_eval,
+        eval_samples=args.eval_samples,
+        eval_batch=args.batch,
+        alphas=tuple(_alphas(args)) if args.alphas else None,
+    )
+
+
 def run_train(args: argparse.Namespace) -> int:
-    from memstudio.core.directions.evidence import attach_evidence, evaluate_direction
-    from memstudio.core.directions.ganalyze import GanalyzeSettings, train_ganalyze
-    from memstudio.core.directions.hyperplane import HyperplaneSettings, fit_hyperplane
+    from memstudio.core.directions.train import split_photos, train_direction
 
     device = _device(args)
-    output = Path(args.output).with_suffix(".json")
-    assessor = _load_assessor(args.assessor, device)
-    heldout_generator = None
     if args.generator:
         generator = _open_generator(args, device)
+        settings = train_settings(args, [])
     else:
         if args.method == "hyperplane":
             raise MemstudioError("a hyperplane needs a GAN's latent space: give --generator")
-        train_paths, heldout_paths = _heldout_split(_photo_paths(args), args.heldout_photos, args.seed)
-        generator = _photo_editor(train_paths, args.photo_size, device)
-        if heldout_paths:
-            heldout_generator = _photo_editor(heldout_paths, args.photo_size, device)
-        print(f"photos: {len(train_paths)} for training, {len(heldout_paths)} held out", file=sys.stderr)
-
-    if args.method == "ganalyze":
-        settings = GanalyzeSettings(
-            space=args.space,
-            steps=args.steps,
-            batch_size=args.batch_size,
-            micro_batch=args.micro_batch,
-            lr=args.lr,
-            alpha_max=args.alpha_max,
-            renormalize=args.renormalize,
-            class_conditional=args.class_conditional,
-            edit_std=args.edit_std,
-            seed=args.seed,
-            checkpoint_every=args.checkpoint_every,
-        )
-        checkpoint = Path(args.checkpoint) if args.checkpoint else output.with_suffix(".ckpt.pt")
-        if checkpoint.exists():
-            print(f"resuming from {checkpoint}", file=sys.stderr)
-        job = train_ganalyze(generator, assessor, settings, checkpoint=checkpoint, name=args.name)
-    else:
-        settings = HyperplaneSettings(
-            space=args.space,
-            num_samples=args.num_samples,
-            split=args.split,
-            fraction=args.fraction,
-            classifier=args.classifier,
-            l2=args.l2,
-            batch_size=args.batch,
-            seed=args.seed,
-        )
-        checkpoint = None
-        job = fit_hyperplane(generator, assessor, settings, name=args.name)
-    direction = _run(job, f"training {args.method}", args)
+        generator = None
+        settings = train_settings(args, _photo_paths(args))
+        split = split_photos(settings.photos, settings.heldout_photos, settings.seed)
+        print(f"photos: {len(split.train)} for training, {len(split.heldout)} held out", file=sys.stderr)
+    checkpoint = settings.checkpoint_path
+    if checkpoint is not None and checkpoint.exists():
+        print(f"resuming from {checkpoint}", file=sys.stderr)
+    assessor = _load_assessor(args.assessor, device)
+    result = _run(train_direction(settings, assessor, generator, device), f"training {args.method}", args)
+    direction = result.direction
     if "test_accuracy" in direction.metrics:
         print(f"held-out accuracy {direction.metrics['test_accuracy']:.3f}")
-
-    if not args.no_eval:
-        target = heldout_generator or generator
-        evidence = _run(
-            evaluate_direction(target, assessor, direction, _alphas(args), args.eval_samples, args.batch),
-            "evidence",
-            args,
-        )
-        direction = attach_evidence(direction, evidence)
-        _report_evidence(evidence)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    path = direction.save(output)
-    if checkpoint is not None and checkpoint.exists() and not args.keep_checkpoint:
-        checkpoint.unlink()
-    print(path)
+    if "beta" in direction.evidence:
+        _report_evidence(direction.evidence)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.path)
     return 0
 
 
@@ -358,7 +341,8 @@ def run_project(args: argparse.Namespace) -> int:
 
 
 def run_layers(args: argparse.Namespace) -> int:
-    from memstudio.core.directions.layerwise import analyze_layers, record_analysis, with_layers
+    from memstudio.core.directions.layer_job import analyze_and_record
+    from memstudio.core.directions.layerwise import with_layers
 
     direction = _load_direction(args.direction)
     output = args.output or args.direction
@@ -382,24 +366,20 @@ def run_layers(args: argparse.Namespace) -> int:
     device = _device(args)
     generator = _open_generator(args, device)
     assessor = _load_assessor(args.assessor or str(direction.assessor.get("name", "resmem")), device)
-    job = analyze_layers(
+    job = analyze_and_record(
         generator,
         assessor,
         direction,
+        output,
         num_samples=args.samples,
         alphas=parse_float_list(args.alphas) if args.alphas else None,
         layers=parse_int_list(args.layers) if args.layers else None,
         batch_size=args.batch,
+        out_dir=args.out_dir,
     )
-    analysis = _run(job, "layer analysis", args)
-    folder = Path(args.out_dir) if args.out_dir else Path(output).with_suffix("").parent
-    stem = f"{Path(output).with_suffix('').name}-layers"
-    for path in analysis.save(folder, stem):
+    result = _run(job, "layer analysis", args)
+    for path in result.files:
         print(path)
-    best = max(range(len(analysis.layers)), key=lambda i: abs(analysis.mean_delta[i][-1]))
-    print(
-        f"strongest layer: {analysis.layers[best]} "
-        f"(Δ {analysis.mean_delta[best][-1]:+.4f} at α {analysis.alphas[-1]:g})"
-    )
-    print(record_analysis(direction, analysis).save(output))
+    print(result.summary)
+    print(result.path)
     return 0

@@ -141,5 +141,8 @@ def load_assessor(name: str, device: torch.device | str | None = None) -> Assess
                 reason = info.availability()
                 if reason is not None:
                     raise ModelUnavailableError(f"assessor {name!r} is not available: {reason}")
-                _cache[key] = info.factory(dev).eval()
+                # Inference mode off: a model first built while scoring (under torch.inference_mode) would
+                # hold inference tensors, and direction training through it would fail later.
+                with torch.inference_mode(False):
+                    _cache[key] = info.factory(dev).eval()
         return _cache[key]

@@ -18,20 +18,21 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QPushButton
 
+from memstudio.core.directions.train import TrainResult
 from memstudio.core.requests import PhotoSubject
-from memstudio.engine import Failure, JobDone, TaskDone
-from memstudio.ui.direction_sliders import DirectionSliders
-from memstudio.ui.direction_tasks import (
-    TrainRequest,
-    analyze_job,
+from memstudio.core.session.directions import (
+    AnalyzeLayers,
+    TrainDirection,
     conditional_task,
     forget_task,
     generator_context_task,
     open_direction_task,
     recheck_task,
     save_layers_task,
-    train_job,
 )
+from memstudio.engine import Failure, TaskDone
+from memstudio.engine.commands import JobHandle
+from memstudio.ui.direction_sliders import DirectionSliders
 from memstudio.ui.layer_editor import LayerEditor
 
 PREFIX = "directions:"
@@ -60,8 +61,8 @@ class DirectionsFeature(QObject):
         self.dialog = None
         self._ids = itertools.count(1)
         self._pending: dict[str, str] = {}  # task id → direction id being opened or made
-        self._train_jobs: dict[str, TrainRequest] = {}
-        self._analysis_jobs: set[str] = set()
+        self._train_jobs: dict[str, TrainDirection] = {}
+        self._handles: dict[str, JobHandle] = {}
         self._unusable: dict[str, str] = {}  # direction id → why it cannot edit the current generator
         self._removed: set[str] = set()  # removed by the user: an undo must not bring their α back
 
@@ -83,7 +84,6 @@ class DirectionsFeature(QObject):
         window.scores_shown.connect(self._scores_shown)
         window.engine.task_done.connect(self._task_done)
         window.engine.failed.connect(self._failed)
-        window.engine.job_finished.connect(self._job_finished)
         window.path_handlers.append(self.claim_paths)
         # Installed before the generators feature (name order): connect once the window has them all.
         QTimer.singleShot(0, self._connect_generators)
@@ -249,25 +249,50 @@ class DirectionsFeature(QObject):
         self.dialog.show()
         return self.dialog
 
-    def train(self, request: TrainRequest) -> str:
-        """Run GANalyze / the hyperplane fit plus the evidence as one job; its id. Done → a new slider."""
+    def train(self, command: TrainDirection) -> str:
+        """Run the core's training (GANalyze or hyperplane, then the evidence) as one job; its id.
+
+        Done → a new slider and the evidence (with its warnings) on the job card; failed → the error on the job
+        card and in the message bar; cancelled or failed GANalyze → a Resume button on the card.
+        """
         job_id = f"{PREFIX}train-{next(self._ids)}"
-        self._submit_training(job_id, request)
+        self._submit_training(job_id, command)
         return job_id
 
-    def _submit_training(self, job_id: str, request: TrainRequest) -> None:
-        what = "GANalyze" if request.method == "ganalyze" else "Hyperplane"
-        where = f"{len(request.photos)} photos" if request.photo_mode else "the generator"
-        title = f"{what} · {request.assessor} on {where} → {Path(request.output).name}"
-        self._train_jobs[job_id] = request
-        self.window.jobs.add_job(job_id, title)
-        self.window.engine.submit_job(job_id, title, train_job(request))
+    def _submit_training(self, job_id: str, command: TrainDirection) -> None:
+        self._train_jobs[job_id] = command
+        self.window.jobs.add_job(job_id, command.title)
+        handle = self.window.engine.submit(command, job_id)
+        handle.done.connect(lambda result, job_id=job_id: self._trained(job_id, result))
+        handle.failed.connect(lambda _failure, job_id=job_id: self._training_stopped(job_id))
+        handle.cancelled.connect(lambda job_id=job_id: self._training_stopped(job_id))
+        self._handles[job_id] = handle
 
     def resume(self, job_id: str) -> None:
-        """Submit a cancelled (or crashed) training again: GANalyze continues from its checkpoint."""
-        request = self._train_jobs.get(job_id)
-        if request is not None:
-            self._submit_training(job_id, request)
+        """Submit a cancelled (or failed) training again: GANalyze continues from its checkpoint."""
+        command = self._train_jobs.get(job_id)
+        if command is not None:
+            self._submit_training(job_id, command)
+
+    def _trained(self, job_id: str, result: TrainResult) -> None:
+        self._handles.pop(job_id, None)
+        self.open_direction(result.path)
+
+    def _training_stopped(self, job_id: str) -> None:
+        """Cancelled or failed (the window shows the error on the card and in the message bar): offer Resume."""
+        self._handles.pop(job_id, None)
+        command = self._train_jobs.get(job_id)
+        if command is None:
+            return
+        checkpoint = command.settings.checkpoint_path
+        if command.settings.method == "ganalyze" and checkpoint is not None:
+            row = self.window.jobs.rows.get(job_id)
+            if row is not None:
+                button = QPushButton("Resume")
+                button.setObjectName("resumeJob")
+                button.setToolTip(f"Continue from the checkpoint {checkpoint}")
+                button.clicked.connect(lambda: self.resume(job_id))
+                row.add_action(button)
 
     def make_conditional(self, base_id: str, keep_ids: list[str], output: str) -> str:
         """Project the base direction off the kept ones (001 A.5); the new one becomes a slider."""
@@ -285,11 +310,25 @@ class DirectionsFeature(QObject):
         assessor = info["assessor"] if info["assessor"] in self.window.strip.score_labels else None
         assessor = assessor or next(iter(self.window.strip.score_labels))
         job_id = f"{PREFIX}layers-{next(self._ids)}"
-        title = f"Layer analysis · {info['name']} ({assessor}, K = {num_samples})"
-        self._analysis_jobs.add(job_id)
-        self.window.jobs.add_job(job_id, title)
-        self.window.engine.submit_job(job_id, title, analyze_job(direction_id, assessor, num_samples))
+        command = AnalyzeLayers(direction_id, assessor, num_samples, name=info["name"])
+        self.window.jobs.add_job(job_id, command.title)
+        handle = self.window.engine.submit(command, job_id)
+        handle.done.connect(lambda result, job_id=job_id: self._analysed(job_id, result))
+        handle.failed.connect(lambda _failure, job_id=job_id: self._handles.pop(job_id, None))
+        handle.cancelled.connect(lambda job_id=job_id: self._handles.pop(job_id, None))
+        self._handles[job_id] = handle
         return job_id
+
+    def _analysed(self, job_id: str, result: dict[str, Any]) -> None:
+        self._handles.pop(job_id, None)
+        info = result["info"]
+        self.infos[info["id"]] = info
+        row = self.sliders.rows.get(info["id"])
+        if row is not None:
+            row.update_info(info)
+        self.editor.set_directions(list(self.infos.values()))
+        self.editor.select(info["id"])
+        self.analysis_done.emit(info)
 
     def choose_layerwise_copy(self, direction_id: str) -> None:
         info = self.infos.get(direction_id)
@@ -336,34 +375,6 @@ class DirectionsFeature(QObject):
             self._pending.pop(ident, None)
             if self.dialog is not None and ident.startswith(f"{PREFIX}conditional"):
                 self.dialog.cosines.setText(failure.message)
-
-    def _job_finished(self, done: JobDone) -> None:
-        if done.job_id in self._analysis_jobs:
-            self._analysis_jobs.discard(done.job_id)
-            if isinstance(done.result, dict):
-                info = done.result["info"]
-                self.infos[info["id"]] = info
-                row = self.sliders.rows.get(info["id"])
-                if row is not None:
-                    row.update_info(info)
-                self.editor.set_directions(list(self.infos.values()))
-                self.editor.select(info["id"])
-                self.analysis_done.emit(info)
-            return
-        request = self._train_jobs.get(done.job_id)
-        if request is None:
-            return
-        if isinstance(done.result, dict) and "path" in done.result:
-            self.open_direction(done.result["path"])
-            return
-        if request.method == "ganalyze" and (done.cancelled or done.error):
-            row = self.window.jobs.rows.get(done.job_id)
-            if row is not None:
-                button = QPushButton("Resume")
-                button.setObjectName("resumeJob")
-                button.setToolTip(f"Continue from the checkpoint {request.checkpoint}")
-                button.clicked.connect(lambda: self.resume(done.job_id))
-                row.layout().addWidget(button, 2, 1)
 
 
 def install(window: Any) -> DirectionsFeature:

@@ -1,19 +1,23 @@
-"""Engine-side work of the directions feature: open, check, train, evaluate, condition and dissect directions.
+"""The directions feature's commands and tasks: open, check, train, condition and dissect directions.
 
-Everything here runs on the engine thread (``engine.call`` tasks and ``engine.submit_job`` factories) and
-hands plain values back to the GUI thread: a direction's *info* dict (what a slider row shows) rather than the
-:class:`Direction` itself, so the widgets never touch tensors.
+Everything here runs on the engine thread — the job commands :class:`TrainDirection` and
+:class:`AnalyzeLayers` (``Engine.submit``), and ``Engine.call`` tasks — and hands plain values back to the
+GUI thread: a direction's *info* dict (what a slider row shows) rather than the :class:`Direction` itself, so
+the widgets never touch tensors. Training and the layer analysis are the core's one implementation
+(:func:`~memstudio.core.directions.train.train_direction`, :func:`~memstudio.core.directions.layer_job.
+analyze_and_record`), the same the CLI runs. The remaining tasks are closures still; they become commands the
+same way.
 """
 
 from __future__ import annotations
 
-import random
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from memstudio.core.directions.train import TrainDirectionSettings, train_direction
 from memstudio.core.errors import MemstudioError
 from memstudio.core.jobs import Progress
 
@@ -21,38 +25,6 @@ if TYPE_CHECKING:
     from memstudio.core.directions.base import Direction
     from memstudio.core.generators.base import Generator
     from memstudio.core.pipeline import Pipeline
-
-#: Share of a training job's progress bar given to training; the evidence fills the rest.
-TRAIN_SHARE = 0.85
-
-
-@dataclass
-class TrainRequest:
-    """What the Train dialog asks for (plain values: built on the GUI thread, used on the engine's)."""
-
-    method: str  # "ganalyze" | "hyperplane"
-    assessor: str
-    output: str
-    photo_mode: bool
-    photos: list[str] = field(default_factory=list)
-    photo_size: int = 256
-    space: str | None = None
-    steps: int = 300
-    batch_size: int = 8
-    lr: float = 0.05
-    alpha_max: float | None = None
-    num_samples: int = 500
-    split: str = "mean"
-    classifier: str = "logistic"
-    eval_samples: int = 32
-    seed: int = 0
-    name: str | None = None
-
-    @property
-    def checkpoint(self) -> Path:
-        """The resumable training state beside the output (the CLI's rule, so either can resume)."""
-        return Path(self.output).with_suffix(".ckpt.pt")
-
 
 # ----- opening and checking ---------------------------------------------------------------------------------
 def expected_shape(generator: Generator, space: str) -> tuple[int, ...]:
@@ -117,6 +89,7 @@ def check_fit(pipeline: Pipeline, direction: Direction, source: str) -> None:
 def evidence_summary(direction: Direction) -> str:
     """The tooltip's evidence: β with its CI and R² (paper 000 §3.1), or why there is none."""
     from memstudio.core.directions.evidence import SlopeFit, slope_summary
+    from memstudio.core.directions.train import evidence_warnings
 
     evidence = direction.evidence
     if "beta" not in evidence:
@@ -131,7 +104,8 @@ def evidence_summary(direction: Direction) -> str:
         df=int(evidence.get("df", 0)),
         p_value=float(evidence.get("p_value", float("nan"))),
     )
-    return f"{slope_summary(fit)}, n = {evidence.get('num_samples', '?')} held-out samples"
+    summary = f"{slope_summary(fit)}, n = {evidence.get('num_samples', '?')} held-out samples"
+    return "\n".join([summary, *(f"⚠ {w}" for w in evidence_warnings(evidence))])
 
 
 def layer_plot_png(direction: Direction) -> bytes | None:
@@ -227,126 +201,6 @@ def generator_context_task(pipeline: Pipeline) -> dict[str, Any] | None:
     }
 
 
-# ----- training ---------------------------------------------------------------------------------------------
-def scaled(job: Iterator[Progress], low: float, high: float) -> Iterator[Progress]:
-    """Run ``job`` inside a share [low, high] of the bar; closing this closes ``job`` (its checkpoint)."""
-    try:
-        while True:
-            try:
-                step = next(job)
-            except StopIteration as stop:
-                return stop.value
-            yield Progress(low + (high - low) * step.fraction, step.message, step.preview)
-    finally:
-        job.close()
-
-
-def split_photos(paths: list[str], seed: int) -> tuple[list[str], list[str]]:
-    """Training and held-out photos: a third (≥ 1) held out for the evidence, as the CLI does."""
-    if len(paths) < 2:
-        return list(paths), []
-    order = sorted(paths)
-    random.Random(seed).shuffle(order)
-    count = max(1, len(order) // 3)
-    return sorted(order[count:]), sorted(order[:count])
-
-
-def _photo_editor(paths: list[str], size: int, pipeline: Pipeline) -> Generator:
-    from memstudio.core.directions.sampling import load_photo_batch
-    from memstudio.core.generators.photo import PhotoEditor
-
-    return PhotoEditor(load_photo_batch(paths, size).to(pipeline.device), label=f"{len(paths)} photos")
-
-
-def train_job(request: TrainRequest) -> Callable[[Pipeline], Iterator[Progress]]:
-    """The Train dialog's job: train (resumable), measure the evidence, save; result has the file's path."""
-
-    def factory(pipeline: Pipeline) -> Iterator[Progress]:
-        return _train(pipeline, request)
-
-    return factory
-
-
-def _train(pipeline: Pipeline, request: TrainRequest) -> Iterator[Progress]:
-    from memstudio.core.directions.evidence import attach_evidence, evaluate_direction
-    from memstudio.core.directions.ganalyze import GanalyzeSettings, train_ganalyze
-    from memstudio.core.directions.hyperplane import HyperplaneSettings, fit_hyperplane
-
-    resumed = _checkpoint_step(request.checkpoint) if request.method == "ganalyze" else 0
-    if resumed:
-        yield Progress(resumed / request.steps * TRAIN_SHARE, f"resuming from step {resumed}")
-    assessor = pipeline.assessor(request.assessor)
-    output = Path(request.output).with_suffix(".json")
-    heldout = None
-    if request.photo_mode:
-        if request.method != "ganalyze":
-            raise MemstudioError("a hyperplane needs a GAN's latent space: open a generator first")
-        train_paths, heldout_paths = split_photos(request.photos, request.seed)
-        if not train_paths:
-            raise MemstudioError("no photos to train on: select photos in the seed browser")
-        yield Progress(0.0, f"loading {len(request.photos)} photos")
-        generator = _photo_editor(train_paths, request.photo_size, pipeline)
-        if heldout_paths:
-            heldout = _photo_editor(heldout_paths, request.photo_size, pipeline)
-    else:
-        if pipeline.generator is None:
-            raise MemstudioError("no generator is loaded: open one, or train on photos")
-        generator = pipeline.generator
-
-    checkpoint: Path | None = None
-    if request.method == "ganalyze":
-        settings = GanalyzeSettings(
-            space=request.space,
-            steps=request.steps,
-            batch_size=request.batch_size,
-            lr=request.lr,
-            alpha_max=request.alpha_max,
-            seed=request.seed,
-            checkpoint_every=max(1, min(50, request.steps // 10)),
-        )
-        checkpoint = request.checkpoint
-        job = train_ganalyze(generator, assessor, settings, checkpoint=checkpoint, name=request.name)
-    else:
-        settings = HyperplaneSettings(
-            space=request.space,
-            num_samples=request.num_samples,
-            split=request.split,
-            classifier=request.classifier,
-            batch_size=request.batch_size,
-            seed=request.seed,
-        )
-        job = fit_hyperplane(generator, assessor, settings, name=request.name)
-    direction = yield from scaled(job, 0.0, TRAIN_SHARE)
-
-    target = heldout or generator
-    evidence = yield from scaled(
-        evaluate_direction(target, assessor, direction, None, request.eval_samples, request.batch_size),
-        TRAIN_SHARE,
-        1.0,
-    )
-    direction = attach_evidence(direction, evidence)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    path = direction.save(output)
-    if checkpoint is not None and checkpoint.exists():
-        checkpoint.unlink()  # the direction is saved; a later training must start afresh
-    summary = f"{direction.name} → {path.name}: {evidence_summary(direction)}"
-    if "test_accuracy" in direction.metrics:
-        summary += f", held-out accuracy {direction.metrics['test_accuracy']:.3f}"
-    return {"summary": summary, "path": str(path), "steps": direction.metrics.get("steps")}
-
-
-def _checkpoint_step(path: Path) -> int:
-    """The step a GANalyze checkpoint stopped at (0 when there is none)."""
-    if not path.exists():
-        return 0
-    import torch
-
-    try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
-    except Exception:  # the training itself reports a broken checkpoint with its reason
-        return 0
-
-
 # ----- conditional and layerwise ----------------------------------------------------------------------------
 def conditional_task(
     base_id: str, keep_ids: list[str], output: str, direction_id: str
@@ -388,43 +242,64 @@ def save_layers_task(
     return task
 
 
-def analyze_job(
-    direction_id: str, assessor_name: str, num_samples: int, batch_size: int = 8
-) -> Callable[[Pipeline], Iterator[Progress]]:
-    """The layer-effect job: analyse, store in the direction's evidence, rewrite its file, plot and table."""
+@dataclass(frozen=True)
+class TrainDirection:
+    """Train a direction with the core's one implementation, on photos or on the pipeline's generator."""
 
-    def factory(pipeline: Pipeline) -> Iterator[Progress]:
-        return _analyze(pipeline, direction_id, assessor_name, num_samples, batch_size)
+    settings: TrainDirectionSettings
+    on_photos: bool
 
-    return factory
+    @property
+    def title(self) -> str:
+        settings = self.settings
+        what = "GANalyze" if settings.method == "ganalyze" else "Hyperplane"
+        where = f"{len(settings.photos)} photos" if self.on_photos else "the generator"
+        return f"{what} · {settings.assessor} on {where} → {Path(settings.output).name}"
+
+    def steps(self, pipeline: Pipeline) -> Iterator[Progress]:
+        generator = None
+        if not self.on_photos:
+            if pipeline.generator is None:
+                raise MemstudioError("no generator is loaded: open one, or train on photos")
+            generator = pipeline.generator
+        assessor = pipeline.assessor(self.settings.assessor)
+        return train_direction(self.settings, assessor, generator, pipeline.device)
 
 
-def _analyze(
-    pipeline: Pipeline, direction_id: str, assessor_name: str, num_samples: int, batch_size: int
-) -> Iterator[Progress]:
-    from memstudio.core.directions.layerwise import analyze_layers, record_analysis
+@dataclass(frozen=True)
+class AnalyzeLayers:
+    """The layer-effect analysis of a loaded direction (001 Fig. 9), recorded in its file; result: a dict
+    with ``summary``, the direction's new ``info`` and the ``files`` written."""
 
-    if pipeline.generator is None:
-        raise MemstudioError("the layer analysis renders W+ latents: open a StyleGAN generator first")
-    direction = _loaded(pipeline, direction_id)
-    assessor = pipeline.assessor(assessor_name)
-    analysis = yield from analyze_layers(
-        pipeline.generator, assessor, direction, num_samples=num_samples, batch_size=batch_size
-    )
-    recorded = record_analysis(direction, analysis)
-    pipeline.directions[direction_id] = recorded
-    path = pipeline.direction_paths.get(direction_id)
-    files: list[str] = []
-    if path:
-        recorded.save(path)
-        stem = f"{Path(path).with_suffix('').name}-layers"
-        files = [str(p) for p in analysis.save(Path(path).parent, stem)]
-    best = max(range(len(analysis.layers)), key=lambda i: abs(analysis.mean_delta[i][-1]))
-    summary = (
-        f"strongest layer {analysis.layers[best]} (Δ {analysis.mean_delta[best][-1]:+.4f} "
-        f"at α {analysis.alphas[-1]:g}, K = {analysis.num_samples})"
-    )
-    return {"summary": summary, "info": direction_info(direction_id, recorded, path), "files": files}
+    direction_id: str
+    assessor: str
+    num_samples: int
+    batch_size: int = 8
+    name: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"Layer analysis · {self.name or self.direction_id} ({self.assessor}, K = {self.num_samples})"
+
+    def steps(self, pipeline: Pipeline) -> Iterator[Progress]:
+        if pipeline.generator is None:
+            raise MemstudioError("the layer analysis renders W+ latents: open a StyleGAN generator first")
+        return self._analyze(pipeline, pipeline.generator, _loaded(pipeline, self.direction_id))
+
+    def _analyze(self, pipeline: Pipeline, generator: Generator, direction: Direction) -> Iterator[Progress]:
+        from memstudio.core.directions.layer_job import analyze_and_record
+
+        assessor = pipeline.assessor(self.assessor)
+        path = pipeline.direction_paths.get(self.direction_id)
+        result = yield from analyze_and_record(
+            generator, assessor, direction, path, num_samples=self.num_samples, batch_size=self.batch_size
+        )
+        pipeline.directions[self.direction_id] = result.direction
+        return {
+            "summary": result.summary,
+            "info": direction_info(self.direction_id, result.direction, path),
+            "files": [str(f) for f in result.files],
+        }
 
 
 def _loaded(pipeline: Pipeline, direction_id: str) -> Direction:

@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet50
 
 from memstudio.core.assessors.base import Assessor, check_images
 from memstudio.core.assessors.statedicts import check_shapes, strip_prefixes, tensors_of
-from memstudio.core.assessors.tencrop import crop_mean, ten_crop
+from memstudio.core.assessors.tencrop import crop_mean, resize, ten_crop
 from memstudio.core.checkpoints import safe_torch_load
 from memstudio.core.errors import CheckpointError
 
@@ -88,12 +87,16 @@ class EmoNetAssessor(Assessor):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).reshape(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).reshape(1, 3, 1, 1), persistent=False)
 
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """The 256×256 resize, so that files of any size are scored in one batch."""
+        check_images(images)
+        return resize(images, RESIZE)
+
     def crops(self, images: torch.Tensor) -> torch.Tensor:
         """The ten normalised 224-pixel crops of each image resized to 256×256, ``[N·10, 3, 224, 224]``."""
         check_images(images)
         x = images.float()
-        if x.shape[-2:] != (RESIZE, RESIZE):
-            x = F.interpolate(x, size=(RESIZE, RESIZE), mode="bilinear", align_corners=False, antialias=True)
+        x = resize(x, RESIZE)
         return ten_crop((x - self.mean) / self.std, CROP)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

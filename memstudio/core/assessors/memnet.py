@@ -41,7 +41,7 @@ from torch import nn
 
 from memstudio.core.assessors.base import Assessor, check_images
 from memstudio.core.assessors.statedicts import check_shapes, strip_prefixes, tensors_of
-from memstudio.core.assessors.tencrop import crop_mean, ten_crop
+from memstudio.core.assessors.tencrop import crop_mean, resize, ten_crop
 from memstudio.core.checkpoints import safe_torch_load
 from memstudio.core.errors import CheckpointError
 
@@ -108,12 +108,16 @@ class MemNetAssessor(Assessor):
         self.register_buffer("image_mean", image_mean.reshape(1, 3, RESIZE, RESIZE).float())
         self.checkpoint_hash = checkpoint_hash
 
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """The 256×256 resize, so that files of any size are scored in one batch."""
+        check_images(images)
+        return resize(images, RESIZE)
+
     def crops(self, images: torch.Tensor) -> torch.Tensor:
         """The ten mean-subtracted BGR crops of every image, ``[N·10, 3, 227, 227]``."""
         check_images(images)
         x = images.float().flip(1) * 255.0  # RGB → BGR, Caffe's 0–255 scale
-        if x.shape[-2:] != (RESIZE, RESIZE):
-            x = F.interpolate(x, size=(RESIZE, RESIZE), mode="bilinear", align_corners=False, antialias=True)
+        x = resize(x, RESIZE)
         return ten_crop(x - self.image_mean, CROP)
 
     def raw(self, images: torch.Tensor) -> torch.Tensor:

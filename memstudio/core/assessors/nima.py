@@ -38,6 +38,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from memstudio.core.assessors.base import Assessor, check_images
+from memstudio.core.assessors.tencrop import resize
 from memstudio.core.errors import CheckpointError
 
 FAMILY = "nima"
@@ -103,10 +104,7 @@ class NIMANet(nn.Module):
 
 def preprocess(images: torch.Tensor) -> torch.Tensor:
     """``[N, 3, H, W]`` in [0, 1] → 224×224 in [−1, 1] (``x·255 / 127.5 − 1``), differentiably."""
-    x = images
-    if x.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
-        x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False, antialias=True)
-    return x * 2.0 - 1.0
+    return resize(images, INPUT_SIZE) * 2.0 - 1.0
 
 
 class NIMAAssessor(Assessor):
@@ -122,6 +120,11 @@ class NIMAAssessor(Assessor):
         self.net = net.eval()
         self.checkpoint_hash = checkpoint_hash
         self.register_buffer("ratings", torch.arange(1, NUM_BINS + 1, dtype=torch.float32), persistent=False)
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """The 224×224 resize, so that files of any size are scored in one batch."""
+        check_images(images)
+        return resize(images, INPUT_SIZE)
 
     def distribution(self, images: torch.Tensor) -> torch.Tensor:
         """Probabilities of the ratings 1…10, ``[N, 10]``."""

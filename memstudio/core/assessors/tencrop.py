@@ -1,4 +1,4 @@
-"""The ten-crop average of the Caffe era: four corners and the centre, each also mirrored left–right.
+"""Square resizing and the ten-crop average of the Caffe era (four corners and the centre, each mirrored).
 
 MemNet (227 of 256) and EmoNet (224 of 256) average their network over these ten views. Offsets follow
 GANalyze's ``tencrop`` (``pytorch/assessors/emonet.py``, ``tensorflow/assessors/memnet.py``): corners at 0 and
@@ -9,6 +9,14 @@ GANalyze's ``tencrop`` (``pytorch/assessors/emonet.py``, ``tensorflow/assessors/
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+
+
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Antialiased bilinear resize to ``size``×``size`` (a no-op at that size), differentiable."""
+    if images.shape[-2:] == (size, size):
+        return images
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
 def crop_offsets(size: int, crop: int) -> list[tuple[int, int]]:

@@ -155,3 +155,18 @@ def test_memnet_import_needs_its_mean_and_takes_it_from_the_cli(tmp_path: Path, 
     assessor = registry.load_assessor("memnet")
     assert assessor.property == "memorability"
     assert torch.equal(assessor.image_mean[0], torch.from_numpy(memnet_mean()).permute(2, 0, 1))
+
+
+def test_corrupted_stored_weights_and_non_assessor_torch_files(tmp_path: Path, nima_file: Path):
+    record = imported.import_assessor(nima_file, name="nima")
+    weights = record.path / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match=r"weights\.safetensors.*(truncated|corrupted)"):
+        registry.load_assessor("nima")
+    import argparse
+
+    ros = tmp_path / "550000.pt"
+    torch.save({"g_ema": {"style.1.weight": torch.zeros(2, 2)}, "args": argparse.Namespace(size=8)}, ros)
+    assert imported.identify_assessor_file(ros) is None  # left to the generator loaders
+    torch.save({"conv.weight": torch.zeros(3)}, tmp_path / "other.pth")
+    assert imported.identify_assessor_file(tmp_path / "other.pth") is None

@@ -142,8 +142,11 @@ def test_nested_submodel_and_full_model_files_read_the_same(
 ):
     nested = write_keras_weights(tmp_path / "nested.hdf5", weight_layers(layers), nested="mobilenet_1.00_224")
     saved = write_keras_weights(tmp_path / "model.h5", layers, model_save=True)
+    # A model built twice in one TensorFlow session names its variables conv_dw_3_1/…: still conv_dw_3.
+    renamed = [(f"{n}_1" if n == "conv_dw_3" else n, w) for n, w in weight_layers(layers)]
+    suffixed = write_keras_weights(tmp_path / "suffixed.hdf5", renamed, nested="mobilenet_1.00_224")
     flat_state, _ = nima.read_source(flat_file)
-    for path in (nested, saved):
+    for path in (nested, saved, suffixed):
         state, _ = nima.read_source(path)
         assert state.keys() == flat_state.keys()
         for key, value in flat_state.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import pickle
 import shutil
 import tempfile
 import zipfile
@@ -78,8 +79,8 @@ def _peek_torch(path: Path) -> Any:
         if zipfile.is_zipfile(path):
             return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         return safe_torch_load(path)
-    except (CheckpointError, RuntimeError, OSError, ValueError, EOFError):
-        return None
+    except (CheckpointError, pickle.UnpicklingError, RuntimeError, OSError, ValueError, EOFError):
+        return None  # e.g. a rosinality checkpoint, which also pickles its argparse options
 
 
 def identify_assessor_file(path: str | Path) -> str | None:

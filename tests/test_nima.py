@@ -160,6 +160,7 @@ def test_resizes_inside_forward_and_gradients_reach_the_pixels(flat_file: Path):
     assert score.shape == (2,) and bool(((score >= 1) & (score <= 10)).all())
     score.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+    torch.testing.assert_close(assessor.score(x.detach().double()), score.detach(), atol=1e-5, rtol=0)
 
 
 def test_truncated_and_corrupted_files_name_the_file(tmp_path: Path, flat_file: Path):

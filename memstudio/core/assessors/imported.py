@@ -161,12 +161,17 @@ def import_assessor(
         (staging / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         for file in (WEIGHTS_FILE, CONFIG_FILE):
             _fsync_file(staging / file)
+        retired = None
         if target.exists():
-            shutil.rmtree(target)
+            # Moved aside rather than deleted first, so a crash here leaves the old assessor recoverable.
+            retired = Path(tempfile.mkdtemp(prefix=f".{name}.old.", dir=root))
+            os.replace(target, retired / name)
         os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
     return _read(target)
 
 

@@ -134,7 +134,8 @@ class NIMAAssessor(Assessor):
         return self.net(x)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.distribution(images) @ self.ratings.to(images.dtype)
+        p = self.distribution(images)
+        return p @ self.ratings.to(p.dtype)
 
     def mean_std(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """NIMA's two reported numbers: the mean rating and the standard deviation of the distribution."""

@@ -133,6 +133,14 @@ def test_assessor_files_where_a_generator_is_expected_and_the_reverse(tmp_path: 
     torch.save(emonet_network().state_dict(), pth)
     with pytest.raises(CheckpointError, match="emonet assessor state dict.*import-model"):
         open_generator(pth)
+    import pickle
+
+    from test_memnet_emonet import memnet_state
+
+    plain = tmp_path / "memnet_state_dict.p"
+    plain.write_bytes(pickle.dumps(memnet_state(), protocol=2))
+    with pytest.raises(CheckpointError, match="memnet assessor state dict.*import-model"):
+        open_generator(plain)
     folder = tiny_biggan_folder(tmp_path / "biggan-tiny", seed=3)
     import_model(folder, name="tiny-gan")
     with pytest.raises(MemstudioError, match="'tiny-gan' is an imported generator, not an assessor"):

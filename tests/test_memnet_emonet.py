@@ -146,6 +146,31 @@ def test_memnet_mean_embedded_in_the_state_dict_and_bad_files(tmp_path: Path, me
         memnet.read_source(path, mean=tmp_path / "small_mean.npy")
 
 
+def test_memnet_reads_ganalyzes_plain_pickle_without_running_code(tmp_path: Path, memnet_files):
+    """GANalyze ships ``memnet_state_dict.p``: ``pickle.dump`` of the tensor dict (not ``torch.save``)."""
+    import pickle
+
+    path, mean_path, state = memnet_files
+    published = tmp_path / "memnet_state_dict.p"
+    with open(published, "wb") as f:
+        pickle.dump(state, f, protocol=2)
+    assert identify_assessor_file(published) == "memnet"
+    weights, _ = memnet.read_source(published, mean=mean_path)
+    for key, value in state.items():
+        assert torch.equal(weights[key], value), key
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "pwned"), "w"))
+
+    evil = tmp_path / "evil.p"
+    evil.write_bytes(pickle.dumps({"conv1.weight": Exploit()}, protocol=2))
+    assert identify_assessor_file(evil) is None
+    with pytest.raises(CheckpointError, match=r"refused global (builtins|io)\.open"):
+        memnet.read_source(evil, mean=mean_path)
+    assert not (tmp_path / "pwned").exists()
+
+
 def test_memnet_is_differentiable_and_resizes_inside_forward(memnet_files):
     path, mean_path, _ = memnet_files
     assessor = memnet.build(*memnet.read_source(path, mean=mean_path), None)

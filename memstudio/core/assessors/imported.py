@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from memstudio.core.assessors.base import Assessor
+from memstudio.core.assessors.tensor_pickle import is_plain_pickle, is_torch_file, read_tensor_pickle
 from memstudio.core.checkpoints import cache_dir, safe_torch_load, sha256_file
 from memstudio.core.errors import CheckpointError, MemstudioError, ModelUnavailableError
 
@@ -32,9 +33,6 @@ FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
 KIND = "assessor"
-# torch.save's two formats (as memstudio.core.generators.opening tells them apart): zip, and legacy pickles.
-_ZIP_MAGIC = b"PK\x03\x04"
-_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
 
 #: family → module with FAMILY, LICENCE, SOURCE_URL, read_source(path, **options) and build(state, config, hash).
 FAMILIES: dict[str, str] = {
@@ -84,8 +82,9 @@ def _peek_torch(path: Path) -> Any:
 
 
 def identify_assessor_file(path: str | Path) -> str | None:
-    """The assessor family a file holds (``nima`` for any Keras HDF5; MemNet / EmoNet state dicts by their
-    layers), or None when it is not an assessor file (then it may be a generator)."""
+    """The assessor family a file holds (``nima`` for any Keras HDF5; MemNet / EmoNet state dicts, saved with
+    torch.save or as a plain tensor pickle, by their layers), or None when it is not an assessor file (then it
+    may be a generator)."""
     from memstudio.core.assessors import emonet, memnet, nima
 
     path = Path(path)
@@ -93,11 +92,16 @@ def identify_assessor_file(path: str | Path) -> str | None:
         return None
     if nima.is_hdf5(path):
         return nima.FAMILY
-    with open(path, "rb") as f:
-        head = f.read(len(_LEGACY_TORCH_MAGIC))
-    if not (head.startswith(_ZIP_MAGIC) or head.startswith(_LEGACY_TORCH_MAGIC)):
+    if is_torch_file(path):
+        obj = _peek_torch(path)
+    elif is_plain_pickle(path):
+        # GANalyze's memnet_state_dict.p; an NVIDIA network pickle is refused at its first class, cheaply.
+        try:
+            obj = read_tensor_pickle(path)
+        except CheckpointError:
+            return None
+    else:
         return None
-    obj = _peek_torch(path)
     if obj is None:
         return None
     for module in (memnet, emonet):

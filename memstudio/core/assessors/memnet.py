@@ -10,9 +10,11 @@ Preprocessing is the original demo's: RGB → BGR on the 0–255 scale, resized 
 image, the ten 227-pixel crops (:mod:`memstudio.core.assessors.tencrop`), the ten fc8 outputs averaged, then the
 demo's hard-coded linear map ``clip((fc8 − 0.7626)·2 + 0.65, 0, 1)`` (ResMem paper §MemNet; GANalyze's code).
 
-The file is the PyTorch state dict most users have (GANalyze's conversion of the Caffe model), saved with
-``torch.save`` as a ``.pth``; expected keys and shapes (``module.`` prefixes and a ``{"state_dict": …}``
-wrapper are accepted, ``fc8-euclidean`` / ``fc8_euclidean`` are read as ``fc8``)::
+The file is the PyTorch state dict most users have: GANalyze's conversion of the Caffe model,
+``memnet_state_dict.p`` (ganalyze.csail.mit.edu/models; a plain ``pickle`` of tensors, read by
+:mod:`memstudio.core.assessors.tensor_pickle` without running code), or the same dict saved with ``torch.save``
+as a ``.pth``. Expected keys and shapes (``module.`` prefixes and a ``{"state_dict": …}`` wrapper are accepted,
+``fc8-euclidean`` / ``fc8_euclidean`` are read as ``fc8``)::
 
     conv1.weight (96, 3, 11, 11)   conv1.bias (96,)
     conv2.weight (256, 48, 5, 5)   conv2.bias (256,)
@@ -24,8 +26,8 @@ wrapper are accepted, ``fc8-euclidean`` / ``fc8_euclidean`` are read as ``fc8``)
     fc8.weight (1, 4096)           fc8.bias (1,)
     image_mean (3, 256, 256) or (256, 256, 3), BGR, 0–255   [optional here; else give --mean FILE]
 
-The mean image ships separately in GANalyze (``tensorflow/assessors/memnet_mean.mat``, variable
-``image_mean``); ``.mat`` and ``.npy`` files are read. MemNet's licence is the LaMem release's
+The mean image ships separately in GANalyze (``memnet_mean.mat``, variable ``image_mean``, also in
+``tensorflow/assessors/``); ``.mat`` and ``.npy`` files are read. MemNet's licence is the LaMem release's
 (memorability.csail.mit.edu: research use).
 """
 
@@ -42,6 +44,7 @@ from torch import nn
 from memstudio.core.assessors.base import Assessor, check_images
 from memstudio.core.assessors.statedicts import check_shapes, strip_prefixes, tensors_of
 from memstudio.core.assessors.tencrop import crop_mean, resize, ten_crop
+from memstudio.core.assessors.tensor_pickle import is_plain_pickle, is_torch_file, read_tensor_pickle
 from memstudio.core.checkpoints import safe_torch_load
 from memstudio.core.errors import CheckpointError
 
@@ -150,6 +153,13 @@ def matches(obj: Any) -> bool:
     )
 
 
+def load_any(path: Path) -> Any:
+    """A ``torch.save`` file (``weights_only``) or GANalyze's plain pickle ``memnet_state_dict.p``."""
+    if is_plain_pickle(path) and not is_torch_file(path):
+        return read_tensor_pickle(path)
+    return safe_torch_load(path)
+
+
 def read_mean(path: str | Path) -> torch.Tensor:
     """The 256×256 BGR mean image from a ``.npy`` or ``.mat`` file (GANalyze's ``memnet_mean.mat``)."""
     path = Path(path)
@@ -185,7 +195,7 @@ def read_source(
     path: Path, mean: str | Path | None = None, **_: Any
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The checked state dict (with its mean image) of a MemNet ``.pth``; ``mean`` overrides an embedded one."""
-    state = _normalise(safe_torch_load(path))
+    state = _normalise(load_any(path))
     if state is None:
         raise CheckpointError(f"{path}: not a MemNet state dict (no tensors in it)")
     weights = check_shapes(state, SHAPES, path, "MemNet")

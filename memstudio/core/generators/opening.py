@@ -132,7 +132,7 @@ def load_checkpoint(source: CheckpointSource, device: torch.device | str = "cpu"
     except CheckpointError as exc:
         from memstudio.core.assessors.imported import identify_assessor_file
 
-        family = identify_assessor_file(source.path) if source.kind == "rosinality" else None
+        family = identify_assessor_file(source.path) if source.kind in ("rosinality", "nvidia-pickle") else None
         if family is None:
             raise
         raise CheckpointError(

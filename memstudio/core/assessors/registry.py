@@ -142,8 +142,9 @@ ASSESSORS: dict[str, AssessorInfo] = {
         _imported("memnet", "memnet"),
         _imported_availability(
             "memnet",
-            "import a MemNet PyTorch state dict (GANalyze's conversion of the Caffe model from "
-            "memorability.csail.mit.edu): `memstudio import-model memnet.pth --mean memnet_mean.mat --name memnet`",
+            "import GANalyze's PyTorch conversion of the Caffe model: memnet_state_dict.p and memnet_mean.mat "
+            "from ganalyze.csail.mit.edu/models (GANalyze's tensorflow/download_pretrained.sh), then "
+            "`memstudio import-model memnet_state_dict.p --mean memnet_mean.mat --name memnet`",
         ),
     ),
     "emonet": AssessorInfo(

@@ -141,6 +141,12 @@ def test_memnet_mean_embedded_in_the_state_dict_and_bad_files(tmp_path: Path, me
     (tmp_path / "cut.pth").write_bytes(data[: len(data) // 3])
     with pytest.raises(CheckpointError, match=r"cut\.pth.*(truncated|corrupted)"):
         memnet.read_source(tmp_path / "cut.pth", mean=mean_path)
+    import h5py
+
+    with h5py.File(tmp_path / "mean73.mat", "w") as f:  # MATLAB v7.3 stores arrays column-major
+        f.create_dataset("image_mean", data=memnet_mean().transpose())
+    weights, _ = memnet.read_source(path, mean=tmp_path / "mean73.mat")
+    torch.testing.assert_close(weights["image_mean"], torch.from_numpy(memnet_mean()).permute(2, 0, 1))
     np.save(tmp_path / "small_mean.npy", np.zeros((3, 227, 227), np.float32))
     with pytest.raises(CheckpointError, match=r"\(3, 256, 256\).*\(3, 227, 227\)"):
         memnet.read_source(path, mean=tmp_path / "small_mean.npy")

@@ -27,8 +27,8 @@ as a ``.pth``. Expected keys and shapes (``module.`` prefixes and a ``{"state_di
     image_mean (3, 256, 256) or (256, 256, 3), BGR, 0–255   [optional here; else give --mean FILE]
 
 The mean image ships separately in GANalyze (``memnet_mean.mat``, variable ``image_mean``, also in
-``tensorflow/assessors/``); ``.mat`` and ``.npy`` files are read. MemNet's licence is the LaMem release's
-(memorability.csail.mit.edu: research use).
+``tensorflow/assessors/``); ``.mat`` (MATLAB v5 via scipy, v7.3 via h5py) and ``.npy`` files are read.
+MemNet's licence is the LaMem release's (memorability.csail.mit.edu: research use).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from memstudio.core.assessors.base import Assessor, check_images
+from memstudio.core.assessors.nima import is_hdf5
 from memstudio.core.assessors.statedicts import check_shapes, strip_prefixes, tensors_of
 from memstudio.core.assessors.tencrop import crop_mean, resize, ten_crop
 from memstudio.core.assessors.tensor_pickle import is_plain_pickle, is_torch_file, read_tensor_pickle
@@ -164,7 +165,9 @@ def read_mean(path: str | Path) -> torch.Tensor:
     """The 256×256 BGR mean image from a ``.npy`` or ``.mat`` file (GANalyze's ``memnet_mean.mat``)."""
     path = Path(path)
     try:
-        if path.suffix.lower() == ".mat":
+        if path.suffix.lower() == ".mat" and is_hdf5(path):
+            array = _read_mat73(path)
+        elif path.suffix.lower() == ".mat":
             from scipy.io import loadmat
 
             contents = loadmat(path)
@@ -179,6 +182,16 @@ def read_mean(path: str | Path) -> torch.Tensor:
     except (OSError, ValueError, NotImplementedError, TypeError) as exc:
         raise CheckpointError(f"{path}: unreadable MemNet mean image: {exc}") from exc
     return _mean_tensor(torch.from_numpy(np.array(array, dtype=np.float32)), path)
+
+
+def _read_mat73(path: Path) -> np.ndarray:
+    """``image_mean`` of a MATLAB v7.3 file (HDF5, column-major: an H×W×3 array reads as 3×W×H)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if MEAN_KEY not in f:
+            raise CheckpointError(f"{path}: no variable {MEAN_KEY!r} in this .mat file (it has {sorted(f)})")
+        return np.asarray(f[MEAN_KEY][()]).transpose()
 
 
 def _mean_tensor(mean: torch.Tensor, path: Path) -> torch.Tensor:

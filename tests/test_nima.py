@@ -145,8 +145,17 @@ def test_nested_submodel_and_full_model_files_read_the_same(
     # A model built twice in one TensorFlow session names its variables conv_dw_3_1/…: still conv_dw_3.
     renamed = [(f"{n}_1" if n == "conv_dw_3" else n, w) for n, w in weight_layers(layers)]
     suffixed = write_keras_weights(tmp_path / "suffixed.hdf5", renamed, nested="mobilenet_1.00_224")
+    # Keras splits attributes over 64 KB into weight_names0, weight_names1, …: read them as one list.
+    split = write_keras_weights(tmp_path / "split.hdf5", weight_layers(layers), nested="mobilenet_1.00_224")
+    import h5py
+
+    with h5py.File(split, "a") as f:
+        attrs = f["mobilenet_1.00_224"].attrs
+        names = attrs["weight_names"]
+        del attrs["weight_names"]
+        attrs["weight_names0"], attrs["weight_names1"] = names[:50], names[50:]
     flat_state, _ = nima.read_source(flat_file)
-    for path in (nested, saved, suffixed):
+    for path in (nested, saved, suffixed, split):
         state, _ = nima.read_source(path)
         assert state.keys() == flat_state.keys()
         for key, value in flat_state.items():

@@ -152,6 +152,19 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
+def _attr_list(attrs: Any, name: str) -> list[str] | None:
+    """A list attribute, also when Keras split it into ``name0``, ``name1``, … (HDF5's 64 KB header limit)."""
+    if name in attrs:
+        return [_text(n) for n in attrs[name]]
+    if f"{name}0" not in attrs:
+        return None
+    out, i = [], 0
+    while f"{name}{i}" in attrs:
+        out += [_text(n) for n in attrs[f"{name}{i}"]]
+        i += 1
+    return out
+
+
 def is_hdf5(path: Path) -> bool:
     """Whether ``path`` starts with the HDF5 signature (Keras ``.h5`` / ``.hdf5`` files do)."""
     try:
@@ -176,18 +189,19 @@ def read_keras_weights(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     try:
         with h5py.File(path, "r") as f:
             root = f["model_weights"] if "model_weights" in f else f
-            if "layer_names" not in root.attrs:
+            layer_names = _attr_list(root.attrs, "layer_names")
+            if layer_names is None:
                 raise CheckpointError(
                     f"{path}: an HDF5 file but not Keras weights (no 'layer_names' attribute on the root "
                     "or on 'model_weights')"
                 )
             layers: dict[str, dict[str, np.ndarray]] = {}
-            for layer in (_text(n) for n in root.attrs["layer_names"]):
+            for layer in layer_names:
                 if layer not in root:
                     raise CheckpointError(f"{path}: layer {layer!r} is listed but its group is missing")
                 group = root[layer]
                 found = []
-                for weight_name in (_text(n) for n in group.attrs.get("weight_names", [])):
+                for weight_name in _attr_list(group.attrs, "weight_names") or []:
                     parts = weight_name.split("/")
                     owner = parts[-2] if len(parts) > 1 else layer
                     found.append((owner, re.sub(r":\d+$", "", parts[-1]), np.asarray(group[weight_name][()])))

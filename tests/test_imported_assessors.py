@@ -138,7 +138,7 @@ def test_assessor_files_where_a_generator_is_expected_and_the_reverse(tmp_path: 
     from test_memnet_emonet import memnet_state
 
     plain = tmp_path / "memnet_state_dict.p"
-    plain.write_bytes(pickle.dumps(memnet_state(), protocol=2))
+    plain.write_bytes(pickle.dumps(memnet_state(), protocol=4))
     with pytest.raises(CheckpointError, match="memnet assessor state dict.*import-model"):
         open_generator(plain)
     folder = tiny_biggan_folder(tmp_path / "biggan-tiny", seed=3)

@@ -20,6 +20,7 @@ from torchvision.models import resnet50
 
 from memstudio.core.assessors import emonet, memnet
 from memstudio.core.assessors.imported import identify_assessor_file
+from memstudio.core.assessors.tensor_pickle import read_tensor_pickle
 from memstudio.core.errors import CheckpointError
 from memstudio.core.imaging import pil_to_tensor
 
@@ -159,11 +160,16 @@ def test_memnet_reads_ganalyzes_plain_pickle_without_running_code(tmp_path: Path
     path, mean_path, state = memnet_files
     published = tmp_path / "memnet_state_dict.p"
     with open(published, "wb") as f:
-        pickle.dump(state, f, protocol=2)
+        pickle.dump(state, f, protocol=4)
     assert identify_assessor_file(published) == "memnet"
     weights, _ = memnet.read_source(published, mean=mean_path)
     for key, value in state.items():
         assert torch.equal(weights[key], value), key
+    # Protocol 2 (Python 2 era) carries the storage blobs through _codecs.encode: a small dict shows it reads.
+    small = {"conv1.bias": state["conv1.bias"], "fc8.weight": state["fc8.weight"]}
+    (tmp_path / "p2.p").write_bytes(pickle.dumps(small, protocol=2))
+    again = read_tensor_pickle(tmp_path / "p2.p")
+    assert again.keys() == small.keys() and all(torch.equal(again[k], v) for k, v in small.items())
 
     class Exploit:
         def __reduce__(self):

@@ -6,7 +6,9 @@ the straightforward PyTorch port: the unfused network (separate batch norms), co
 ``torch.no_grad``. memstudio's assessor folds the batch norms into the convolutions and runs channels-last
 under inference mode. Both are timed alternately on the same batch and their scores compared.
 
-The machine is shared: the load average is printed with the numbers, and throughput should be read with it.
+The machine is shared: the load average is printed with the numbers, and wall-clock throughput should be read
+with it. "img/s from CPU time" divides the batch by the process's CPU seconds per thread: an estimate of the
+throughput with the cores to itself (contention also costs cache, so it is an estimate, not a measurement).
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ The layer sequence is Keras 2.1.x's ``keras/applications/mobilenet.py`` (read fo
 ``conv1_bn``, ReLU6; then 13 blocks ``conv_pad_i`` = ``ZeroPadding2D((1, 1))``, ``conv_dw_i`` (3×3 depthwise,
 ``padding='valid'``, stride 2 in blocks 2, 4, 6, 12), ``conv_dw_i_bn``, ReLU6, ``conv_pw_i`` (1×1), ``conv_pw_i_bn``,
 ReLU6. Every 3×3 convolution is therefore padded by one pixel on *all* sides — PyTorch's ``padding=1``. Later
-Keras (keras-applications ≥ 1.0.6, tf.keras) pads strided convolutions ``((0, 1), (0, 1))`` (TensorFlow's
-asymmetric "same") and gives stride-1 ones ``padding='same'``; with weights trained in 2.1 that shifts every
-strided layer by a pixel and moves the mean score (tests/test_nima.py shows the two differ). Keras batch norms
+versions (keras-applications, tf.keras) pad strided convolutions ``((0, 1), (0, 1))`` (TensorFlow's asymmetric
+"same") and give stride-1 ones ``padding='same'``; with weights trained in 2.1 that moves the sampling grid of
+every strided layer by a pixel and changes the mean score (tests/test_nima.py shows the two differ). Keras batch norms
 use ε = 1e-3. idealo's head: ``include_top=False, pooling='avg'`` → ``Dropout(0.75)`` → ``Dense(10, softmax)``,
 built on ``base_model.output``, so the layers sit flat in the file; a file whose MobileNet is a nested sub-model
 group is read too.

@@ -21,7 +21,8 @@ except ImportError:  # Python 3.10: building the bundle needs 3.11 (tomllib)
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Modules the studio never imports: Qt modules of other kinds of app, Tk, torch's test and benchmark helpers,
+#: Modules the studio never imports: Qt modules of other kinds of app, Tk, torch's benchmark helpers (not its
+#: testing._internal, which torch.utils.checkpoint imports at start-up),
 #: the compiler stack torch.compile would use (the studio does not compile), and the development tools.
 EXCLUDES = [
     "tkinter",
@@ -56,7 +57,6 @@ EXCLUDES = [
     "PySide6.QtSql",
     "PySide6.QtTest",
     "torch.utils.benchmark",
-    "torch.testing._internal",
     "triton",
     "resmem",  # its 528 MB pickle is bundled once, as memstudio's safetensors copy
     "pytest",

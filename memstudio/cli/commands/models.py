@@ -70,6 +70,7 @@ def rows() -> list[dict[str, str]]:
                 "licence": info.licence,
             }
         )
+    out += _imported_assessor_rows(set(ASSESSORS))
     for face in face_models():
         out.append(
             {
@@ -82,6 +83,25 @@ def rows() -> list[dict[str, str]]:
             }
         )
     return out
+
+
+def _imported_assessor_rows(listed: set[str]) -> list[dict[str, str]]:
+    """Assessors imported under their own names (``import-model FILE --name NAME``), one row each."""
+    from memstudio.core.assessors.imported import list_imported
+    from memstudio.core.assessors.registry import ASSESSORS
+
+    return [
+        {
+            "kind": "assessor",
+            "name": record.name,
+            "status": "available",
+            "detail": f"{record.family}, imported from {record.source_file} (sha256 {record.source_sha256[:12]}…)",
+            "location": str(record.path),
+            "licence": ASSESSORS[record.family].licence,
+        }
+        for record in list_imported()
+        if record.name not in listed
+    ]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -63,6 +63,37 @@ def _resmem(device: torch.device) -> Assessor:
     return load_resmem(device)
 
 
+def _imported_availability(family: str, how: str) -> Callable[[], str | None]:
+    def check() -> str | None:
+        from memstudio.core.assessors.imported import find_imported
+
+        return None if find_imported(family, family) is not None else how
+
+    return check
+
+
+def _imported_location(family: str) -> Callable[[], str]:
+    def where() -> str:
+        from memstudio.core.assessors.imported import find_imported
+
+        record = find_imported(family, family)
+        return str(record.path) if record is not None else "-"
+
+    return where
+
+
+def _imported(name: str, family: str | None = None) -> Callable[[torch.device], Assessor]:
+    def build(device: torch.device) -> Assessor:
+        from memstudio.core.assessors.imported import find_imported, load_imported
+
+        record = find_imported(name, family)
+        if record is None:
+            raise ModelUnavailableError(f"no imported assessor named {name!r}")
+        return load_imported(record, device)
+
+    return build
+
+
 def _factor(cls_name: str) -> Callable[[torch.device], Assessor]:
     def build(device: torch.device) -> Assessor:
         from memstudio.core.assessors import factors
@@ -114,6 +145,48 @@ ASSESSORS: dict[str, AssessorInfo] = {
         _factor("EntropyAssessor"),
         _always,
     ),
+    "nima": AssessorInfo(
+        "nima",
+        "aesthetics",
+        "NIMA (Talebi & Milanfar): MobileNet-v1 → 10-bin rating distribution, mean of ratings 1–10, "
+        "idealo's weights (imported)",
+        "Apache-2.0 (idealo/image-quality-assessment)",
+        _imported("nima", "nima"),
+        _imported_availability(
+            "nima",
+            "import idealo's file: get weights_mobilenet_aesthetic_0.07.hdf5 from "
+            "github.com/idealo/image-quality-assessment (models/MobileNet, Apache-2.0), then "
+            "`memstudio import-model weights_mobilenet_aesthetic_0.07.hdf5 --name nima`",
+        ),
+        _imported_location("nima"),
+    ),
+    "memnet": AssessorInfo(
+        "memnet",
+        "memorability",
+        "MemNet (Khosla et al., LaMem): Caffe Hybrid-CNN, mean image, ten 227-px crops, demo calibration (imported)",
+        "LaMem / MemNet release terms (MIT CSAIL; research use)",
+        _imported("memnet", "memnet"),
+        _imported_availability(
+            "memnet",
+            "import GANalyze's PyTorch conversion of the Caffe model: memnet_state_dict.p and memnet_mean.mat "
+            "from ganalyze.csail.mit.edu/models (GANalyze's tensorflow/download_pretrained.sh), then "
+            "`memstudio import-model memnet_state_dict.p --mean memnet_mean.mat --name memnet`",
+        ),
+        _imported_location("memnet"),
+    ),
+    "emonet": AssessorInfo(
+        "emonet",
+        "valence",
+        "EmoNet (GANalyze): ResNet-50 regressor of Emotion6 valence, ten 224-px crops (imported)",
+        "as published with GANalyze (MIT CSAIL)",
+        _imported("emonet", "emonet"),
+        _imported_availability(
+            "emonet",
+            "import GANalyze's EmoNet_valence_moments_resnet50_5_best.pth.tar (ganalyze.csail.mit.edu/models): "
+            "`memstudio import-model EmoNet_valence_moments_resnet50_5_best.pth.tar --name emonet`",
+        ),
+        _imported_location("emonet"),
+    ),
 }
 
 #: What the studio scores by default: memorability plus the image factors GANalyze reports.
@@ -127,12 +200,27 @@ def assessor_names() -> list[str]:
     return list(ASSESSORS)
 
 
+def _imported_info(name: str) -> AssessorInfo:
+    """The registry entry of an assessor imported under its own name, or why ``name`` is none."""
+    from memstudio.core.assessors.imported import find_imported
+    from memstudio.core.generators.store import list_models
+
+    record = find_imported(name)
+    if record is not None:
+        base = ASSESSORS[record.family]
+        return AssessorInfo(name, base.property, base.description, base.licence, _imported(name), _always)
+    if name in {m.name for m in list_models()}:
+        raise MemstudioError(
+            f"{name!r} is an imported generator, not an assessor; pass it as the generator (--generator {name}) "
+            "and choose an assessor with -a (see `memstudio models`)"
+        )
+    known = ", ".join(ASSESSORS)
+    raise MemstudioError(f"unknown assessor {name!r}; known assessors: {known}")
+
+
 def load_assessor(name: str, device: torch.device | str | None = None) -> Assessor:
     """The assessor called ``name`` on ``device`` (CPU by default), built once per process and device."""
-    if name not in ASSESSORS:
-        known = ", ".join(ASSESSORS)
-        raise MemstudioError(f"unknown assessor {name!r}; known assessors: {known}")
-    info = ASSESSORS[name]
+    info = ASSESSORS.get(name) or _imported_info(name)
     dev = torch.device(device or "cpu")
     key = (name, str(dev))
     with _lock:

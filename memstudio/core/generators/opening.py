@@ -26,6 +26,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 # The first pickle of a legacy (pre-1.6, non-zip) torch.save: protocol 2, then its magic number
 # 119547037146038801333356 as a long.
 _LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _BIGGAN_CONFIG = "config.json"
 _BIGGAN_WEIGHTS = "pytorch_model.bin"
 
@@ -99,6 +100,12 @@ def identify_checkpoint(path: Path) -> CheckpointSource:
         return CheckpointSource("rosinality", path, path)
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return CheckpointSource("nvidia-pickle", path, path)
+    if head.startswith(_HDF5_MAGIC):
+        raise CheckpointError(
+            f"not a generator checkpoint: {path}: a Keras HDF5 file holds an assessor's weights (such as idealo's "
+            f"NIMA), not a generator; import it with `memstudio import-model {path} --name NAME` and score with "
+            "`-a NAME`"
+        )
     raise CheckpointError(
         f"not a generator checkpoint: {path}: neither a pickle, a PyTorch file nor a model folder "
         f"(starts with {head[:8]!r})"
@@ -120,7 +127,18 @@ def load_checkpoint(source: CheckpointSource, device: torch.device | str = "cpu"
     """Run the loader for ``source.kind`` (stored models go through :func:`store.load_model`)."""
     if source.kind == "stored":
         return store.load_model(source.path, device=device)
-    return _loader(source.kind)(source.path, device)
+    try:
+        return _loader(source.kind)(source.path, device)
+    except CheckpointError as exc:
+        from memstudio.core.assessors.imported import identify_assessor_file
+
+        family = identify_assessor_file(source.path) if source.kind in ("rosinality", "nvidia-pickle") else None
+        if family is None:
+            raise
+        raise CheckpointError(
+            f"not a generator checkpoint: {source.path}: a {family} assessor state dict; import it with "
+            f"`memstudio import-model {source.path} --name NAME` and score with `-a NAME`"
+        ) from exc
 
 
 def open_generator(path_or_name: str | Path, device: torch.device | str = "cpu") -> Generator:

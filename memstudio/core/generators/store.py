@@ -274,6 +274,13 @@ def _resolve(name_or_path: str | Path) -> Path:
     if _NAME_RE.fullmatch(text) and (models_dir() / text).is_dir():
         return models_dir() / text
     known = [m.name for m in list_models()]
+    from memstudio.core.assessors.imported import find_imported
+
+    if _NAME_RE.match(text) and find_imported(text) is not None:
+        raise ModelUnavailableError(
+            f"{text!r} is an imported assessor, not a generator: score with it (-a {text}) and pick a generator "
+            f"from {known or 'the imported ones (none yet)'}"
+        )
     raise ModelUnavailableError(
         f"no file or folder {text!r} and no stored model of that name in {models_dir()} "
         f"(stored: {known or 'none'}); "

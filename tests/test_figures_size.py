@@ -70,7 +70,7 @@ def test_strip_at_single_column_reads_at_6pt_and_keeps_native_pixels(inputs, tmp
     args = ["strip", "--photo", str(photos[0]), "--direction", str(dpath), "--assessor", "brightness"]
     style = ["--width", "single", "--caption", "auto", "--title", "Brighter", "--label-names"]
     assert main([*args, *style, "-o", str(pdf), "-o", str(png)]) == 0
-    meta = json.loads((tmp_path / "s.json").read_text())
+    meta = json.loads((tmp_path / "s.pdf.json").read_text())
     out = meta["spec"]["output"]
     assert (out["width_in"], out["font_pt"], out["dpi"]) == (3.5, 7.0, 300.0)
     assert out["caption"] == "edit: brightness (manual) · scores: brightness"
@@ -86,7 +86,7 @@ def test_strip_at_single_column_reads_at_6pt_and_keeps_native_pixels(inputs, tmp
         assert im.width == 1050 and round(im.info["dpi"][0]) == 300
     # The sidecar reproduces the physical layout.
     again = tmp_path / "again.pdf"
-    assert main(["strip", "--from", str(tmp_path / "s.json"), "-o", str(again)]) == 0
+    assert main(["strip", "--from", str(tmp_path / "s.pdf.json"), "-o", str(again)]) == 0
     assert _layout(again)[0] == pytest.approx(width) and _layout(again)[2] == _layout(pdf)[2]
 
 
@@ -96,7 +96,7 @@ def test_grid_at_double_column_keeps_row_labels_off_the_images(inputs, tmp_path)
     args = ["grid", "--photo", *map(str, photos), "--direction", str(dpath), "--assessor", "brightness"]
     alphas = ["--alphas", "-0.3", "-0.2", "-0.1", "0.1", "0.2", "0.3"]
     assert main([*args, *alphas, "--width", "18.2cm", "--font-pt", "8", "-o", str(pdf)]) == 0
-    meta = json.loads((tmp_path / "g.json").read_text())
+    meta = json.loads((tmp_path / "g.pdf.json").read_text())
     width, boxes, captions, _ = _check_readable(pdf, meta, [p["label"] for p in meta["panels"]])
     # Within half a 300-dpi pixel: the layout is whole pixels at the raster resolution.
     assert width == pytest.approx(18.2 / 2.54 * 72, abs=36 / 300) and len(boxes) == 14

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from PIL import Image
 
 import memstudio
-from memstudio.core.experiments.atomic import atomic_directory, write_text_atomic
+from memstudio.core.atomic import atomic_directory, write_text_atomic
 from memstudio.core.experiments.errors import DesignError, format_problems
 from memstudio.core.experiments.practice import PRACTICE_TRIALS, practice_images
 from memstudio.core.experiments.protocol import (
@@ -245,7 +245,7 @@ def export_web(design_root: str | Path, site_dir: str | Path, options: WebOption
     vendor = json.loads((VENDOR_DIR / "VERSIONS.json").read_text(encoding="utf-8"))
     practice = []
     site = Path(site_dir)
-    with atomic_directory(site) as tmp:
+    with atomic_directory(site, error=DesignError) as tmp:
         for name in vendor["files"]:
             write_text_atomic(tmp / "jspsych" / name, _vendor_text(VENDOR_DIR / name))
         for name in ("LICENSE", "VERSIONS.json"):

@@ -180,7 +180,7 @@ CASES: dict[str, tuple[Callable[[Path], bytes], str, str]] = {
     "class-rewrite-easydict": (
         _pickle({"G_ema": Build(EASYDICT, (None, {"__getattr__": FROZENSET}))}),
         "nvidia",
-        "setting the state of a Global",
+        "a state update (BUILD) of dnnlib.util.EasyDict",
     ),
     "class-rewrite-counter": (
         _pickle(
@@ -197,7 +197,7 @@ CASES: dict[str, tuple[Callable[[Path], bytes], str, str]] = {
     "storage-blob-yields-no-storage": (
         _pickle({"t": Call(LOAD_FROM_BYTES, (storage_blob(b"", top=5, keys=[]),))}),
         "read",
-        "holds a int, not a storage",
+        "yields an object of type int, not a storage",
     ),
     # §2 bounded readers.
     "billion-laughs-in-kwargs": (
@@ -241,7 +241,7 @@ CASES: dict[str, tuple[Callable[[Path], bytes], str, str]] = {
     "storage-claims-more-than-it-carries": (
         _pickle({"t": Call(LOAD_FROM_BYTES, (storage_blob(b"\0" * 16, numel=1 << 30),))}),
         "read",
-        "blob carries",
+        "(4294967296 bytes) whose blob carries 16 bytes",
     ),
     "pt-zip-bomb": (_zip_bomb, "torch", "looks like a zip bomb"),
 }

@@ -1,16 +1,22 @@
 """Opening NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN3 network pickles without running any code from them.
 
 NVIDIA's own loader ``exec()``s the Python source stored in every network object (``module_src``) and
-unpickles arbitrary globals, so opening a file from the internet with it can run anything. Here a restricted
-unpickler accepts only the handful of globals those files use (see ``../shared/formats/README.md`` §1.2, §3):
-persistent network objects become inert :class:`PersistentRecord` s whose source text is kept as a string and
-never executed; tensors come back through ``torch.load(weights_only=True)``; every other global is refused
-with a :class:`CheckpointError` naming the file and the global. The ``G_ema`` record tree then gives the
-constructor arguments and the state dict of our own :class:`StyleGAN2Generator` / :class:`StyleGAN3Generator`.
+unpickles arbitrary globals, so opening a file from the internet with it can run anything. Here the file is
+run by :mod:`pickle_vm`, an opcode interpreter that never hands the file a real Python object: the handful of
+globals those files use (``../shared/formats/README.md`` §1.2, §3) map to functions of this module that check
+their arguments and build plain values themselves. Persistent network objects become inert
+:class:`PersistentRecord` s whose source text is kept as a string and never executed; numpy dtypes, arrays and
+scalars are made here from their bytes and only for plain number types; tensor storages are parsed here from
+torch's legacy blobs and tensors are views that must lie inside them; every other global is refused with a
+:class:`CheckpointError` naming the file and the global. The ``G_ema`` record tree, walked with bounds on its
+size and depth, then gives the constructor arguments (checked against limits and, on a meta-device skeleton,
+against the stored shapes) and the state dict of our own :class:`StyleGAN2Generator` /
+:class:`StyleGAN3Generator`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import math
@@ -223,7 +229,7 @@ def _build_numpy(target: Pending, state: Any) -> None:
         flat = np.frombuffer(raw, dtype=dtype).copy()
         target.value = flat.reshape(shape, order="F" if fortran else "C")
     else:
-        _refuse(f"setting the state of a {type(target).__name__}")
+        _refuse(f"a state update (BUILD) of a {type(target).__name__}")
 
 
 # --- torch: storages parsed here from their legacy blobs, tensors as checked views of them ---------------------
@@ -291,16 +297,15 @@ def _storage_from_bytes(blob: Any) -> _Storage:
     tokens = frozenset(("torch", name) for name in _STORAGE_DTYPES)
     ref = load(reader, Allowed(calls={}, newobj={}, tokens=tokens, persistent_load=_storage_ref), 32)
     if not isinstance(ref, _StorageRef):
-        _refuse(f"a tensor storage blob that holds a {type(ref).__name__}, not a storage")
+        _refuse(f"a tensor storage blob that yields an object of type {type(ref).__name__}, not a storage")
     if load(reader, plain, 16) != [ref.key]:
         _refuse("a tensor storage blob whose key list does not match its storage")
     numel = int.from_bytes(reader.read(8), "little")
-    nbytes = numel * ref.dtype.itemsize
-    if numel != ref.numel or reader.left != nbytes:
-        _refuse(
-            f"a tensor storage of {ref.numel} elements whose blob carries {numel} elements in "
-            f"{reader.left} bytes"
-        )
+    nbytes = ref.numel * ref.dtype.itemsize
+    if numel != ref.numel:
+        _refuse(f"a tensor storage of {ref.numel} elements whose data header says {numel}")
+    if reader.left != nbytes:
+        _refuse(f"a tensor storage of {ref.numel} elements ({nbytes} bytes) whose blob carries {reader.left} bytes")
     data = bytearray(reader.read(nbytes))
     flat = torch.frombuffer(data, dtype=ref.dtype) if nbytes else torch.empty(0, dtype=ref.dtype)
     return _Storage(flat)
@@ -620,18 +625,18 @@ def generator_from_record(record: PersistentRecord, source: str | Path) -> Style
         check_arg_limits(cfg)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{source}: wrong architecture: {exc}") from None
-    skeleton = _build(cls, cfg, source, torch.device("meta"))
+    skeleton = _build(cls, cfg, source, meta=True)
     check_state_shapes(skeleton, state, source)
-    generator = _build(cls, cfg, source, torch.device("cpu"))
+    generator = _build(cls, cfg, source)
     load_state_strict(generator, state, source)
     return generator
 
 
 def _build(
-    cls: type[StyleGANGenerator], cfg: dict[str, Any], source: str | Path, device: torch.device
+    cls: type[StyleGANGenerator], cfg: dict[str, Any], source: str | Path, meta: bool = False
 ) -> StyleGANGenerator:
     try:
-        with device:
+        with torch.device("meta") if meta else contextlib.nullcontext():
             return cls.from_config(cfg)
     except (TypeError, ValueError, ArithmeticError, AssertionError, RuntimeError) as exc:
         raise CheckpointError(

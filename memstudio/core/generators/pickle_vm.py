@@ -303,7 +303,8 @@ def load(reader: BoundedReader, allowed: Allowed, max_opcodes: int = MAX_OPCODES
             state = _settled(pop())
             target = top()
             if allowed.build is None or not isinstance(target, Pending) or target.done:
-                raise PickleRefused(f"setting the state of a {type(target).__name__}")
+                what = f"{target.module}.{target.name}" if isinstance(target, Global) else type(target).__name__
+                raise PickleRefused(f"a state update (BUILD) of {what}")
             allowed.build(target, state)
             target.done = True
             stack[-1] = target.value

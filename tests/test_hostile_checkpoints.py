@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from hostile_pickles import (
     EASYDICT,
     LOAD_FROM_BYTES,
@@ -48,6 +49,8 @@ from hostile_pickles import (
 from test_nvidia_pickle import _nvidia_kwargs, snapshot, tiny_sg2, write_network_pickle
 
 import memstudio
+from memstudio.core.checkpoints import safe_torch_load
+from memstudio.core.errors import CheckpointError
 
 HERE = Path(__file__).resolve().parent
 PEAK_MB = 300  # "a few hundred MB" at most above the process's level before the file
@@ -327,3 +330,17 @@ def test_class_rewrite_leaves_process_intact(hostile, case):
 def test_cap_leaves_room_for_a_good_checkpoint(hostile):
     # The child's cap is not what refuses the files above: under it, after them, a good snapshot opens.
     assert hostile["good"]["outcome"] == "ok" and hostile["good"]["type"] == "StyleGAN2Generator", hostile["good"]
+
+
+def test_pt_archive_members_are_checked_before_torch_reads_them(tmp_path):
+    good = tmp_path / "good.pt"
+    torch.save({"w": torch.arange(6.0).reshape(2, 3)}, good)
+    assert torch.equal(safe_torch_load(good)["w"], torch.arange(6.0).reshape(2, 3))
+    # The same archive with one member torch never writes (torch itself would ignore it) is refused.
+    extra = tmp_path / "extra.pt"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(extra, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr("archive/payload.bin", b"x" * 10)
+    with pytest.raises(CheckpointError, match=r"extra\.pt: refused to load: .*members torch does not write.*payload"):
+        safe_torch_load(extra)

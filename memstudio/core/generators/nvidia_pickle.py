@@ -38,6 +38,7 @@ from memstudio.core.generators.pickle_vm import (
     GlobalRefused,
     Pending,
     PickleRefused,
+    check_key,
     load,
 )
 from memstudio.core.generators.sg_base import StyleGANGenerator
@@ -130,16 +131,14 @@ def _empty(cls: type) -> Callable[..., Any]:
 
 
 def _set_of(cls: type) -> Callable[..., Any]:
-    """``set([...])`` / ``frozenset([...])`` as protocol 2-3 pickles write them; members are atoms."""
+    """``set([...])`` / ``frozenset([...])`` as protocol 2-3 pickles write them; members as for dict keys."""
 
     def make(*args: Any) -> Any:
         if not args:
             return cls()
         if len(args) != 1 or type(args[0]) is not list:
             _refuse(f"a {cls.__name__} built from something other than a list")
-        if any(type(v) not in (str, int, float, bool, bytes, type(None)) for v in args[0]):
-            _refuse(f"a {cls.__name__} with a member that is not a string or number")
-        return cls(args[0])
+        return cls(check_key(v) for v in args[0])
 
     return make
 

@@ -108,7 +108,7 @@ class BoundedReader:
 _ATOMS = (str, int, float, bool, bytes, type(None))
 
 
-def _key(value: Any) -> Any:
+def check_key(value: Any) -> Any:
     """Dict keys and set members: atoms or flat tuples of atoms, so hashing never recurses or runs code."""
     if type(value) in _ATOMS:
         return value
@@ -187,7 +187,7 @@ def load(reader: BoundedReader, allowed: Allowed, max_opcodes: int = MAX_OPCODES
         if len(items) % 2:
             raise PickleRefused("SETITEMS with an odd number of items")
         for i in range(0, len(items), 2):
-            target[_key(items[i])] = items[i + 1]
+            target[check_key(items[i])] = items[i + 1]
 
     def global_token(module: Any, name: Any) -> Global:
         if not isinstance(module, str) or not isinstance(name, str):
@@ -256,7 +256,7 @@ def load(reader: BoundedReader, allowed: Allowed, max_opcodes: int = MAX_OPCODES
             set_items(out, pop_mark())
             stack.append(out)
         elif op == "FROZENSET":
-            stack.append(frozenset(_key(v) for v in pop_mark()))
+            stack.append(frozenset(check_key(v) for v in pop_mark()))
         elif op in ("APPEND", "APPENDS"):
             items = [_settled(pop())] if op == "APPEND" else pop_mark()
             target = top()
@@ -275,7 +275,7 @@ def load(reader: BoundedReader, allowed: Allowed, max_opcodes: int = MAX_OPCODES
             target = top()
             if type(target) is not set:
                 raise PickleRefused(f"ADDITEMS on a {type(target).__name__}")
-            target.update(_key(v) for v in items)
+            target.update(check_key(v) for v in items)
         elif op in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
             memo[len(memo) if op == "MEMOIZE" else arg] = top()
         elif op in ("GET", "BINGET", "LONG_BINGET"):

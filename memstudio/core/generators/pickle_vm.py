@@ -310,7 +310,7 @@ def load(reader: BoundedReader, allowed: Allowed, max_opcodes: int = MAX_OPCODES
             stack[-1] = target.value
         elif op in ("PERSID", "BINPERSID"):
             if allowed.persistent_load is None:
-                raise PickleRefused("a persistent id, which this kind of pickle does not contain")
+                raise PickleRefused("a persistent id (network pickles have none)")
             stack.append(allowed.persistent_load(_settled(pop()) if op == "BINPERSID" else arg))
     raise PickleRefused("the pickle ends before its STOP")
 

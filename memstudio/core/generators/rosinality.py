@@ -197,7 +197,7 @@ def load_rosinality(path: str | Path, device: str | torch.device = "cpu") -> Sty
     elif isinstance(ckpt, dict) and "style.1.weight" in ckpt:
         ros, latent_avg = ckpt, None
     else:
-        keys = sorted(ckpt)[:6] if isinstance(ckpt, dict) else type(ckpt).__name__
+        keys = sorted(map(str, ckpt))[:6] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointError(f"{path}: not a rosinality StyleGAN2 checkpoint (no g_ema; found {keys})")
     if not isinstance(ros, dict) or not all(isinstance(v, torch.Tensor) for v in ros.values()):
         raise CheckpointError(f"{path}: g_ema is not a state dict of tensors")

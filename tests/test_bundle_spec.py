@@ -42,7 +42,8 @@ def test_unused_modules_are_excluded():
     for name in ("tkinter", "PySide6.QtWebEngineCore", "PySide6.Qt3DCore", "PySide6.QtMultimedia",
                  "torch.utils.benchmark", "resmem"):
         assert name in bundle_plan.EXCLUDES
-    kept = ("torch", "torch.testing._internal", "torchvision", "PySide6.QtWidgets", "PySide6.QtGui", "PySide6.QtSvg", "facenet_pytorch")
+    kept = ("torch", "torch.testing._internal", "torchvision", "PySide6.QtWidgets", "PySide6.QtGui", "PySide6.QtSvg",
+            "facenet_pytorch")
     assert not any(name in bundle_plan.EXCLUDES for name in kept)
 
 

@@ -237,7 +237,7 @@ def test_single_column_width_from_the_dialog_equals_the_cli(qtbot, window, two_p
     dialog.label_names.setChecked(True)
     out = tmp_path / "studio" / "single.png"
     assert export(qtbot, feature, out) == out
-    spec = json.loads(out.with_suffix(".json").read_text())["spec"]
+    spec = json.loads(sidecar_path(out).read_text())["spec"]
     assert (spec["output"]["width_in"], spec["output"]["font_pt"], spec["output"]["dpi"]) == (3.5, 7.0, 300.0)
     assert spec["output"]["caption"].startswith("edit: ") and spec["label"]["show_names"] is True
     direction = spec["directions"][0]["path"]

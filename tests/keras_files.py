@@ -17,8 +17,15 @@ Layer = tuple[str, str, dict, dict[str, np.ndarray]]
 
 
 def write_keras_hdf5(
-    path: Path, layers: list[Layer], full_model: bool = True, nested: bool = True, keras_version: str = "2.0.5"
+    path: Path,
+    layers: list[Layer],
+    full_model: bool = True,
+    nested: bool = True,
+    keras_version: str = "2.0.5",
+    inbound: dict[str, list[str]] | None = None,
 ) -> Path:
+    """Write ``layers``; ``inbound`` (layer → input layers) fills the full model's graph (``inbound_nodes``)."""
+    inbound = inbound or {}
     with h5py.File(path, "w") as f:
         if full_model:
             config = {
@@ -26,7 +33,12 @@ def write_keras_hdf5(
                 "config": {
                     "name": "model_1",
                     "layers": [
-                        {"class_name": cls, "name": name, "config": {"name": name, **cfg}, "inbound_nodes": []}
+                        {
+                            "class_name": cls,
+                            "name": name,
+                            "config": {"name": name, **cfg},
+                            "inbound_nodes": [[[src, 0, 0, {}] for src in inbound[name]]] if inbound.get(name) else [],
+                        }
                         for name, cls, cfg, _ in layers
                     ],
                 },

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from keras_files import write_keras_hdf5
 
 from memstudio.core.assessors.keras_hdf5 import (
     conv_kernel,
@@ -14,7 +15,6 @@ from memstudio.core.assessors.keras_hdf5 import (
     read_keras_hdf5,
 )
 from memstudio.core.errors import CheckpointError
-from tests.keras_files import write_keras_hdf5
 
 
 def _layers(rng: np.random.Generator) -> list:

@@ -10,6 +10,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ORDER = [
     "bench_resmem.py",
+    "bench_valence.py",
     "bench_studio.py",
     "bench_stylegan.py",
     "bench_heatmap.py",

@@ -334,3 +334,17 @@ def test_the_random_file_numbers_layers_as_fer_s_file(random_file):
     # The same creation order as fer's real file: block 1's shortcut BN is batch_normalization_3.
     assert names[names.index("conv2d_3") + 1] == "batch_normalization_3"
     assert names[names.index("separable_conv2d_1") + 1] == "batch_normalization_4"
+
+
+@pytest.mark.parametrize("shape", [(60, 60), (15, 15), (8, 8), (7, 8), (3, 3)])
+def test_max_pool_same_equals_tensorflow_padding(shape):
+    import math
+
+    import torch.nn.functional as F
+
+    from memstudio.core.assessors.expression import max_pool_same, pad_same
+
+    x = torch.randn(2, 3, *shape, generator=torch.Generator().manual_seed(0))
+    reference = F.max_pool2d(pad_same(x, 3, 2, value=-math.inf), 3, stride=2)
+    assert reference.shape[-2:] == tuple(math.ceil(n / 2) for n in shape)
+    assert torch.equal(max_pool_same(x), reference)

@@ -53,16 +53,32 @@ def pad_same(x: torch.Tensor, kernel: int, stride: int, value: float = 0.0) -> t
     return F.pad(x, pads, value=value) if any(pads) else x
 
 
+def max_pool_same(x: torch.Tensor) -> torch.Tensor:
+    """Keras's 3×3/2 ``same`` max pool without copying the input where PyTorch's padding can express it.
+
+    TensorFlow pads an even side by (0, 1) and an odd side by (1, 1). For an even side, PyTorch's
+    ``ceil_mode`` keeps the last, cut-off window, which is the same as the −∞ pixel after; an odd side is the
+    symmetric padding of 1. Mixed parities (never in this network) take the explicit padding.
+    """
+    h, w = x.shape[-2:]
+    if h % 2 == 0 and w % 2 == 0:
+        return F.max_pool2d(x, 3, stride=2, ceil_mode=True)
+    if h % 2 == 1 and w % 2 == 1:
+        return F.max_pool2d(x, 3, stride=2, padding=1)
+    return F.max_pool2d(pad_same(x, 3, 2, value=-math.inf), 3, stride=2)
+
+
 class SeparableConv(nn.Module):
     """Keras ``SeparableConv2D`` (3×3, multiplier 1, no bias, ``same``): depthwise then pointwise."""
 
     def __init__(self, channels_in: int, channels_out: int) -> None:
         super().__init__()
-        self.depthwise = nn.Conv2d(channels_in, channels_in, 3, groups=channels_in, bias=False)
+        # A 3×3 stride-1 'same' pads 1 on every side in TensorFlow too, so the convolution pads itself.
+        self.depthwise = nn.Conv2d(channels_in, channels_in, 3, padding=1, groups=channels_in, bias=False)
         self.pointwise = nn.Conv2d(channels_in, channels_out, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pointwise(self.depthwise(pad_same(x, 3, 1)))
+        return self.pointwise(self.depthwise(x))
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
@@ -90,7 +106,7 @@ class MiniXception(nn.Module):
             self.add_module(names["shortcut"], nn.Conv2d(cin, cout, 1, stride=2, bias=False))
             self.add_module(names["bn_shortcut"], _bn(cout))
             cin = cout
-        self.conv2d_7 = nn.Conv2d(cin, len(CLASSES), 3, bias=True)
+        self.conv2d_7 = nn.Conv2d(cin, len(CLASSES), 3, padding=1, bias=True)  # 'same', stride 1: symmetric
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for i in range(1, len(_STEM) + 1):
@@ -99,9 +115,9 @@ class MiniXception(nn.Module):
             m = {key: getattr(self, name) for key, name in _block_names(block).items()}
             h = F.relu(m["bn1"](m["sep1"](x)))
             h = m["bn2"](m["sep2"](h))
-            h = F.max_pool2d(pad_same(h, 3, 2, value=-math.inf), 3, stride=2)
-            x = h + m["bn_shortcut"](m["shortcut"](pad_same(x, 1, 2)))
-        return self.conv2d_7(pad_same(x, 3, 1)).mean(dim=(2, 3))
+            h = max_pool_same(h)
+            x = h + m["bn_shortcut"](m["shortcut"](pad_same(x, 1, 2)))  # 1×1/2 'same' pads nothing
+        return self.conv2d_7(x).mean(dim=(2, 3))
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``[N, 7]`` (Keras's final softmax)."""

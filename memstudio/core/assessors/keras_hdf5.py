@@ -11,7 +11,8 @@ In both, the weights group has the attribute ``layer_names`` (file order) and ev
 ``weight_names`` (that layer's weights in Keras's order, e.g. ``conv1/kernel:0``). Weights are keyed by the
 last path component without the ``:0`` suffix (``kernel``, ``bias``, ``gamma``, ``beta``, ``moving_mean``,
 ``moving_variance``, ``depthwise_kernel``, ``pointwise_kernel``) because Keras 2.0 nests them under a
-renamed group (``conv2d_1/conv2d_1_1/kernel:0``) while later versions do not.
+renamed group (``conv2d_1/conv2d_1_1/kernel:0``) while later versions do not. A nested model saved as one
+layer, whose short names repeat, keeps the path instead (``conv1/kernel``, ``conv1_bn/gamma``).
 
 :meth:`KerasFile.require` checks a layer against the architecture a loader expects and names the first layer
 that differs; the ``*_kernel`` helpers turn Keras's channels-last kernels into PyTorch's layout.
@@ -134,14 +135,17 @@ def _read(path: Path, f: object) -> KerasFile:
         if name not in group:
             raise CheckpointError(f"{path}: layer {name!r} is listed but its weights group is missing")
         layer_group = group[name]
+        full_names = [_text(n) for n in layer_group.attrs.get("weight_names", [])]
+        keys = [_weight_key(full) for full in full_names]
+        if len(set(keys)) < len(keys):
+            # A nested model saved as one layer (its sub-layers' weights all in one group): keep the sub-layer
+            # in the key, "conv1/kernel", so nothing is lost.
+            keys = [full.split(":", 1)[0] for full in full_names]
         weights: dict[str, np.ndarray] = {}
-        for full in (_text(n) for n in layer_group.attrs.get("weight_names", [])):
-            short = full.rsplit("/", 1)[-1].split(":", 1)[0]
-            if short in weights:
-                raise CheckpointError(f"{path}: layer {name!r} has two weights called {short!r} ({full})")
+        for full, key in zip(full_names, keys, strict=True):
             if full not in layer_group:
                 raise CheckpointError(f"{path}: layer {name!r} lists weight {full!r} but it is missing")
-            weights[short] = np.asarray(layer_group[full][()])
+            weights[key] = np.asarray(layer_group[full][()])
         class_name, config = configs.get(name, (None, {}))
         layers[name] = KerasLayer(name, weights, class_name, config)
     return KerasFile(
@@ -152,6 +156,11 @@ def _read(path: Path, f: object) -> KerasFile:
         backend=_opt_text(f.attrs.get("backend", group.attrs.get("backend"))),
         model_config=model_config,
     )
+
+
+def _weight_key(full: str) -> str:
+    """``conv2d_1/conv2d_1_1/kernel:0`` → ``kernel``."""
+    return full.rsplit("/", 1)[-1].split(":", 1)[0]
 
 
 def _layer_configs(model_config: dict[str, object] | None) -> dict[str, tuple[str, dict[str, object]]]:

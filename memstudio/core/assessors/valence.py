@@ -99,7 +99,7 @@ def crop_face(grey_image: torch.Tensor, box: tuple[int, int, int, int]) -> torch
     inside = grey_image[:, :, max(y0, 0) : min(y1, height), max(x0, 0) : min(x1, width)]
     pads = (max(-x0, 0), max(x1 - width, 0), max(-y0, 0), max(y1 - height, 0))
     if any(pads):
-        fill = float(grey_image[:, :, -2:, :].mean())
+        fill = float(grey_image[:, :, -2:, :].detach().mean())  # a constant border, as fer's
         inside = F.pad(inside, pads, value=fill)
     resized = F.interpolate(inside, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
     return (resized - 0.5) * 2.0

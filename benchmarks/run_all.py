@@ -11,6 +11,7 @@ HERE = Path(__file__).resolve().parent
 ORDER = [
     "bench_resmem.py",
     "bench_nima.py",
+    "bench_valence.py",
     "bench_studio.py",
     "bench_stylegan.py",
     "bench_heatmap.py",

@@ -29,3 +29,7 @@ class JobCancelled(MemstudioError):
 
 class FaceError(MemstudioError):
     """No usable face: none found, too small, or an extreme pose."""
+
+
+class ScoreUnavailableError(MemstudioError):
+    """An assessor has no score for an image (valence without a face) where a number is needed."""

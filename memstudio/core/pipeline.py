@@ -162,7 +162,7 @@ class Pipeline:
                     break
                 start = time.perf_counter()
                 try:
-                    scores.values[name] = float(self.scoring_assessor(name).score(image)[0])
+                    scores.values[name] = self.scoring_assessor(name).score_available(image)[0]
                 except Superseded:
                     break
                 except Exception as exc:  # noqa: BLE001 - one assessor failing must not hide the others

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from memstudio.core.unavailable import Score
+
 
 @dataclass(frozen=True)
 class PhotoSubject:
@@ -53,8 +55,12 @@ class RenderRequest:
 
 @dataclass
 class Scores:
-    """Scores of one frame; ``errors`` holds the assessors that could not run, with the reason."""
+    """Scores of one frame; ``errors`` holds the assessors that could not run, with the reason.
 
-    values: dict[str, float] = field(default_factory=dict)
+    A value is :class:`~memstudio.core.unavailable.Unavailable` where the assessor has no score for this frame
+    (valence without a face): shown as "n/a · no face", not as an error.
+    """
+
+    values: dict[str, Score] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     elapsed_ms: dict[str, float] = field(default_factory=dict)

@@ -24,6 +24,7 @@ from memstudio.core.atomic import write_text_atomic
 from memstudio.core.errors import ImageLoadError, JobCancelled
 from memstudio.core.imaging import load_image
 from memstudio.core.jobs import Job, Progress
+from memstudio.core.unavailable import Score, Unavailable, as_score
 
 #: Photos up to this side are scored at full resolution, so scores equal the assessors' reference pipelines
 #: (ResMem resizes the whole photo to 256 px); larger camera files are reduced first to bound memory.
@@ -32,9 +33,15 @@ SCORE_SIDE = 4096
 
 @dataclass
 class ImageScores:
+    """One file's scores; an assessor without a score for it (valence: no face) holds :class:`Unavailable`.
+
+    ``details`` has what an assessor adds for JSON output (valence: the top expression and every face).
+    """
+
     path: Path
-    values: dict[str, float] = field(default_factory=dict)
+    values: dict[str, Score] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    details: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 @dataclass
@@ -43,17 +50,23 @@ class ScoreFailure:
     message: str
 
 
-#: A decoded file: each assessor's prepared input and the load notes, or no inputs and why the file failed.
-Decoded = tuple[Path, dict[str, torch.Tensor] | None, tuple[str, ...] | str]
+#: A decoded file: each assessor's prepared input and the load notes, or no inputs and why the file failed;
+#: then the assessors' details for JSON output.
+Decoded = tuple[Path, dict[str, torch.Tensor] | None, tuple[str, ...] | str, dict[str, dict[str, object]]]
 
 
 def _decode(path: Path, assessors: dict[str, Assessor]) -> Decoded:
     try:
         loaded = load_image(path, max_side=SCORE_SIDE)
     except ImageLoadError as exc:
-        return path, None, str(exc)
+        return path, None, str(exc), {}
     # Prepared here, on the decoding threads: Pillow's resize releases the GIL as its decoder does.
-    return path, {name: a.prepare_image(loaded.image) for name, a in assessors.items()}, loaded.notes
+    inputs, details = {}, {}
+    for name, assessor in assessors.items():
+        inputs[name], extra = assessor.analyse_image(loaded.image)
+        if extra is not None:
+            details[name] = extra
+    return path, inputs, loaded.notes, details
 
 
 def score_paths(
@@ -100,8 +113,8 @@ def _score_batch(
     assessors: dict[str, Assessor],
     device: torch.device | str,
 ) -> Iterator[ImageScores | ScoreFailure]:
-    good = [inputs for _, inputs, _ in batch if inputs is not None]
-    values: list[dict[str, float]] = [{} for _ in good]
+    good = [inputs for _, inputs, _, _ in batch if inputs is not None]
+    values: list[dict[str, Score]] = [{} for _ in good]
     with torch.inference_mode():
         for name, assessor in assessors.items():
             prepared = [inputs[name].to(device) for inputs in good]
@@ -110,13 +123,13 @@ def _score_batch(
             else:
                 scores = [float(assessor.score_prepared(x)[0]) for x in prepared]
             for row, score in zip(values, scores, strict=True):
-                row[name] = float(score)
+                row[name] = as_score(score, assessor.unavailable)
     results = iter(values)
-    for path, inputs, notes in batch:
+    for path, inputs, notes, details in batch:
         if inputs is None:
             yield ScoreFailure(path, str(notes))
         else:
-            yield ImageScores(path, next(results), tuple(notes))
+            yield ImageScores(path, next(results), tuple(notes), details)
 
 
 def score_to_csv_job(
@@ -132,7 +145,9 @@ def score_to_csv_job(
             failures.append(result)
             rows.append([str(result.path), *[""] * len(names), result.message])
         else:
-            rows.append([str(result.path), *[f"{result.values[n]:.6f}" for n in names], ""])
+            missing = [f"{n}: {v.reason}" for n, v in result.values.items() if isinstance(v, Unavailable)]
+            cells = ["" if isinstance(v, Unavailable) else f"{v:.6f}" for v in (result.values[n] for n in names)]
+            rows.append([str(result.path), *cells, "; ".join(missing)])
         yield Progress((i + 1) / total, f"{i + 1}/{len(paths)} {result.path.name}")
     if not rows:
         raise JobCancelled("no images to score")

@@ -32,6 +32,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from memstudio.core.errors import MemstudioError
 from memstudio.core.jobs import Progress
 from memstudio.core.requests import RenderRequest
+from memstudio.core.unavailable import Score
 
 if TYPE_CHECKING:
     import torch
@@ -55,7 +56,7 @@ class Frame:
 @dataclass(frozen=True)
 class ScoreResult:
     request_id: int
-    values: dict[str, float]
+    values: dict[str, Score]  # Unavailable where the assessor has no score for the frame (valence: no face)
     errors: dict[str, str]
     score_ms: float
 

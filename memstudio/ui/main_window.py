@@ -29,6 +29,7 @@ LAYOUT_VERSION = 3
 #: registry, so building the window does not import torch.
 LIVE_ASSESSORS: list[tuple[str, str, tuple[float, float], int]] = [
     ("resmem", "memorability", (0.0, 1.0), 3),
+    ("valence", "valence", (-1.0, 1.0), 3),
     ("brightness", "brightness", (0.0, 1.0), 3),
     ("colorfulness", "colorfulness", (0.0, 150.0), 1),
     ("redness", "redness", (0.0, 1.0), 3),

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider
 
 from memstudio.core.generators.edit_params import PARAMETERS
+from memstudio.core.unavailable import Score, Unavailable
 
 _BAR_STEPS = 1000
 
@@ -106,10 +107,16 @@ class PropertyStrip(QWidget):
         for slider in self.sliders.values():
             slider.setEnabled(enabled)
 
-    def set_scores(self, values: dict[str, float], errors: dict[str, str]) -> None:
+    def set_scores(self, values: dict[str, Score], errors: dict[str, str]) -> None:
         for name, label in self.score_labels.items():
             bar = self.score_bars[name]
-            if name in values:
+            value = values.get(name)
+            if isinstance(value, Unavailable):  # no score for this frame (valence: no face), not a failure
+                label.setText(str(value))
+                label.setStyleSheet("color: gray;")
+                label.setToolTip(f"{name}: {value.reason}")
+                bar.setValue(0)
+            elif name in values:
                 label.setText(f"{values[name]:.{self._decimals[name]}f}")
                 label.setStyleSheet("")
                 label.setToolTip("")

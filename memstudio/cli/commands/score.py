@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from memstudio.core.device import default_device
     from memstudio.core.imaging import expand_paths
     from memstudio.core.scoring import ScoreFailure, score_paths
+    from memstudio.core.unavailable import Unavailable
 
     device = default_device()
     names = args.assessors or ["resmem"]
@@ -48,8 +49,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"memstudio: {result.message}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps({"path": str(result.path), "scores": result.values}), flush=True)
+            # A score that does not exist is null, with the reason under "unavailable" (valence: no face).
+            row: dict[str, object] = {
+                "path": str(result.path),
+                "scores": {n: None if isinstance(v, Unavailable) else v for n, v in result.values.items()},
+            }
+            missing = {n: v.reason for n, v in result.values.items() if isinstance(v, Unavailable)}
+            if missing:
+                row["unavailable"] = missing
+            if result.details:
+                row["details"] = result.details
+            print(json.dumps(row), flush=True)
         else:
-            cells = [f"{result.values[n]:.{assessors[n].decimals + 1}f}" for n in names]
+            cells = [_cell(result.values[n], assessors[n].decimals + 1, result.details.get(n)) for n in names]
             print("\t".join([str(result.path), *cells]), flush=True)
     return 2 if failed else 0
+
+
+def _cell(value: object, decimals: int, details: dict[str, object] | None) -> str:
+    """A table cell: the score (or "n/a · why"), then the assessor's top class where it has one (valence)."""
+    text = f"{value:.{decimals}f}"
+    top = (details or {}).get("top")
+    return f"{text} {top}" if top else text

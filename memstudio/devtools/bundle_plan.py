@@ -68,6 +68,14 @@ EXCLUDES = [
     "memstudio.devtools",
 ]
 
+#: Modules imported by name at run time, which PyInstaller's analysis cannot see: matplotlib picks its PDF and
+#: SVG canvases from the output's suffix when a figure is saved.
+HIDDEN_IMPORTS = [
+    "matplotlib.backends.backend_agg",
+    "matplotlib.backends.backend_pdf",
+    "matplotlib.backends.backend_svg",
+]
+
 #: Distributions whose licence files go into the bundle's LICENSES/ folder (what the default studio runs).
 LICENSED = [
     "torch",

@@ -8,16 +8,19 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from memstudio.core.imaging import IMAGE_SUFFIXES
-from memstudio.core.requests import PhotoSubject, RenderRequest
+from memstudio.core.requests import LatentSubject, PhotoSubject, RenderRequest, Subject
 from memstudio.engine import Engine, Failure, Frame, JobDone, ScoreResult
 from memstudio.ui.canvas import ImageCanvas
 from memstudio.ui.docks import add_dock
+from memstudio.ui.gestures import guard_wheel
+from memstudio.ui.help_menu import HelpMenu
 from memstudio.ui.jobs_dock import JobsPanel
 from memstudio.ui.message_bar import MessageBar
 from memstudio.ui.property_strip import PropertyStrip
+from memstudio.ui.score_board import ScoreBoard
 from memstudio.ui.seed_browser import SeedBrowser
 from memstudio.ui.settings import studio_settings
 from memstudio.ui.state import StudioState
@@ -48,6 +51,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, assessors: tuple[str, ...] | None = None, engine: Engine | None = None) -> None:
         super().__init__()
+        guard_wheel(QApplication.instance())  # before any widget is polished: they get Qt.StrongFocus
         self.setObjectName("memstudioMainWindow")
         self.setWindowTitle("memstudio")
         self.setAcceptDrops(True)
@@ -57,6 +61,11 @@ class MainWindow(QMainWindow):
         self._owns_engine = engine is None
         live = [a for a in LIVE_ASSESSORS if assessors is None or a[0] in assessors]
         self._assessors = tuple(name for name, *_ in live)
+        self.scores = ScoreBoard(self._assessors, {name: d for name, _, _, d in LIVE_ASSESSORS})
+        self._partial: ScoreResult | None = None
+        #: The subject of each frame requested (until it is shown), and of the frame on the canvas.
+        self._requested: dict[int, Subject] = {}
+        self.shown_subject: Subject | None = None
         self._last_sent = 0
         self._last_shown = 0
         self._last_scored = 0
@@ -108,6 +117,8 @@ class MainWindow(QMainWindow):
         self.state.changed.connect(self._sync_controls)
         self.strip.value_changed.connect(self.state.set_value)
         self.strip.drag_started.connect(self.state.begin_drag)
+        self.strip.drag_finished.connect(self.state.end_drag)
+        self.state.subject_changed.connect(self._follow_subject)
         self.strip.reset_requested.connect(self.state.reset_edits)
         self.browser.photo_chosen.connect(self.open_photo)
         self.browser.problem.connect(lambda m: self.statusBar().showMessage(m, 8000))
@@ -189,6 +200,8 @@ class MainWindow(QMainWindow):
             view_menu.addAction(dock.toggleViewAction())
         self._view_separator = view_menu.addSeparator()
         self.reset_layout_action = self._action(view_menu, "Reset layout", self.reset_layout)
+        self.help = HelpMenu(self)
+        self.closing.connect(self.help.close_all)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -246,8 +259,16 @@ class MainWindow(QMainWindow):
         return message
 
     def open_photo(self, path: str) -> None:
-        self.browser.select(path)
+        self.browser.select(str(path))
         self.state.set_subject(PhotoSubject(str(path)), keep_edits=True)
+
+    def _follow_subject(self) -> None:
+        """The seed browser selects what the state shows (after undo too), and nothing else."""
+        subject = self.state.subject
+        if isinstance(subject, LatentSubject):
+            self.browser.select_latent(subject.key)
+        else:
+            self.browser.select(subject.path if isinstance(subject, PhotoSubject) else None)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasUrls():
@@ -274,6 +295,7 @@ class MainWindow(QMainWindow):
         )
         self._last_sent = request.request_id
         self._sent_at[request.request_id] = time.perf_counter()
+        self._requested[request.request_id] = values.subject
         self.strip.mark_scores_stale()
         self.engine.request_render(request)
 
@@ -292,7 +314,12 @@ class MainWindow(QMainWindow):
             return  # an older frame arriving late
         self._last_shown = frame.request_id
         self.current_frame = frame
+        self.shown_subject = self._requested.get(frame.request_id, self.shown_subject)
+        for old in [i for i in self._requested if i < frame.request_id]:
+            self._requested.pop(old)
         self.canvas.set_frame(frame.pixels)
+        self.scores.frame_shown(frame.request_id)
+        self.canvas.set_scores(self.scores.lines())  # the old values stay, marked "updating…"
         self.canvas.repaint()
         sent = self._sent_at.pop(frame.request_id, None)
         for stale in [i for i in self._sent_at if i < frame.request_id]:
@@ -305,27 +332,37 @@ class MainWindow(QMainWindow):
         self.frame_changed.emit(frame)
 
     def _show_scores(self, result: ScoreResult) -> None:
+        """Per-frame assessors arrive first, slower ones later; each shows as soon as it is there."""
         if result.request_id != self._last_shown or result.request_id < self._last_scored:
             return  # scores of a frame no longer on screen
         self._last_scored = result.request_id
-        self.last_scores = result
-        lines = []
-        decimals = {name: d for name, _, _, d in LIVE_ASSESSORS}
-        for name in self._assessors:
-            if name in result.values:
-                lines.append((name, f"{result.values[name]:.{decimals[name]}f}", False))
-            elif name in result.errors:
-                lines.append((name, "error", True))
-        self.canvas.set_scores(lines)
+        if self._partial is not None and self._partial.request_id == result.request_id:
+            result = ScoreResult(
+                result.request_id,
+                {**self._partial.values, **result.values},
+                {**self._partial.errors, **result.errors},
+                self._partial.score_ms + result.score_ms,
+                result.complete,
+                self._partial.ovalized + result.ovalized,
+            )
+        self._partial = result
+        self.scores.add(result)
+        self.canvas.set_scores(self.scores.lines())
         self.strip.set_scores(result.values, result.errors)
         self._timing_label.setText(f"render {getattr(self, '_render_ms', 0):.0f} ms · score {result.score_ms:.0f} ms")
         if result.errors:
             name, message = next(iter(result.errors.items()))
             self.statusBar().showMessage(f"{name} could not score: {message}", 10_000)
-        self.scores_shown.emit(result.request_id)
+        if result.complete:
+            self.last_scores = result
+            self.scores_shown.emit(result.request_id)
 
     def _show_failure(self, failure: Failure) -> None:
         message = failure.message
+        if failure.origin == "render":
+            subject = self._requested.pop(failure.ident, None) if isinstance(failure.ident, int) else None
+            if subject is not None and subject != self.shown_subject:
+                self.state.withdraw_subject(subject, self.shown_subject)  # back to what the canvas shows
         row = self.jobs.rows.get(str(failure.ident)) if failure.origin == "job" else None
         if row is not None:
             # A failed job says so where the user looks: the message bar names it, its card comes into view.

@@ -99,6 +99,21 @@ class StudioState(QObject):
             return
         self.undo_stack.push(_SetSubject(self, subject, keep_edits))
 
+    def withdraw_subject(self, subject: Subject, fallback: Subject | None) -> None:
+        """``subject`` could not be shown (a broken file): the studio goes back to ``fallback``, the subject on
+        screen, and the change that brought ``subject`` leaves the stack (redo would only fail again)."""
+        if self.values.subject != subject:
+            return
+        index = self.undo_stack.index()
+        top = self.undo_stack.command(index - 1) if index > 0 else None
+        if isinstance(top, _SetSubject) and top.new.subject == subject and index == self.undo_stack.count():
+            top.setObsolete(True)  # an obsolete command is deleted from the stack when it is undone
+            self.undo_stack.undo()
+            return
+        self.values.subject = fallback
+        self.subject_changed.emit()
+        self.changed.emit()
+
     def reset_edits(self) -> None:
         if not self.values.edits and not any(self.values.alphas.values()):
             return

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from memstudio.core.imaging import IMAGE_SUFFIXES
@@ -26,7 +26,7 @@ from memstudio.ui.settings import studio_settings
 from memstudio.ui.state import StudioState
 
 #: Bump when docks are added or renamed: a saved layout from another version is ignored, not half-applied.
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 
 #: (name, property, score range, decimals) of the assessors scored live. Kept here, not read from the
 #: registry, so building the window does not import torch.
@@ -149,32 +149,53 @@ class MainWindow(QMainWindow):
         return dock
 
     def _arrange_default_sizes(self) -> None:
-        """The default layout: photos and sliders get most of their columns, feature docks share tabs below the
-        sliders (the heatmap tab in front), and the jobs strip stays short."""
-        right = Qt.DockWidgetArea.RightDockWidgetArea
-        below = [d for d in self._docks if d is not self.strip_dock and self.dockWidgetArea(d) == right]
-        if below:
-            # Features may have tabified themselves with the sliders; rebuild the column from scratch.
-            for dock in [self.strip_dock, *below]:
-                self.removeDockWidget(dock)
-            for dock in [self.strip_dock, *below]:
-                self.addDockWidget(right, dock)
+        """The default layout: the canvas gets the middle at full height; each side column is one tab group at
+        full height, so every dock's controls show without scrolling at 1400×900 (Properties in front on the
+        right; the photos in front on the left, with an empty Generator tab taking no room); the jobs sit
+        under the photos, tall enough for a card's status line."""
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        columns = {
+            right: [self.strip_dock]
+            + [d for d in self._docks if d is not self.strip_dock and self.dockWidgetArea(d) == right],
+            left: [self.browser_dock]
+            + [
+                d
+                for d in self._docks
+                if d not in (self.browser_dock, self.jobs_dock) and self.dockWidgetArea(d) == left
+            ],
+        }
+        # Moved, never removed and added back: a removed dock can leave an empty tab bar behind in Qt.
+        for docks in columns.values():
+            for dock in docks:
                 dock.show()
-            self.splitDockWidget(self.strip_dock, below[0], Qt.Orientation.Vertical)
-            for dock in below[1:]:
-                self.tabifyDockWidget(below[0], dock)
-            front = next((d for d in below if d.objectName() == "heatmapDock"), below[0])
-            front.raise_()
-            self.resizeDocks([self.strip_dock, below[0]], [600, 280], Qt.Orientation.Vertical)
-        left = [
-            d
-            for d in self._docks
-            if d is not self.browser_dock and self.dockWidgetArea(d) == self.dockWidgetArea(self.browser_dock)
-        ]
-        if left:
-            self.resizeDocks([self.browser_dock, left[0]], [640, 260], Qt.Orientation.Vertical)
-        self.resizeDocks([self.browser_dock, self.strip_dock], [290, 400], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
+            for dock in docks[1:]:
+                self.tabifyDockWidget(docks[0], dock)
+            docks[0].raise_()
+        self.addDockWidget(left, self.jobs_dock)
+        self._fitted: tuple[int, int] | None = None
+        self._fit_columns(self.width(), self.height())
+
+    def _fit_columns(self, width: int, height: int) -> None:
+        """Side columns sized to the window: narrow enough that the canvas keeps most of a small screen."""
+        left = max(self.browser.minimumWidth(), min(290, int(width * 0.2)))
+        right = max(self.strip.minimumWidth(), min(420, int(width * 0.28)))
+        self.resizeDocks([self.browser_dock, self.strip_dock], [left, right], Qt.Orientation.Horizontal)
+        jobs = max(150, min(240, int(height * 0.25)))
+        self.resizeDocks([self.browser_dock, self.jobs_dock], [max(height - jobs, 200), jobs], Qt.Orientation.Vertical)
+        if self.isVisible():
+            QTimer.singleShot(0, self._remember_fit)  # the widths Qt settled on, once it has laid them out
+
+    def _remember_fit(self) -> None:
+        self._fitted = (self.browser_dock.width(), self.strip_dock.width())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        # Follow the window while the columns are as the default layout left them (not moved by the user, not
+        # restored from a saved layout).
+        fitted = getattr(self, "_fitted", False)
+        widths = (self.browser_dock.width(), self.strip_dock.width())
+        if fitted is None or (fitted and all(abs(a - b) <= 4 for a, b in zip(fitted, widths, strict=True))):
+            self._fit_columns(event.size().width(), event.size().height())
 
     def _build_menus(self) -> None:
         self.file_menu = file_menu = self.menuBar().addMenu("&File")
@@ -220,8 +241,8 @@ class MainWindow(QMainWindow):
         state = settings.value("window/state")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray):
-            self.restoreState(state, LAYOUT_VERSION)
+        if isinstance(state, QByteArray) and self.restoreState(state, LAYOUT_VERSION):
+            self._fitted = False  # the user's own layout: the columns keep their widths
 
     def save_layout(self) -> None:
         settings = studio_settings()
@@ -235,6 +256,8 @@ class MainWindow(QMainWindow):
             dock.setFloating(False)
             dock.show()
         self.restoreState(self._default_layout, LAYOUT_VERSION)
+        self._fitted = None
+        self._fit_columns(self.width(), self.height())
 
     # ----- opening things -------------------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> str:

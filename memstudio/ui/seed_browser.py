@@ -38,7 +38,7 @@ class SeedBrowser(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("seedBrowser")
-        self.setMinimumWidth(2 * THUMB + 56)
+        self.setMinimumWidth(THUMB + 56)  # one column of thumbnails: a small screen keeps room for the canvas
         self.list = QListWidget()
         self.list.setObjectName("seedList")
         self.list.setViewMode(QListWidget.ViewMode.IconMode)

@@ -76,6 +76,7 @@ class FacesFeature(QObject):
         self.panel.align_requested.connect(self.align)
         self.panel.ovalize_toggled.connect(self._ovalize_toggled)
         self.panel.invert_requested.connect(self.invert)
+        self.panel.set_invert_available(NO_STYLEGAN)
         window.browser.latent_chosen.connect(self.show_latent)
         window.state.subject_changed.connect(self._subject_changed)
         window.frame_changed.connect(self._frame_changed)
@@ -87,6 +88,14 @@ class FacesFeature(QObject):
 
     def _connect_after_window(self) -> None:
         self.window.engine.job_finished.connect(self._job_finished)
+        generators = getattr(self.window, "features", {}).get("generators")
+        if generators is not None and hasattr(generators, "generator_loaded"):
+            generators.generator_loaded.connect(self._generator_loaded)
+
+    def _generator_loaded(self, info: dict[str, Any] | None) -> None:
+        """Invert needs a StyleGAN: the button says so (disabled, with what to do) until one is loaded."""
+        stylegan = bool(info) and str(info.get("family", "")).startswith("stylegan")
+        self.panel.set_invert_available(None if stylegan else NO_STYLEGAN)
 
     # ----- detection ------------------------------------------------------------------------------------
     def _current_photo(self) -> str | None:

@@ -107,7 +107,7 @@ class StudioState(QObject):
         index = self.undo_stack.index()
         top = self.undo_stack.command(index - 1) if index > 0 else None
         if isinstance(top, _SetSubject) and top.new.subject == subject and index == self.undo_stack.count():
-            top.setObsolete(True)  # an obsolete command is deleted from the stack when it is undone
+            top.withdrawn = True  # its undo marks it obsolete, and Qt deletes an obsolete command once undone
             self.undo_stack.undo()
             return
         self.values.subject = fallback
@@ -239,6 +239,7 @@ class _SetSubject(QUndoCommand):
         if not keep_edits:
             self.new.edits.clear()
             self.new.alphas.clear()
+        self.withdrawn = False
 
     def redo(self) -> None:
         self.state._restore(self.new)
@@ -248,6 +249,8 @@ class _SetSubject(QUndoCommand):
         # what redo brings back is what was on screen just before the undo.
         self.new = self.state.values.copy()
         self.state._restore(self.old)
+        if self.withdrawn:
+            self.setObsolete(True)
 
 
 class _ResetEdits(QUndoCommand):

@@ -70,6 +70,7 @@ class FacesFeature(QObject):
         self._identity_timer.setSingleShot(True)
         self._identity_timer.setInterval(IDENTITY_DEBOUNCE_MS)
         self._identity_timer.timeout.connect(self._request_identity)
+        window.closing.connect(self._identity_timer.stop)  # a pending measurement must not outlive the window
 
         self.panel.detect_requested.connect(self.detect)
         self.panel.face_selected.connect(self.choose_face)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
@@ -18,15 +18,12 @@ from memstudio.ui.docks import add_dock
 from memstudio.ui.gestures import guard_wheel
 from memstudio.ui.help_menu import HelpMenu
 from memstudio.ui.jobs_dock import JobsPanel
+from memstudio.ui.layout import StudioLayout
 from memstudio.ui.message_bar import MessageBar
 from memstudio.ui.property_strip import PropertyStrip
 from memstudio.ui.score_board import ScoreBoard
 from memstudio.ui.seed_browser import SeedBrowser
-from memstudio.ui.settings import studio_settings
 from memstudio.ui.state import StudioState
-
-#: Bump when docks are added or renamed: a saved layout from another version is ignored, not half-applied.
-LAYOUT_VERSION = 4
 
 #: (name, property, score range, decimals) of the assessors scored live. Kept here, not read from the
 #: registry, so building the window does not import torch.
@@ -109,9 +106,9 @@ class MainWindow(QMainWindow):
         from memstudio.ui.features import install_all
 
         self.features = install_all(self)
-        self._arrange_default_sizes()
-        self._default_layout = self.saveState(LAYOUT_VERSION)
-        self._restore_layout()
+        self.layout_ = StudioLayout(self, self._docks, self.browser_dock, self.strip_dock, self.jobs_dock)
+        self.layout_.arrange()
+        self.layout_.restore()
 
         self.state.changed.connect(self.request_frame)
         self.state.changed.connect(self._sync_controls)
@@ -148,54 +145,10 @@ class MainWindow(QMainWindow):
             self.view_menu.insertAction(self._view_separator, dock.toggleViewAction())
         return dock
 
-    def _arrange_default_sizes(self) -> None:
-        """The default layout: the canvas gets the middle at full height; each side column is one tab group at
-        full height, so every dock's controls show without scrolling at 1400×900 (Properties in front on the
-        right; the photos in front on the left, with an empty Generator tab taking no room); the jobs sit
-        under the photos, tall enough for a card's status line."""
-        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        columns = {
-            right: [self.strip_dock]
-            + [d for d in self._docks if d is not self.strip_dock and self.dockWidgetArea(d) == right],
-            left: [self.browser_dock]
-            + [
-                d
-                for d in self._docks
-                if d not in (self.browser_dock, self.jobs_dock) and self.dockWidgetArea(d) == left
-            ],
-        }
-        # Moved, never removed and added back: a removed dock can leave an empty tab bar behind in Qt.
-        for docks in columns.values():
-            for dock in docks:
-                dock.show()
-            for dock in docks[1:]:
-                self.tabifyDockWidget(docks[0], dock)
-            docks[0].raise_()
-        self.addDockWidget(left, self.jobs_dock)
-        self._fitted: tuple[int, int] | None = None
-        self._fit_columns(self.width(), self.height())
-
-    def _fit_columns(self, width: int, height: int) -> None:
-        """Side columns sized to the window: narrow enough that the canvas keeps most of a small screen."""
-        left = max(self.browser.minimumWidth(), min(290, int(width * 0.2)))
-        right = max(self.strip.minimumWidth(), min(420, int(width * 0.28)))
-        self.resizeDocks([self.browser_dock, self.strip_dock], [left, right], Qt.Orientation.Horizontal)
-        jobs = max(150, min(240, int(height * 0.25)))
-        self.resizeDocks([self.browser_dock, self.jobs_dock], [max(height - jobs, 200), jobs], Qt.Orientation.Vertical)
-        if self.isVisible():
-            QTimer.singleShot(0, self._remember_fit)  # the widths Qt settled on, once it has laid them out
-
-    def _remember_fit(self) -> None:
-        self._fitted = (self.browser_dock.width(), self.strip_dock.width())
-
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
-        # Follow the window while the columns are as the default layout left them (not moved by the user, not
-        # restored from a saved layout).
-        fitted = getattr(self, "_fitted", False)
-        widths = (self.browser_dock.width(), self.strip_dock.width())
-        if fitted is None or (fitted and all(abs(a - b) <= 4 for a, b in zip(fitted, widths, strict=True))):
-            self._fit_columns(event.size().width(), event.size().height())
+        if hasattr(self, "layout_"):
+            self.layout_.window_resized(event.size())
 
     def _build_menus(self) -> None:
         self.file_menu = file_menu = self.menuBar().addMenu("&File")
@@ -233,31 +186,11 @@ class MainWindow(QMainWindow):
         return action
 
     # ----- layout ---------------------------------------------------------------------------------------
-    def _restore_layout(self) -> None:
-        settings = studio_settings()
-        if settings.value("window/layoutVersion", 0, type=int) != LAYOUT_VERSION:
-            return
-        geometry = settings.value("window/geometry")
-        state = settings.value("window/state")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray) and self.restoreState(state, LAYOUT_VERSION):
-            self._fitted = False  # the user's own layout: the columns keep their widths
-
     def save_layout(self) -> None:
-        settings = studio_settings()
-        settings.setValue("window/layoutVersion", LAYOUT_VERSION)
-        settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        settings.sync()
+        self.layout_.save()
 
     def reset_layout(self) -> None:
-        for dock in self._docks:
-            dock.setFloating(False)
-            dock.show()
-        self.restoreState(self._default_layout, LAYOUT_VERSION)
-        self._fitted = None
-        self._fit_columns(self.width(), self.height())
+        self.layout_.reset()
 
     # ----- opening things -------------------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> str:

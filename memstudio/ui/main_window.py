@@ -266,8 +266,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"memstudio — {self.state.subject_label()}" if self.state.subject else "memstudio")
 
     def _show_frame(self, frame: Frame) -> None:
-        if frame.request_id <= self._last_shown:
-            return  # an older frame arriving late
+        if frame.request_id <= self._last_shown or self._closed:
+            return  # an older frame arriving late, or one the engine finished while the window closed
         self._last_shown = frame.request_id
         self.current_frame = frame
         self.shown_subject = self._requested.get(frame.request_id, self.shown_subject)

@@ -240,6 +240,7 @@ def test_invert_says_what_it_needs_until_a_stylegan_is_loaded(qtbot, window, sg2
     with qtbot.waitSignals([generators.generator_loaded, window.frame_shown], timeout=TIMEOUT):
         generators.open_generator(sg2_pickle)
     assert button.isEnabled() and "needs" not in button.toolTip()
+    assert generators.dock.isVisible()  # the Generator dock shows itself with the generator
     wait_grid(qtbot, generators)  # the seed grid's thumbnails are done before the window closes
 
 
@@ -275,8 +276,8 @@ def test_the_canvas_gets_the_space_of_a_small_window(qtbot, window) -> None:
     window.resize(1024, 700)
     qtbot.waitUntil(lambda: window.canvas.width() >= 440, timeout=5_000)
     generator_dock = window.features["generators"].dock
-    # The empty Generator dock shares a tab with the photos instead of keeping its own space.
-    assert generator_dock in window.tabifiedDockWidgets(window.browser_dock)
+    # The empty Generator dock keeps no space: it waits, hidden, for a generator (View ▸ Generator shows it).
+    assert not generator_dock.isVisible() and generator_dock.toggleViewAction() in window.view_menu.actions()
     assert window.canvas.height() >= 600
 
 

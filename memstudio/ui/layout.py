@@ -1,9 +1,9 @@
 """The studio's dock layout: the default arrangement, column widths that follow the window, saved layouts.
 
-Default: the canvas gets the middle at full height; each side column is one tab group at full height, so
-every dock's controls show without scrolling at 1400×900 (Properties in front on the right; the photos in
-front on the left, where an empty Generator tab takes no room); the jobs sit under the photos, tall enough
-for a card's status line. While the columns are as the default left them, they follow the window's size, so
+Default: the canvas gets the middle at full height; the right column is one tab group at full height, so
+every dock's controls show without scrolling at 1400×900 (Properties in front); the left column holds the
+photos over the jobs (tall enough for a card's status line), and the Generator dock only once a generator
+is open. While the columns are as the default left them, they follow the window's size, so
 at 1024×700 the canvas keeps most of the screen; once the user moves them (or a saved layout is restored)
 they stay put.
 """
@@ -40,20 +40,16 @@ class StudioLayout:
     def arrange(self) -> None:
         """Build the default layout from wherever the features put their docks, and remember it."""
         window = self.window
-        columns = [
-            [self.properties]
-            + [d for d in self.docks if d is not self.properties and window.dockWidgetArea(d) == _RIGHT],
-            [self.photos]
-            + [d for d in self.docks if d not in (self.photos, self.jobs) and window.dockWidgetArea(d) == _LEFT],
-        ]
-        # Moved, never removed and added back: a removed dock can leave an empty tab bar behind in Qt.
-        for docks in columns:
-            for dock in docks:
-                dock.show()
-            for dock in docks[1:]:
-                window.tabifyDockWidget(docks[0], dock)
-            docks[0].raise_()
-        window.addDockWidget(_LEFT, self.jobs)
+        # The right column becomes one tab group (Properties in front). The left column stays split, photos
+        # over jobs: a tab group made there before the window is shown leaves a stale copy of its tab bar
+        # drawn over the jobs (a Qt quirk), and its only other dock (Generator) hides while empty.
+        right = [d for d in self.docks if d is not self.properties and window.dockWidgetArea(d) == _RIGHT]
+        for dock in [self.properties, *right]:
+            dock.show()
+        for dock in right:
+            if dock not in window.tabifiedDockWidgets(self.properties):  # tabifying again duplicates the tab bar
+                window.tabifyDockWidget(self.properties, dock)
+        self.properties.raise_()
         self.fit(window.size())
         self._default = window.saveState(LAYOUT_VERSION)
 

@@ -88,14 +88,11 @@ class MainWindow(QMainWindow):
         self.browser = SeedBrowser()
         self.strip = PropertyStrip(live)
         self.jobs = JobsPanel()
-        left, right, bottom = (
-            Qt.DockWidgetArea.LeftDockWidgetArea,
-            Qt.DockWidgetArea.RightDockWidgetArea,
-            Qt.DockWidgetArea.BottomDockWidgetArea,
-        )
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         self.browser_dock = self.add_feature_dock(self.browser, "Seed browser", "seedBrowserDock", left)
         self.strip_dock = self.add_feature_dock(self.strip, "Properties", "propertyStripDock", right)
-        self.jobs_dock = self.add_feature_dock(self.jobs, "Jobs", "jobsDock", bottom)
+        # Under the photos: the canvas keeps the full height of the window.
+        self.jobs_dock = self.add_feature_dock(self.jobs, "Jobs", "jobsDock", left)
 
         self._device_label = QLabel("device: starting…")
         self._timing_label = QLabel("")

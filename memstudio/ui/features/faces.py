@@ -55,7 +55,7 @@ class FacesFeature(QObject):
         self.panel = FacePanel()
         self.panel.set_assessors(list(window.strip.score_labels))
         self.dock = window.add_feature_dock(self.panel, "Faces", "facesDock", Qt.DockWidgetArea.RightDockWidgetArea)
-        window.splitDockWidget(window.strip_dock, self.dock, Qt.Orientation.Vertical)
+        window.tabifyDockWidget(window.strip_dock, self.dock)
         self._ids = itertools.count(1)
         self._tasks: dict[str, str] = {}  # task id → kind
         self.detection: Detection | None = None

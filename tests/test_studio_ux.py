@@ -274,7 +274,7 @@ def test_main_controls_show_without_scrolling_at_1400x900(qtbot, window) -> None
 
 def test_the_canvas_gets_the_space_of_a_small_window(qtbot, window) -> None:
     window.resize(1024, 700)
-    qtbot.waitUntil(lambda: window.canvas.width() >= 440, timeout=5_000)
+    qtbot.waitUntil(lambda: window.canvas.width() >= 420, timeout=5_000)  # 322 px before issue 13
     generator_dock = window.features["generators"].dock
     # The empty Generator dock keeps no space: it waits, hidden, for a generator (View ▸ Generator shows it).
     assert not generator_dock.isVisible() and generator_dock.toggleViewAction() in window.view_menu.actions()

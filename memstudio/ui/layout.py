@@ -56,7 +56,9 @@ class StudioLayout:
     def fit(self, size: QSize) -> None:
         """Side columns sized to the window: narrow enough that the canvas keeps most of a small screen."""
         width, height = size.width(), size.height()
-        left = max(_widget(self.photos).minimumWidth(), min(290, int(width * 0.2)))
+        # At least as wide as the jobs' buttons (plus a scroll bar): no sideways scrolling in the column.
+        floor = max(_widget(self.photos).minimumWidth(), _widget(self.jobs).minimumSizeHint().width() + 24)
+        left = max(floor, min(290, int(width * 0.2)))
         right = max(_widget(self.properties).minimumWidth(), min(420, int(width * 0.28)))
         self.window.resizeDocks([self.photos, self.properties], [left, right], Qt.Orientation.Horizontal)
         jobs = max(150, min(240, int(height * 0.25)))

@@ -53,7 +53,11 @@ def photos_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _no_leaked_qt_objects(request: pytest.FixtureRequest):
-    """Fail a test that leaves a QThread running or a top-level window open."""
+    """Fail a test that leaves a QThread running, a QTimer active or a top-level window open."""
+    if "qtbot" in request.fixturenames or "qapp" in request.fixturenames:
+        import qt_leaks
+
+        qt_leaks.track()
     yield
     if "qtbot" not in request.fixturenames and "qapp" not in request.fixturenames:
         return
@@ -63,19 +67,32 @@ def _no_leaked_qt_objects(request: pytest.FixtureRequest):
     for engine in leaked:
         engine.stop()
     assert not leaked, "test left an inference engine thread running"
-    from PySide6.QtCore import QThread
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
     if app is None:
         return
     app.processEvents()
-    running = [t for t in app.findChildren(QThread) if t.isRunning()]
-    assert not running, f"test left QThreads running: {running}"
     visible = [w for w in QApplication.topLevelWidgets() if w.isVisible()]
     for w in visible:
         w.close()
     assert not visible, f"test left top-level widgets open: {[type(w).__name__ for w in visible]}"
+    check_no_live_qt_objects()
+
+
+def check_no_live_qt_objects() -> None:
+    """Raise AssertionError naming every tracked QThread still running and QTimer still active (then stop
+    them, so one leak fails one test, not every test after it)."""
+    import qt_leaks
+
+    threads, timers = qt_leaks.running()
+    for timer in timers:
+        timer.stop()
+    for thread in threads:
+        thread.quit()
+        thread.wait(5_000)
+    assert not threads, f"test left QThreads running: {qt_leaks.describe(threads)}"
+    assert not timers, f"test left QTimers active: {qt_leaks.describe(timers)}"
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from test_figures_support import exposure_direction, make_photo, tiny_stylegan2
 from memstudio.cli import main
 from memstudio.core.assessors.registry import load_assessor
 from memstudio.core.directions.base import Direction
-from memstudio.core.figures.export import read_png_metadata, sidecar_path
+from memstudio.core.figures.description import read_png_metadata, sidecar_path
 
 
 @pytest.fixture

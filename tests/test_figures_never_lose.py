@@ -24,7 +24,7 @@ from test_figures_support import exposure_direction, make_photo
 
 from memstudio.cli import main
 from memstudio.core.directions.base import Direction
-from memstudio.core.figures.export import PNG_KEY, read_png_metadata, sidecar_path
+from memstudio.core.figures.description import PNG_KEY, read_png_metadata, sidecar_path
 from memstudio.core.figures.spec import FigureSpec, FigureSpecError
 
 

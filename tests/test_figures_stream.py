@@ -12,7 +12,7 @@ from test_figures_support import MeanLuma, exposure_direction, make_photo
 
 import memstudio.core.figures.stream as stream
 from memstudio.core.figures.build import figure_job, make_spec
-from memstudio.core.figures.export import read_png_metadata, sidecar_path
+from memstudio.core.figures.description import read_png_metadata, sidecar_path
 from memstudio.core.figures.pngstream import PngStreamWriter
 from memstudio.core.figures.sources import FigureSources
 from memstudio.core.jobs import run_to_end

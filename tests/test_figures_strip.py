@@ -18,7 +18,7 @@ from memstudio import __version__
 from memstudio.core.checkpoints import sha256_file
 from memstudio.core.directions.base import apply_directions
 from memstudio.core.figures.build import figure_job, make_spec, preview, rerender_job
-from memstudio.core.figures.export import read_png_metadata
+from memstudio.core.figures.description import read_png_metadata
 from memstudio.core.figures.label import label_extent
 from memstudio.core.figures.sources import FigureSources
 from memstudio.core.figures.spec import FigureSpec, FigureSpecError, LabelStyle

@@ -15,8 +15,8 @@ from memstudio.cli import main
 from memstudio.core.assessors import imported, nima, registry
 from memstudio.core.checkpoints import sha256_file
 from memstudio.core.errors import CheckpointError, MemstudioError, ModelUnavailableError
+from memstudio.core.generators.importing import import_model
 from memstudio.core.generators.opening import open_generator
-from memstudio.core.generators.store import import_model
 
 PHOTO = Path(__file__).resolve().parents[1] / "assets" / "photos" / "coffee.png"
 

@@ -18,11 +18,11 @@ from memstudio.core.errors import CheckpointError, MemstudioError, ModelUnavaila
 from memstudio.core.generators import store
 from memstudio.core.generators.base import Generator
 from memstudio.core.generators.biggan import BigGAN, load_biggan_folder
+from memstudio.core.generators.importing import import_model
 from memstudio.core.generators.opening import identify_checkpoint, open_generator
 from memstudio.core.generators.store import (
     ModelStoreError,
     family_class,
-    import_model,
     list_models,
     load_model,
     remove_model,

@@ -24,7 +24,8 @@ from test_biggan import tiny_biggan_folder
 from memstudio.core.checkpoints import models_dir, sha256_file
 from memstudio.core.errors import CheckpointError
 from memstudio.core.generators import store
-from memstudio.core.generators.store import ModelStoreError, import_model, list_models, load_model, validate_name
+from memstudio.core.generators.importing import import_model
+from memstudio.core.generators.store import ModelStoreError, list_models, load_model, validate_name
 
 
 @pytest.fixture(autouse=True)
@@ -86,7 +87,7 @@ def test_replace_that_fails_midway_keeps_the_old_model(
 _KILL_CHILD = """
 import os, signal, sys
 from pathlib import Path
-from memstudio.core.generators.store import import_model
+from memstudio.core.generators.importing import import_model
 
 kill_at, new = int(sys.argv[1]), Path(sys.argv[2])
 real_replace, real_rmtree = os.replace, __import__("shutil").rmtree

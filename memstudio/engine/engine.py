@@ -55,10 +55,16 @@ class Frame:
 
 @dataclass(frozen=True)
 class ScoreResult:
+    """Scores of frame ``request_id``. The per-frame assessors (image factors) come first in a result of their
+    own (``complete`` False when slower ones follow), so they never wait for ResMem; ``ovalized`` names the
+    assessors that scored the face oval instead of the whole frame."""
+
     request_id: int
     values: dict[str, Score]  # Unavailable where the assessor has no score for the frame (valence: no face)
     errors: dict[str, str]
     score_ms: float
+    complete: bool = True
+    ovalized: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -318,15 +324,24 @@ class Engine(QObject):
         self.rendered.emit(Frame(request.request_id, pixels, render_ms, image.detach().cpu()))
         if not request.assessors or self.has_newer_render():
             return
-        start = time.perf_counter()
-        scores = self.pipeline.score(image, request.assessors, should_stop=self.has_newer_render)
-        if len(scores.values) + len(scores.errors) < len(request.assessors):
-            return  # abandoned for a newer frame: these scores would be stale
-        self.scored.emit(
-            ScoreResult(
-                request.request_id, scores.values, scores.errors, (time.perf_counter() - start) * 1000.0
+        from memstudio.core.assessors.registry import per_frame
+
+        cheap = tuple(name for name in request.assessors if per_frame(name))
+        slow = tuple(name for name in request.assessors if name not in cheap)
+        for names, complete in ((cheap, not slow), (slow, True)):
+            if not names:
+                continue
+            if self.has_newer_render():
+                return  # the frame is already old: its slower scores would be stale on arrival
+            start = time.perf_counter()
+            scores = self.pipeline.score(image, names, should_stop=self.has_newer_render)
+            if len(scores.values) + len(scores.errors) < len(names):
+                return  # abandoned for a newer frame: these scores would be stale
+            ovalized = tuple(name for name in names if name in self.pipeline.ovalize)
+            elapsed = (time.perf_counter() - start) * 1000.0
+            self.scored.emit(
+                ScoreResult(request.request_id, scores.values, scores.errors, elapsed, complete, ovalized)
             )
-        )
 
     def _serve_task(self, task_id: str, fn: Callable[[Pipeline], Any]) -> None:
         try:

@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintE
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from memstudio.ui.qimage import to_qimage
+from memstudio.ui.score_board import ScoreLine
 
 
 class ImageCanvas(QWidget):
@@ -21,7 +22,7 @@ class ImageCanvas(QWidget):
         self._image: QImage | None = None
         self._overlay: QImage | None = None
         self._overlay_opacity = 0.5
-        self._score_lines: list[tuple[str, str, bool]] = []
+        self._score_lines: list[ScoreLine] = []
         self._points: np.ndarray | None = None
         self._placeholder = "Drop a photo, a folder or a generator checkpoint here"
 
@@ -36,12 +37,17 @@ class ImageCanvas(QWidget):
     def image_size(self) -> tuple[int, int] | None:
         return None if self._image is None else (self._image.width(), self._image.height())
 
-    def set_scores(self, lines: list[tuple[str, str, bool]]) -> None:
-        """``(name, value text, is_error)`` per assessor, drawn top-left over the image."""
-        self._score_lines = lines
+    def set_scores(self, lines: list[ScoreLine]) -> None:
+        """One line per assessor, drawn top-left over the image (stale ones dimmed)."""
+        self._score_lines = list(lines)
         self.update()
 
     def score_lines(self) -> list[tuple[str, str, bool]]:
+        """``(name, value text, is_error)`` per line."""
+        return [(line.name, line.value, line.is_error) for line in self._score_lines]
+
+    def score_marks(self) -> list[ScoreLine]:
+        """The lines with their marks (stale, ovalized, the frame each value belongs to)."""
         return list(self._score_lines)
 
     def set_overlay(self, rgba: np.ndarray | None, opacity: float = 0.5) -> None:
@@ -111,12 +117,15 @@ class ImageCanvas(QWidget):
         font.setPointSizeF(max(9.0, min(14.0, target.height() / 40)))
         painter.setFont(font)
         metrics = QFontMetrics(font)
-        texts = [f"{name} {value}" for name, value, _ in self._score_lines]
+        texts = [line.text() for line in self._score_lines]
         width = max(metrics.horizontalAdvance(t) for t in texts) + 12
         line_h = metrics.height()
         box = QRectF(target.x() + 6, target.y() + 6, width, line_h * len(texts) + 8)
         # A translucent dark box keeps white text legible on light and dark images alike.
         painter.fillRect(box, QColor(0, 0, 0, 150))
-        for i, ((_, _, is_error), text) in enumerate(zip(self._score_lines, texts, strict=True)):
-            painter.setPen(QColor(255, 120, 120) if is_error else QColor(255, 255, 255))
+        for i, (line, text) in enumerate(zip(self._score_lines, texts, strict=True)):
+            colour = QColor(255, 120, 120) if line.is_error else QColor(255, 255, 255)
+            if line.stale:
+                colour.setAlpha(110)  # dimmed: this value was computed on an earlier frame
+            painter.setPen(colour)
             painter.drawText(QPointF(box.x() + 6, box.y() + 4 + metrics.ascent() + i * line_h), text)

@@ -12,12 +12,15 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
+from memstudio.ui.gestures import SliderGestures
+
 
 class DirectionRow(QWidget):
     """α slider over the direction's range, its property's live score and a remove button."""
 
     moved = Signal(str, float, bool)  # id, α, dragging
     pressed = Signal()
+    released = Signal()
     remove_requested = Signal(str)
 
     def __init__(self, info: dict[str, Any]) -> None:
@@ -34,7 +37,7 @@ class DirectionRow(QWidget):
         self.slider.setSingleStep((high - low) / 100.0 if high > low else 0.01)
         self.slider.setValue(0.0)
         self.slider.valueChanged.connect(self._moved)
-        self.slider.sliderPressed.connect(self.pressed)
+        SliderGestures(self.slider, self.pressed.emit, self.released.emit)
         self.score = QLabel("")
         self.score.setObjectName(f"directionScore_{self.direction_id}")
         self.score.setMinimumWidth(64)

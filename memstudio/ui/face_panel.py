@@ -43,6 +43,9 @@ AUTO_SIZE_TEXT = "auto (generator)"
 FACE_ROLE = Qt.ItemDataRole.UserRole
 
 
+INVERT_TIP = "Project the aligned face into the generator (a job: progress, cancel)"
+
+
 class FacePanel(QWidget):
     """The dock's contents. ``face_selected(index)`` follows the list; the other signals are the buttons."""
 
@@ -107,7 +110,7 @@ class FacePanel(QWidget):
             self.loss.addItem(label)
         self.invert_button = QPushButton("Invert")
         self.invert_button.setObjectName("invertFaceButton")
-        self.invert_button.setToolTip("Project the aligned face into the generator (a job: progress, cancel)")
+        self.invert_button.setToolTip(INVERT_TIP)
         self.invert_button.clicked.connect(self.invert_requested)
         form = QFormLayout(invert_box)
         form.addRow("space", self.space)
@@ -191,3 +194,8 @@ class FacePanel(QWidget):
         """Disable the detection and alignment buttons while the engine works on them."""
         self.detect_button.setEnabled(not busy)
         self.align_button.setEnabled(not busy)
+
+    def set_invert_available(self, missing: str | None) -> None:
+        """Enable Invert, or disable it with ``missing`` (what the user must do first) as its tooltip."""
+        self.invert_button.setEnabled(missing is None)
+        self.invert_button.setToolTip(INVERT_TIP if missing is None else f"Invert needs a generator: {missing}")

@@ -6,24 +6,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QResizeEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from memstudio.core.imaging import IMAGE_SUFFIXES
-from memstudio.core.requests import PhotoSubject, RenderRequest
+from memstudio.core.requests import LatentSubject, PhotoSubject, RenderRequest, Subject
 from memstudio.engine import Engine, Failure, Frame, JobDone, ScoreResult
 from memstudio.ui.canvas import ImageCanvas
 from memstudio.ui.docks import add_dock
+from memstudio.ui.gestures import guard_wheel
+from memstudio.ui.help_menu import HelpMenu
 from memstudio.ui.jobs_dock import JobsPanel
+from memstudio.ui.layout import StudioLayout
 from memstudio.ui.message_bar import MessageBar
 from memstudio.ui.property_strip import PropertyStrip
+from memstudio.ui.score_board import ScoreBoard
 from memstudio.ui.seed_browser import SeedBrowser
-from memstudio.ui.settings import studio_settings
 from memstudio.ui.state import StudioState
-
-#: Bump when docks are added or renamed: a saved layout from another version is ignored, not half-applied.
-LAYOUT_VERSION = 3
 
 #: (name, property, score range, decimals) of the assessors scored live. Kept here, not read from the
 #: registry, so building the window does not import torch.
@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, assessors: tuple[str, ...] | None = None, engine: Engine | None = None) -> None:
         super().__init__()
+        guard_wheel(QApplication.instance())  # before any widget is polished: they get Qt.StrongFocus
         self.setObjectName("memstudioMainWindow")
         self.setWindowTitle("memstudio")
         self.setAcceptDrops(True)
@@ -58,6 +59,11 @@ class MainWindow(QMainWindow):
         self._owns_engine = engine is None
         live = [a for a in LIVE_ASSESSORS if assessors is None or a[0] in assessors]
         self._assessors = tuple(name for name, *_ in live)
+        self.scores = ScoreBoard(self._assessors, {name: d for name, _, _, d in LIVE_ASSESSORS})
+        self._partial: ScoreResult | None = None
+        #: The subject of each frame requested (until it is shown), and of the frame on the canvas.
+        self._requested: dict[int, Subject] = {}
+        self.shown_subject: Subject | None = None
         self._last_sent = 0
         self._last_shown = 0
         self._last_scored = 0
@@ -83,14 +89,11 @@ class MainWindow(QMainWindow):
         self.browser = SeedBrowser()
         self.strip = PropertyStrip(live)
         self.jobs = JobsPanel()
-        left, right, bottom = (
-            Qt.DockWidgetArea.LeftDockWidgetArea,
-            Qt.DockWidgetArea.RightDockWidgetArea,
-            Qt.DockWidgetArea.BottomDockWidgetArea,
-        )
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         self.browser_dock = self.add_feature_dock(self.browser, "Seed browser", "seedBrowserDock", left)
         self.strip_dock = self.add_feature_dock(self.strip, "Properties", "propertyStripDock", right)
-        self.jobs_dock = self.add_feature_dock(self.jobs, "Jobs", "jobsDock", bottom)
+        # Under the photos: the canvas keeps the full height of the window.
+        self.jobs_dock = self.add_feature_dock(self.jobs, "Jobs", "jobsDock", left)
 
         self._device_label = QLabel("device: starting…")
         self._timing_label = QLabel("")
@@ -101,14 +104,16 @@ class MainWindow(QMainWindow):
         from memstudio.ui.features import install_all
 
         self.features = install_all(self)
-        self._arrange_default_sizes()
-        self._default_layout = self.saveState(LAYOUT_VERSION)
-        self._restore_layout()
+        self.layout_ = StudioLayout(self, self._docks, self.browser_dock, self.strip_dock, self.jobs_dock)
+        self.layout_.arrange()
+        self.layout_.restore()
 
         self.state.changed.connect(self.request_frame)
         self.state.changed.connect(self._sync_controls)
         self.strip.value_changed.connect(self.state.set_value)
         self.strip.drag_started.connect(self.state.begin_drag)
+        self.strip.drag_finished.connect(self.state.end_drag)
+        self.state.subject_changed.connect(self._follow_subject)
         self.strip.reset_requested.connect(self.state.reset_edits)
         self.browser.photo_chosen.connect(self.open_photo)
         self.browser.problem.connect(lambda m: self.statusBar().showMessage(m, 8000))
@@ -138,33 +143,10 @@ class MainWindow(QMainWindow):
             self.view_menu.insertAction(self._view_separator, dock.toggleViewAction())
         return dock
 
-    def _arrange_default_sizes(self) -> None:
-        """The default layout: photos and sliders get most of their columns, feature docks share tabs below the
-        sliders (the heatmap tab in front), and the jobs strip stays short."""
-        right = Qt.DockWidgetArea.RightDockWidgetArea
-        below = [d for d in self._docks if d is not self.strip_dock and self.dockWidgetArea(d) == right]
-        if below:
-            # Features may have tabified themselves with the sliders; rebuild the column from scratch.
-            for dock in [self.strip_dock, *below]:
-                self.removeDockWidget(dock)
-            for dock in [self.strip_dock, *below]:
-                self.addDockWidget(right, dock)
-                dock.show()
-            self.splitDockWidget(self.strip_dock, below[0], Qt.Orientation.Vertical)
-            for dock in below[1:]:
-                self.tabifyDockWidget(below[0], dock)
-            front = next((d for d in below if d.objectName() == "heatmapDock"), below[0])
-            front.raise_()
-            self.resizeDocks([self.strip_dock, below[0]], [600, 280], Qt.Orientation.Vertical)
-        left = [
-            d
-            for d in self._docks
-            if d is not self.browser_dock and self.dockWidgetArea(d) == self.dockWidgetArea(self.browser_dock)
-        ]
-        if left:
-            self.resizeDocks([self.browser_dock, left[0]], [640, 260], Qt.Orientation.Vertical)
-        self.resizeDocks([self.browser_dock, self.strip_dock], [290, 400], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if hasattr(self, "layout_"):
+            self.layout_.window_resized(event.size())
 
     def _build_menus(self) -> None:
         self.file_menu = file_menu = self.menuBar().addMenu("&File")
@@ -190,6 +172,8 @@ class MainWindow(QMainWindow):
             view_menu.addAction(dock.toggleViewAction())
         self._view_separator = view_menu.addSeparator()
         self.reset_layout_action = self._action(view_menu, "Reset layout", self.reset_layout)
+        self.help = HelpMenu(self)
+        self.closing.connect(self.help.close_all)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -200,29 +184,11 @@ class MainWindow(QMainWindow):
         return action
 
     # ----- layout ---------------------------------------------------------------------------------------
-    def _restore_layout(self) -> None:
-        settings = studio_settings()
-        if settings.value("window/layoutVersion", 0, type=int) != LAYOUT_VERSION:
-            return
-        geometry = settings.value("window/geometry")
-        state = settings.value("window/state")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray):
-            self.restoreState(state, LAYOUT_VERSION)
-
     def save_layout(self) -> None:
-        settings = studio_settings()
-        settings.setValue("window/layoutVersion", LAYOUT_VERSION)
-        settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        settings.sync()
+        self.layout_.save()
 
     def reset_layout(self) -> None:
-        for dock in self._docks:
-            dock.setFloating(False)
-            dock.show()
-        self.restoreState(self._default_layout, LAYOUT_VERSION)
+        self.layout_.reset()
 
     # ----- opening things -------------------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> str:
@@ -247,8 +213,16 @@ class MainWindow(QMainWindow):
         return message
 
     def open_photo(self, path: str) -> None:
-        self.browser.select(path)
+        self.browser.select(str(path))
         self.state.set_subject(PhotoSubject(str(path)), keep_edits=True)
+
+    def _follow_subject(self) -> None:
+        """The seed browser selects what the state shows (after undo too), and nothing else."""
+        subject = self.state.subject
+        if isinstance(subject, LatentSubject):
+            self.browser.select_latent(subject.key)
+        else:
+            self.browser.select(subject.path if isinstance(subject, PhotoSubject) else None)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasUrls():
@@ -275,6 +249,7 @@ class MainWindow(QMainWindow):
         )
         self._last_sent = request.request_id
         self._sent_at[request.request_id] = time.perf_counter()
+        self._requested[request.request_id] = values.subject
         self.strip.mark_scores_stale()
         self.engine.request_render(request)
 
@@ -289,11 +264,16 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"memstudio — {self.state.subject_label()}" if self.state.subject else "memstudio")
 
     def _show_frame(self, frame: Frame) -> None:
-        if frame.request_id <= self._last_shown:
-            return  # an older frame arriving late
+        if frame.request_id <= self._last_shown or self._closed:
+            return  # an older frame arriving late, or one the engine finished while the window closed
         self._last_shown = frame.request_id
         self.current_frame = frame
+        self.shown_subject = self._requested.get(frame.request_id, self.shown_subject)
+        for old in [i for i in self._requested if i < frame.request_id]:
+            self._requested.pop(old)
         self.canvas.set_frame(frame.pixels)
+        self.scores.frame_shown(frame.request_id)
+        self.canvas.set_scores(self.scores.lines())  # the old values stay, marked "updating…"
         self.canvas.repaint()
         sent = self._sent_at.pop(frame.request_id, None)
         for stale in [i for i in self._sent_at if i < frame.request_id]:
@@ -306,27 +286,37 @@ class MainWindow(QMainWindow):
         self.frame_changed.emit(frame)
 
     def _show_scores(self, result: ScoreResult) -> None:
+        """Per-frame assessors arrive first, slower ones later; each shows as soon as it is there."""
         if result.request_id != self._last_shown or result.request_id < self._last_scored:
             return  # scores of a frame no longer on screen
         self._last_scored = result.request_id
-        self.last_scores = result
-        lines = []
-        decimals = {name: d for name, _, _, d in LIVE_ASSESSORS}
-        for name in self._assessors:
-            if name in result.values:
-                lines.append((name, f"{result.values[name]:.{decimals[name]}f}", False))
-            elif name in result.errors:
-                lines.append((name, "error", True))
-        self.canvas.set_scores(lines)
+        if self._partial is not None and self._partial.request_id == result.request_id:
+            result = ScoreResult(
+                result.request_id,
+                {**self._partial.values, **result.values},
+                {**self._partial.errors, **result.errors},
+                self._partial.score_ms + result.score_ms,
+                result.complete,
+                self._partial.ovalized + result.ovalized,
+            )
+        self._partial = result
+        self.scores.add(result)
+        self.canvas.set_scores(self.scores.lines())
         self.strip.set_scores(result.values, result.errors)
         self._timing_label.setText(f"render {getattr(self, '_render_ms', 0):.0f} ms · score {result.score_ms:.0f} ms")
         if result.errors:
             name, message = next(iter(result.errors.items()))
             self.statusBar().showMessage(f"{name} could not score: {message}", 10_000)
-        self.scores_shown.emit(result.request_id)
+        if result.complete:
+            self.last_scores = result
+            self.scores_shown.emit(result.request_id)
 
     def _show_failure(self, failure: Failure) -> None:
         message = failure.message
+        if failure.origin == "render":
+            subject = self._requested.pop(failure.ident, None) if isinstance(failure.ident, int) else None
+            if subject is not None and subject != self.shown_subject:
+                self.state.withdraw_subject(subject, self.shown_subject)  # back to what the canvas shows
         row = self.jobs.rows.get(str(failure.ident)) if failure.origin == "job" else None
         if row is not None:
             # A failed job says so where the user looks: the message bar names it, its card comes into view.

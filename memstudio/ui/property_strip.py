@@ -17,6 +17,7 @@ from superqt import QLabeledDoubleSlider
 
 from memstudio.core.generators.edit_params import PARAMETERS
 from memstudio.core.unavailable import Score, Unavailable
+from memstudio.ui.gestures import SliderGestures
 
 _BAR_STEPS = 1000
 
@@ -26,6 +27,7 @@ class PropertyStrip(QWidget):
 
     value_changed = Signal(str, str, float, bool)
     drag_started = Signal()
+    drag_finished = Signal()
     reset_requested = Signal()
 
     def __init__(
@@ -68,7 +70,7 @@ class PropertyStrip(QWidget):
             slider.setValue(0.0)
             slider.setTracking(True)
             slider.valueChanged.connect(lambda v, key=param.name, s=slider: self._moved(key, v, s))
-            slider.sliderPressed.connect(self.drag_started)
+            SliderGestures(slider, self.drag_started.emit, self.drag_finished.emit)
             label = f"{param.label} ({param.unit})" if param.unit else param.label
             edit_form.addRow(label, slider)
             self.sliders[param.name] = slider

@@ -38,7 +38,7 @@ class SeedBrowser(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("seedBrowser")
-        self.setMinimumWidth(2 * THUMB + 56)
+        self.setMinimumWidth(THUMB + 56)  # one column of thumbnails: a small screen keeps room for the canvas
         self.list = QListWidget()
         self.list.setObjectName("seedList")
         self.list.setViewMode(QListWidget.ViewMode.IconMode)
@@ -127,10 +127,15 @@ class SeedBrowser(QWidget):
         items = self.list.selectedItems()
         return [item.data(PATH_ROLE) for item in items if item.data(PATH_ROLE) is not None]
 
-    def select(self, path: str) -> None:
-        item = self._items.get(path)
+    def select(self, path: str | None) -> None:
+        """Select the photo ``path``; None (or a path not listed) selects nothing, so no entry claims to be on
+        the canvas when it is not."""
+        item = self._items.get(path) if path is not None else None
         if item is not None:
             self.list.setCurrentItem(item)
+        else:
+            self.list.setCurrentItem(None)
+            self.list.clearSelection()
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of photos")

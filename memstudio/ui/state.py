@@ -1,13 +1,25 @@
-"""The studio's editable state and its undo commands (QUndoStack; a slider drag merges into one step)."""
+"""The studio's editable state and its undo commands (QUndoStack; one gesture on a slider is one step).
+
+A *gesture* runs from a mouse press on a slider to its release (:class:`memstudio.ui.gestures.SliderGestures`
+calls :meth:`StudioState.begin_drag` / :meth:`StudioState.end_drag`): every value change in between — the jump
+Qt makes on the press, the moves, a page step from a click on the groove — merges into one command, so Ctrl+Z
+after a drag lands where the drag started. Each command's text names what it changed ("Exposure",
+"Open chelsea.png"), which the Edit menu shows as "Undo Exposure".
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from memstudio.core.generators.edit_params import PARAMETERS
 from memstudio.core.requests import PhotoSubject, SeedSubject, Subject
+
+_EDIT_LABELS = {p.name: p.label for p in PARAMETERS}
 
 
 @dataclass
@@ -19,9 +31,12 @@ class StudioValues:
     alphas: dict[str, float] = field(default_factory=dict)
     layer_weights: tuple[float, ...] | None = None
 
+    def copy(self) -> StudioValues:
+        return StudioValues(self.subject, dict(self.edits), dict(self.alphas), self.layer_weights)
+
 
 class StudioState(QObject):
-    """Single source of truth for the current image; every change goes through the undo stack."""
+    """Single source of truth for the current image; every user change goes through the undo stack."""
 
     changed = Signal()
     subject_changed = Signal()
@@ -31,6 +46,9 @@ class StudioState(QObject):
         self.values = StudioValues()
         self.undo_stack = QUndoStack(self)
         self._drag_serial = 0
+        self._in_gesture = False
+        #: Names shown in the Edit menu for α keys (direction id → its name); set by the directions feature.
+        self.alpha_names: dict[str, str] = {}
 
     # ----- read -----------------------------------------------------------------------------------------
     @property
@@ -38,32 +56,63 @@ class StudioState(QObject):
         return self.values.subject
 
     def subject_label(self) -> str:
-        subject = self.values.subject
-        if isinstance(subject, PhotoSubject):
-            from pathlib import Path
+        return subject_label(self.values.subject)
 
-            return Path(subject.path).name
-        if isinstance(subject, SeedSubject):
-            return f"seed {subject.seed}"
-        return "" if subject is None else str(getattr(subject, "key", ""))
+    # ----- gestures -------------------------------------------------------------------------------------
+    def begin_drag(self) -> None:
+        """A mouse press on a slider: every change until :meth:`end_drag` merges into one undo step."""
+        self._drag_serial += 1
+        self._in_gesture = True
+
+    def end_drag(self) -> None:
+        """The mouse was released: the next change is a step of its own."""
+        self._in_gesture = False
 
     # ----- user edits (undoable) ------------------------------------------------------------------------
-    def begin_drag(self) -> None:
-        """Called on slider press: changes until release merge into one undo step."""
-        self._drag_serial += 1
-
-    def set_value(self, kind: str, key: str, value: float, dragging: bool) -> None:
+    def set_value(self, kind: str, key: str, value: float, dragging: bool = False) -> None:
         table = self._table(kind)
         old = table.get(key, 0.0)
         if old == value:
             return
-        merge = self._drag_serial if dragging else None
+        merge = self._drag_serial if (dragging or self._in_gesture) else None
         self.undo_stack.push(_SetValue(self, kind, key, old, value, merge))
 
+    def value_label(self, kind: str, key: str) -> str:
+        if kind == "edit":
+            return _EDIT_LABELS.get(key, key)
+        return self.alpha_names.get(key, key)
+
     def set_subject(self, subject: Subject, keep_edits: bool = True) -> None:
+        """Show ``subject``; undoable (undo brings back the previous subject with its edits).
+
+        The first subject is not on the stack: undoing it would leave the photo on screen with nothing behind it.
+        """
         if subject == self.values.subject:
             return
+        if self.values.subject is None:
+            self.values.subject = subject
+            if not keep_edits:
+                self.values.edits.clear()
+                self.values.alphas.clear()
+            self.subject_changed.emit()
+            self.changed.emit()
+            return
         self.undo_stack.push(_SetSubject(self, subject, keep_edits))
+
+    def withdraw_subject(self, subject: Subject, fallback: Subject | None) -> None:
+        """``subject`` could not be shown (a broken file): the studio goes back to ``fallback``, the subject on
+        screen, and the change that brought ``subject`` leaves the stack (redo would only fail again)."""
+        if self.values.subject != subject:
+            return
+        index = self.undo_stack.index()
+        top = self.undo_stack.command(index - 1) if index > 0 else None
+        if isinstance(top, _SetSubject) and top.new.subject == subject and index == self.undo_stack.count():
+            top.withdrawn = True  # its undo marks it obsolete, and Qt deletes an obsolete command once undone
+            self.undo_stack.undo()
+            return
+        self.values.subject = fallback
+        self.subject_changed.emit()
+        self.changed.emit()
 
     def reset_edits(self) -> None:
         if not self.values.edits and not any(self.values.alphas.values()):
@@ -71,9 +120,21 @@ class StudioState(QObject):
         self.undo_stack.push(_ResetEdits(self))
 
     def set_layer_weights(self, weights: tuple[float, ...] | None) -> None:
-        """Layerwise editor coefficients (not undoable per toggle: the editor has its own reset)."""
-        self.values.layer_weights = weights
-        self.changed.emit()
+        """Layerwise editor coefficients, one undo step per change ("Layer weights")."""
+        if weights == self.values.layer_weights:
+            return
+        merge = self._drag_serial if self._in_gesture else None
+        self.undo_stack.push(_SetLayerWeights(self, self.values.layer_weights, weights, merge))
+
+    def forget_layer_weights(self) -> None:
+        """Drop the layer weights without an undo step (a new generator may have another layer count)."""
+        if self.values.layer_weights is not None:
+            self.values.layer_weights = None
+            self.changed.emit()
+
+    def push_change(self, text: str, redo: Callable[[], None], undo: Callable[[], None]) -> None:
+        """An undoable change a feature owns (removing a direction): ``redo`` runs now, ``undo`` on Ctrl+Z."""
+        self.undo_stack.push(_Callback(text, redo, undo))
 
     # ----- internal -------------------------------------------------------------------------------------
     def _table(self, kind: str) -> dict[str, float]:
@@ -91,6 +152,22 @@ class StudioState(QObject):
             table[key] = value
         self.changed.emit()
 
+    def _restore(self, values: StudioValues) -> None:
+        subject_changed = values.subject != self.values.subject
+        self.values = values.copy()
+        if subject_changed:
+            self.subject_changed.emit()
+        self.changed.emit()
+
+
+def subject_label(subject: Subject | None) -> str:
+    """"chelsea.png", "seed 3", or a latent's key: how the title bar and the Edit menu name a subject."""
+    if isinstance(subject, PhotoSubject):
+        return Path(subject.path).name
+    if isinstance(subject, SeedSubject):
+        return f"seed {subject.seed}"
+    return "" if subject is None else str(getattr(subject, "key", ""))
+
 
 class _SetValue(QUndoCommand):
     ID = 1001
@@ -98,7 +175,7 @@ class _SetValue(QUndoCommand):
     def __init__(
         self, state: StudioState, kind: str, key: str, old: float, new: float, merge: int | None
     ) -> None:
-        super().__init__(f"Set {key}")
+        super().__init__(state.value_label(kind, key))
         self.state, self.kind, self.key, self.old, self.new, self.merge = state, kind, key, old, new, merge
 
     def id(self) -> int:
@@ -119,29 +196,61 @@ class _SetValue(QUndoCommand):
         self.state._apply(self.kind, self.key, self.old)
 
 
-class _SetSubject(QUndoCommand):
-    def __init__(self, state: StudioState, subject: Subject, keep_edits: bool) -> None:
-        super().__init__("Change image")
-        self.state = state
-        self.old = (state.values.subject, dict(state.values.edits), dict(state.values.alphas))
-        self.new_subject = subject
-        self.keep_edits = keep_edits
+class _SetLayerWeights(QUndoCommand):
+    ID = 1002
+
+    def __init__(
+        self,
+        state: StudioState,
+        old: tuple[float, ...] | None,
+        new: tuple[float, ...] | None,
+        merge: int | None,
+    ) -> None:
+        super().__init__("Layer weights")
+        self.state, self.old, self.new, self.merge = state, old, new, merge
+
+    def id(self) -> int:
+        return self.ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+        if not isinstance(other, _SetLayerWeights) or self.merge is None or other.merge != self.merge:
+            return False
+        self.new = other.new
+        return True
+
+    def _set(self, weights: tuple[float, ...] | None) -> None:
+        self.state.values.layer_weights = weights
+        self.state.changed.emit()
 
     def redo(self) -> None:
-        self.state.values.subject = self.new_subject
-        if not self.keep_edits:
-            self.state.values.edits.clear()
-            self.state.values.alphas.clear()
-        self.state.subject_changed.emit()
-        self.state.changed.emit()
+        self._set(self.new)
 
     def undo(self) -> None:
-        subject, edits, alphas = self.old
-        self.state.values.subject = subject
-        self.state.values.edits = dict(edits)
-        self.state.values.alphas = dict(alphas)
-        self.state.subject_changed.emit()
-        self.state.changed.emit()
+        self._set(self.old)
+
+
+class _SetSubject(QUndoCommand):
+    def __init__(self, state: StudioState, subject: Subject, keep_edits: bool) -> None:
+        super().__init__(f"Open {subject_label(subject)}")
+        self.state = state
+        self.old = state.values.copy()
+        self.new = state.values.copy()
+        self.new.subject = subject
+        if not keep_edits:
+            self.new.edits.clear()
+            self.new.alphas.clear()
+        self.withdrawn = False
+
+    def redo(self) -> None:
+        self.state._restore(self.new)
+
+    def undo(self) -> None:
+        # The edits may have changed since (the directions feature drops α that cannot edit the subject):
+        # what redo brings back is what was on screen just before the undo.
+        self.new = self.state.values.copy()
+        self.state._restore(self.old)
+        if self.withdrawn:
+            self.setObsolete(True)
 
 
 class _ResetEdits(QUndoCommand):
@@ -158,3 +267,15 @@ class _ResetEdits(QUndoCommand):
     def undo(self) -> None:
         self.state.values.edits, self.state.values.alphas = dict(self.old[0]), dict(self.old[1])
         self.state.changed.emit()
+
+
+class _Callback(QUndoCommand):
+    def __init__(self, text: str, redo: Callable[[], None], undo: Callable[[], None]) -> None:
+        super().__init__(text)
+        self._redo, self._undo = redo, undo
+
+    def redo(self) -> None:
+        self._redo()
+
+    def undo(self) -> None:
+        self._undo()

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from memstudio.core.assessors.imported import identify_assessor_file, import_assessor
     from memstudio.core.errors import MemstudioError
-    from memstudio.core.generators.store import import_model
+    from memstudio.core.generators.importing import import_model
 
     if identify_assessor_file(args.path) is not None:
         options = {"mean": args.mean} if args.mean else {}

@@ -126,7 +126,7 @@ def import_assessor(
     from safetensors.torch import save_file
 
     from memstudio import __version__
-    from memstudio.core.generators.store import validate_name
+    from memstudio.core.model_names import validate_name
 
     source = Path(path)
     family = identify_assessor_file(source)

@@ -24,6 +24,8 @@ class AssessorInfo:
     factory: Callable[[torch.device], Assessor]
     availability: Callable[[], str | None]  # None when available, else the reason
     location: Callable[[], str] = lambda: "formula (no weights)"
+    #: Cheap enough to score every frame of a drag (image factors); the others wait until no newer frame is due.
+    per_frame: bool = False
 
     def available(self) -> tuple[bool, str]:
         reason = self.availability()
@@ -171,6 +173,7 @@ ASSESSORS: dict[str, AssessorInfo] = {
         "MIT",
         _factor("BrightnessAssessor"),
         _always,
+        per_frame=True,
     ),
     "colorfulness": AssessorInfo(
         "colorfulness",
@@ -179,6 +182,7 @@ ASSESSORS: dict[str, AssessorInfo] = {
         "MIT",
         _factor("ColorfulnessAssessor"),
         _always,
+        per_frame=True,
     ),
     "redness": AssessorInfo(
         "redness",
@@ -187,6 +191,7 @@ ASSESSORS: dict[str, AssessorInfo] = {
         "MIT",
         _factor("RednessAssessor"),
         _always,
+        per_frame=True,
     ),
     "entropy": AssessorInfo(
         "entropy",
@@ -195,6 +200,7 @@ ASSESSORS: dict[str, AssessorInfo] = {
         "MIT",
         _factor("EntropyAssessor"),
         _always,
+        per_frame=True,
     ),
     "nima": AssessorInfo(
         "nima",
@@ -245,6 +251,12 @@ DEFAULT_ASSESSORS = ("resmem", "brightness", "colorfulness", "redness", "entropy
 
 _cache: dict[tuple[str, str], Assessor] = {}
 _lock = threading.Lock()
+
+
+def per_frame(name: str) -> bool:
+    """Whether ``name`` is scored with every frame (unknown names are not: they may be slow)."""
+    info = ASSESSORS.get(name)
+    return info is not None and info.per_frame
 
 
 def assessor_names() -> list[str]:

@@ -7,38 +7,12 @@ rasterises the same on every machine, and the vector backends name the same font
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
-import matplotlib
 from PIL import ImageFont
 
+from memstudio.core.figures.fonts import FONT_FAMILY, font_path
 from memstudio.core.figures.scene import Box, RectItem, TextItem
 from memstudio.core.figures.spec import LabelStyle
-
-#: The default family. Only fonts that matplotlib ships are offered, so text measures and renders the same
-#: on every machine (no system font lookup anywhere).
-FONT_FAMILY = "DejaVu Sans"
-FONT_FILES: dict[tuple[str, bool], str] = {
-    ("DejaVu Sans", False): "DejaVuSans.ttf",
-    ("DejaVu Sans", True): "DejaVuSans-Bold.ttf",
-    ("DejaVu Sans Mono", False): "DejaVuSansMono.ttf",
-    ("DejaVu Sans Mono", True): "DejaVuSansMono-Bold.ttf",
-    ("DejaVu Serif", False): "DejaVuSerif.ttf",
-    ("DejaVu Serif", True): "DejaVuSerif-Bold.ttf",
-}
-FONT_NAMES = tuple(sorted({family for family, _ in FONT_FILES}))
-
-
-def font_path(family: str = FONT_FAMILY, bold: bool = False) -> Path:
-    """The font file inside matplotlib's own data folder (identical wherever matplotlib is installed)."""
-    try:
-        name = FONT_FILES[(family, bool(bold))]
-    except KeyError:
-        raise ValueError(f"font {family!r} is not one of the bundled fonts {', '.join(FONT_NAMES)}") from None
-    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: matplotlib's bundled {family} is missing; reinstall matplotlib")
-    return path
 
 
 @lru_cache(maxsize=64)

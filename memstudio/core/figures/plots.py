@@ -297,7 +297,7 @@ def replot_job(
     Computed plots re-score the seeds they name, evidence plots re-read the direction file; the sidecar's
     data says whether it was the curve or the factors.
     """
-    from memstudio.core.figures.export import read_description
+    from memstudio.core.figures.description import read_description
     from memstudio.core.figures.sources import open_sources
 
     description = Path(description)

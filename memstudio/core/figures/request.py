@@ -90,7 +90,9 @@ def resolve(
     direction, path = open_direction(pipeline, request.direction, for_file)
     if not request.assessors:
         raise FigureSpecError("choose at least one assessor for the labels")
-    assessors = [pipeline.assessor(name) for name in request.assessors]
+    # As the canvas scores them: ovalized where the user ticked "Ovalize before scoring". The spec records
+    # it (the assessor entry says ``"ovalized": "detect"`` and is named ``resmem+oval``), as do the labels.
+    assessors = [pipeline.scoring_assessor(name) for name in request.assessors]
     subject = request.subject
     common: dict[str, Any] = {"alphas": request.alphas, "layers": request.layers}
     if isinstance(subject, PhotoSubject):

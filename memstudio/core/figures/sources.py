@@ -96,7 +96,7 @@ def open_sources(
     directions = [open_direction(entry, check_hashes) for entry in spec.directions]
     if not directions and spec.kind != "plot":
         raise FigureSpecError("the figure names no direction file")
-    assessors = [_load_assessor(entry["name"], device) for entry in spec.assessors]
+    assessors = [_spec_assessor(entry, device) for entry in spec.assessors]
     if check_hashes:
         for entry, assessor in zip(spec.assessors, assessors, strict=True):
             _same(entry.get("checkpoint_sha256"), assessor.checkpoint_hash, f"assessor {entry['name']!r}")
@@ -116,6 +116,19 @@ def open_sources(
             _same(spec.generator.get("checkpoint_sha256"), generator.checkpoint_hash, f"generator {source!r}")
     map_fn = heatmap_fn(spec.heatmap) if spec.heatmap else None
     return FigureSources(directions, assessors, generator, map_fn, device)
+
+
+def _spec_assessor(entry: dict[str, Any], device: torch.device) -> Assessor:
+    """The assessor a spec entry names; an ovalized one (``resmem+oval``) is wrapped as it was scored."""
+    geometry = entry.get("ovalized")
+    if geometry is None:
+        return _load_assessor(entry["name"], device)
+    from memstudio.core.faces.ovalize import Ovalized
+
+    try:
+        return Ovalized(_load_assessor(str(entry["name"]).removesuffix("+oval"), device), geometry=str(geometry))
+    except ValueError as exc:
+        raise FigureSpecError(f"assessor {entry['name']!r}: {exc}") from exc
 
 
 def _load_assessor(name: str, device: torch.device) -> Assessor:

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from memstudio.core.errors import MemstudioError
+from memstudio.core.figures.description import FigureSpecError, read_description
+from memstudio.core.figures.fonts import FONT_NAMES
 
 SPEC_FORMAT = "memstudio-figure"
 SPEC_VERSION = 1
@@ -23,10 +24,6 @@ KINDS = ("strip", "grid", "layer_grid", "plot")
 #: The test α of paper 000 (§2.2): −0.2 … 0.2 in steps of 0.1, the original in the middle.
 DEFAULT_ALPHAS = (-0.2, -0.1, 0.0, 0.1, 0.2)
 LABEL_MODES = ("box", "outline", "plain")
-
-
-class FigureSpecError(MemstudioError):
-    """A figure description is malformed, or the files it names no longer match their recorded hashes."""
 
 
 @dataclass
@@ -110,8 +107,6 @@ class FigureSpec:
             raise FigureSpecError(f"unknown figure kind {self.kind!r}; expected one of {', '.join(KINDS)}")
         if self.label.mode not in LABEL_MODES:
             raise FigureSpecError(f"unknown label mode {self.label.mode!r}; expected one of {LABEL_MODES}")
-        from memstudio.core.figures.label import FONT_NAMES
-
         if self.label.font not in FONT_NAMES:
             raise FigureSpecError(
                 f"label font {self.label.font!r} is not bundled; choose one of {', '.join(FONT_NAMES)}"
@@ -181,8 +176,6 @@ class FigureSpec:
     @classmethod
     def load(cls, path: str | Path) -> FigureSpec:
         """Read a spec from a JSON sidecar, the text chunk of a memstudio PNG, or a PDF/SVG's sidecar."""
-        from memstudio.core.figures.export import read_description
-
         return cls.from_dict(read_description(path), str(path))
 
 

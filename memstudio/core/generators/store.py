@@ -27,9 +27,10 @@ from memstudio.core.atomic import (
     write_text_atomic,
     write_with,
 )
-from memstudio.core.checkpoints import models_dir, sha256_file
+from memstudio.core.checkpoints import models_dir
 from memstudio.core.errors import CheckpointError, MemstudioError, ModelUnavailableError
 from memstudio.core.generators.base import Generator
+from memstudio.core.model_names import _NAME_RE, ModelStoreError, validate_name
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
@@ -43,8 +44,6 @@ FAMILIES: dict[str, str] = {
     "stylegan3": "memstudio.core.generators.stylegan3",
 }
 
-# Matched with ``fullmatch``: a ``$`` anchor would also accept a trailing newline ('nl\n').
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 #: A stored config.json is a few KB; anything far larger is not one, and is not read into memory.
 MAX_CONFIG_BYTES = 1 << 20
 #: Bounds on a stored config before anything is built: no public generator comes near them, and a
@@ -52,10 +51,6 @@ MAX_CONFIG_BYTES = 1 << 20
 MAX_RESOLUTION = 4096
 MAX_CONFIG_INT = 1 << 17
 MAX_CONFIG_DEPTH = 8
-
-
-class ModelStoreError(MemstudioError):
-    """A stored-model operation cannot be done as asked (bad name, name taken, no such model)."""
 
 
 @dataclass(frozen=True)
@@ -79,16 +74,6 @@ class StoredModel:
     @property
     def num_ws(self) -> int | None:
         return self.summary.get("num_ws")
-
-
-def validate_name(name: str) -> str:
-    """A model name is one folder name: letters, digits, ``._+-``; never a path."""
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name in {".", ".."}:
-        raise ModelStoreError(
-            f"invalid model name {name!r}: use 1-100 letters, digits, '.', '_', '+' or '-', "
-            "starting with a letter or digit (no path separators)"
-        )
-    return name
 
 
 def default_name(source: Path) -> str:
@@ -245,23 +230,6 @@ def save_model(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return _read_record(target)
-
-
-def import_model(path: str | Path, name: str | None = None, replace: bool = False) -> StoredModel:
-    """Read a public checkpoint (NVIDIA .pkl, rosinality .pt, BigGAN folder) and store it under ``name``.
-
-    Re-importing the same file under the same name refreshes it; a different file needs ``replace``.
-    """
-    from memstudio.core.generators.opening import identify_checkpoint, load_checkpoint
-
-    source = identify_checkpoint(Path(path))
-    if source.kind == "stored":
-        raise ModelStoreError(f"{path}: is already a stored memstudio model")
-    name = validate_name(name) if name is not None else validate_name(default_name(source.path))
-    generator = load_checkpoint(source, device="cpu")
-    # Loaders hash the file they read; hashing here only covers a loader that does not.
-    digest = generator.checkpoint_hash or sha256_file(source.weights_file)
-    return save_model(generator, name, source.weights_file.resolve(), digest, replace=replace)
 
 
 def _resolve(name_or_path: str | Path) -> Path:

@@ -174,15 +174,6 @@ def recheck_task(direction_ids: list[str]) -> Callable[[Pipeline], dict[str, str
     return task
 
 
-def forget_task(direction_id: str) -> Callable[[Pipeline], str]:
-    def task(pipeline: Pipeline) -> str:
-        pipeline.directions.pop(direction_id, None)
-        pipeline.direction_paths.pop(direction_id, None)
-        return direction_id
-
-    return task
-
-
 def generator_context_task(pipeline: Pipeline) -> dict[str, Any] | None:
     """The current generator's spaces and W+ layout, for the dialog and the layer dock."""
     from memstudio.core.directions.layerwise import layer_groups

@@ -4,7 +4,8 @@ Directions live in the engine's pipeline (``pipeline.directions``); the GUI keep
 and puts α into the undoable state, from which every render request carries them (the pipeline sums all of
 them). Training, evidence and the layer analysis are stepped engine jobs (progress, ETA, preview, cancel); a
 cancelled or crashed GANalyze run resumes from its checkpoint. The "Layers (W+)" dock scales every W/W+
-direction per layer through ``state.set_layer_weights``.
+direction per layer through ``state.set_layer_weights``. Removing a direction and every layer weight change
+are undo steps.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from memstudio.core.session.directions import (
     AnalyzeLayers,
     TrainDirection,
     conditional_task,
-    forget_task,
     generator_context_task,
     open_direction_task,
     recheck_task,
@@ -128,7 +128,8 @@ class DirectionsFeature(QObject):
 
     def _new_id(self, stem: str) -> str:
         base = re.sub(r"[^A-Za-z0-9_.+-]", "_", stem) or "direction"
-        taken = set(self.infos) | set(self._pending.values())
+        # Removed ids stay taken: an undo of the removal brings that direction back under its id.
+        taken = set(self.infos) | set(self._pending.values()) | self._removed
         candidate, n = base, 2
         while candidate in taken:
             candidate, n = f"{base}-{n}", n + 1
@@ -137,9 +138,11 @@ class DirectionsFeature(QObject):
     def _add(self, info: dict[str, Any]) -> None:
         self.infos[info["id"]] = info
         self._removed.discard(info["id"])
+        self.window.state.alpha_names[info["id"]] = info["name"]
         row = self.sliders.add(info)
         row.moved.connect(self._slider_moved)
         row.pressed.connect(self.window.state.begin_drag)
+        row.released.connect(self.window.state.end_drag)
         row.remove_requested.connect(self.remove_direction)
         row.set_alpha(self.window.state.values.alphas.get(info["id"], 0.0))
         self._update_usability()
@@ -153,16 +156,32 @@ class DirectionsFeature(QObject):
         self.direction_loaded.emit(info)
 
     def remove_direction(self, direction_id: str) -> None:
-        """Drop the slider and the engine's copy (the file stays)."""
+        """Drop the slider and its α as one undo step ("Remove NAME"); undo brings both back.
+
+        The engine keeps its copy (a few kilobytes) so the undo needs no file; renders only use the α sent.
+        """
+        info = self.infos.get(direction_id)
+        if info is None:
+            return
+        alpha = self.window.state.values.alphas.get(direction_id, 0.0)
+        self.window.state.push_change(
+            f"Remove {info['name']}", lambda: self._hide(direction_id), lambda: self._restore(info, alpha)
+        )
+
+    def _hide(self, direction_id: str) -> None:
         self.infos.pop(direction_id, None)
         self._removed.add(direction_id)
         self.sliders.remove(direction_id)
         self._unusable.pop(direction_id, None)
-        self.window.engine.call(f"{PREFIX}forget-{next(self._ids)}", forget_task(direction_id))
         self.editor.set_directions(list(self.infos.values()))
         if self.window.state.values.alphas.pop(direction_id, None) is not None:
             self.window.request_frame()
         self.direction_removed.emit(direction_id)
+
+    def _restore(self, info: dict[str, Any], alpha: float) -> None:
+        if alpha:
+            self.window.state.values.alphas[info["id"]] = alpha
+        self._add(info)
 
     # ----- sliders and state ------------------------------------------------------------------------------
     def _slider_moved(self, direction_id: str, alpha: float, dragging: bool) -> None:
@@ -190,6 +209,8 @@ class DirectionsFeature(QObject):
                 # Not undoable on purpose: undoing the subject change restores the α with the subject.
                 alphas.pop(direction_id)
         self.sliders.sync(alphas)
+        if self.editor.weights() != self.window.state.values.layer_weights:
+            self.editor.set_weights(self.window.state.values.layer_weights)  # undo/redo of layer weights
 
     def _subject_changed(self) -> None:
         self._update_usability()
@@ -211,7 +232,7 @@ class DirectionsFeature(QObject):
                 self._unusable[direction_id] = f"checking it against {info.get('name', 'the new generator')}…"
         self._update_usability()
         self._state_changed()
-        self.window.state.set_layer_weights(None)  # re-renders; the layer count may have changed
+        self.window.state.forget_layer_weights()  # re-renders; the layer count may have changed
         self.window.engine.call(f"{PREFIX}context-{next(self._ids)}", generator_context_task)
         if self.infos:
             self.window.engine.call(f"{PREFIX}recheck-{next(self._ids)}", recheck_task(list(self.infos)))

@@ -79,6 +79,7 @@ class ExportFeature(QObject):
         self.engine.job_finished.connect(self._job_finished)
         window.state.subject_changed.connect(self._subject_changed)
         window.closing.connect(self._close_dialog)
+        window.closing.connect(self._timer.stop)  # a pending preview must not outlive the window
 
     # ----- opening --------------------------------------------------------------------------------------
     def open_dialog(self) -> ExportDialog:

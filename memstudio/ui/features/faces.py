@@ -55,7 +55,7 @@ class FacesFeature(QObject):
         self.panel = FacePanel()
         self.panel.set_assessors(list(window.strip.score_labels))
         self.dock = window.add_feature_dock(self.panel, "Faces", "facesDock", Qt.DockWidgetArea.RightDockWidgetArea)
-        window.splitDockWidget(window.strip_dock, self.dock, Qt.Orientation.Vertical)
+        window.tabifyDockWidget(window.strip_dock, self.dock)
         self._ids = itertools.count(1)
         self._tasks: dict[str, str] = {}  # task id → kind
         self.detection: Detection | None = None
@@ -70,12 +70,14 @@ class FacesFeature(QObject):
         self._identity_timer.setSingleShot(True)
         self._identity_timer.setInterval(IDENTITY_DEBOUNCE_MS)
         self._identity_timer.timeout.connect(self._request_identity)
+        window.closing.connect(self._identity_timer.stop)  # a pending measurement must not outlive the window
 
         self.panel.detect_requested.connect(self.detect)
         self.panel.face_selected.connect(self.choose_face)
         self.panel.align_requested.connect(self.align)
         self.panel.ovalize_toggled.connect(self._ovalize_toggled)
         self.panel.invert_requested.connect(self.invert)
+        self.panel.set_invert_available(NO_STYLEGAN)
         window.browser.latent_chosen.connect(self.show_latent)
         window.state.subject_changed.connect(self._subject_changed)
         window.frame_changed.connect(self._frame_changed)
@@ -87,6 +89,14 @@ class FacesFeature(QObject):
 
     def _connect_after_window(self) -> None:
         self.window.engine.job_finished.connect(self._job_finished)
+        generators = getattr(self.window, "features", {}).get("generators")
+        if generators is not None and hasattr(generators, "generator_loaded"):
+            generators.generator_loaded.connect(self._generator_loaded)
+
+    def _generator_loaded(self, info: dict[str, Any] | None) -> None:
+        """Invert needs a StyleGAN: the button says so (disabled, with what to do) until one is loaded."""
+        stylegan = bool(info) and str(info.get("family", "")).startswith("stylegan")
+        self.panel.set_invert_available(None if stylegan else NO_STYLEGAN)
 
     # ----- detection ------------------------------------------------------------------------------------
     def _current_photo(self) -> str | None:

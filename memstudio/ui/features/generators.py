@@ -64,6 +64,7 @@ class GeneratorsFeature(QObject):
             self.panel, "Generator", "generatorDock", Qt.DockWidgetArea.LeftDockWidgetArea
         )
         window.splitDockWidget(window.browser_dock, self.dock, Qt.Orientation.Vertical)
+        self.dock.hide()  # an empty dock takes no room: it shows itself when a generator loads (or from View)
         self.chooser: GeneratorChooser | None = None
         self._ids = itertools.count(1)
         self._open_jobs: set[str] = set()

@@ -95,7 +95,7 @@ def test_scales_field_reads_fractions_and_refuses_nonsense() -> None:
 
 def test_overlay_follows_the_frame_and_edits_cancel_stale_maps(qtbot, window, photos_dir, monkeypatch):
     # One window per step, so the map of the first frame is still running when the edit arrives.
-    monkeypatch.setattr(heatmap_feature, "LIVE_BATCH", 1)
+    monkeypatch.setattr(heatmap_feature, "MAP_BATCH", 1)
     feature = window.features["heatmap"]
     open_photo(qtbot, window, photos_dir / "chelsea.png")
     set_scales(feature, "1/2, 1/3, 1/4")

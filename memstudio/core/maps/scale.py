@@ -47,7 +47,9 @@ class MapScale:
         out = []
         for v in values:
             position = 0.5 if span <= 0 else (v - low) / span
-            out.append((min(max(position, 0.0), 1.0), f"{v:.{digits}f}"))
+            # The ends are the map's real extremes: three significant digits, however round the inner ticks.
+            places = max(digits, _significant(v, 3)) if v in (low, high) else digits
+            out.append((min(max(position, 0.0), 1.0), f"{v:.{places}f}"))
         return out
 
     def label(self) -> str:
@@ -118,3 +120,10 @@ def tick_decimals(values: list[float]) -> int:
     if gap <= 0:
         return 3
     return int(min(6, max(2, math.ceil(-math.log10(gap)) + 1)))
+
+
+def _significant(value: float, digits: int) -> int:
+    """Decimals that show ``digits`` significant digits of ``value`` (at most 6)."""
+    if value == 0 or not math.isfinite(value):
+        return 0
+    return int(min(6, max(0, digits - 1 - math.floor(math.log10(abs(value))))))

@@ -142,6 +142,7 @@ class HeatmapPanel(QWidget):
     look_changed = Signal()
     vms_requested = Signal()
     save_requested = Signal()
+    figure_requested = Signal()
     emphasis_requested = Signal()
 
     def __init__(self, assessors: list[str], parent: QWidget | None = None) -> None:
@@ -219,6 +220,12 @@ class HeatmapPanel(QWidget):
         self.save_button.setObjectName("heatmapSave")
         self.save_button.setToolTip("Write the finished map as .npy (values) or .png (coloured)")
         self.save_button.clicked.connect(self.save_requested)
+        self.figure_button = QPushButton("Export figure…")
+        self.figure_button.setObjectName("heatmapFigure")
+        self.figure_button.setToolTip(
+            "The image, the map at this opacity and a numbered colour bar, one column wide, as PNG, PDF or SVG"
+        )
+        self.figure_button.clicked.connect(self.figure_requested)
         self.emphasis_button = QPushButton("Emphasis check")
         self.emphasis_button.setObjectName("heatmapEmphasis")
         self.emphasis_button.setToolTip(
@@ -228,6 +235,7 @@ class HeatmapPanel(QWidget):
         self.set_map_ready(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.save_button)
+        buttons.addWidget(self.figure_button)
         buttons.addWidget(self.emphasis_button)
 
         self.emphasis_box = QGroupBox("Emphasis check")
@@ -375,6 +383,7 @@ class HeatmapPanel(QWidget):
     def set_map_ready(self, ready: bool) -> None:
         """Save and the emphasis check need a finished map."""
         self.save_button.setEnabled(ready)
+        self.figure_button.setEnabled(ready)
         self.emphasis_button.setEnabled(ready)
 
     def show_emphasis(self, result: dict) -> None:

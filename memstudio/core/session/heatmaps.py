@@ -169,3 +169,44 @@ def emphasis_task(
         "assessor": name,
         "frame_id": frame_id,
     }
+
+
+def frame_image_path(figure: str | Path) -> Path:
+    """Where the studio keeps the frame a figure was drawn from: beside it, so ``--from`` can draw it again."""
+    figure = Path(figure)
+    return figure.with_name(f"{figure.stem}-frame.png")
+
+
+def export_figure_task(
+    pixels: np.ndarray,
+    map_: np.ndarray,
+    scale: MapScale,
+    settings: MapSettings,
+    path: str,
+    colormap: str,
+    opacity: float,
+    width_in: float | None = None,
+) -> list[str]:
+    """The heatmap figure of a studio frame (the CLI's ``heatmap --figure``): the frame is saved beside it as
+    a PNG and named in the sidecar, so ``memstudio heatmap --from`` draws the figure again."""
+    from PIL import Image
+
+    from memstudio.core.atomic import save_image_atomic
+    from memstudio.core.checkpoints import sha256_file
+    from memstudio.core.figures.heatmap_figure import DEFAULT_WIDTH_IN, HeatmapFigureSpec, write_heatmap_figures
+
+    frame = frame_image_path(path)
+    save_image_atomic(Image.fromarray(np.ascontiguousarray(pixels), mode="RGB"), frame)
+    spec = HeatmapFigureSpec(
+        photo=str(frame.resolve()),
+        photo_sha256=sha256_file(frame),
+        method=settings.method,
+        assessor=settings.assessor,
+        scales=list(settings.scales) if settings.scales else None,
+        vms_checkpoint=settings.vms_checkpoint,
+        max_side=int(max(pixels.shape[:2])),
+        colormap=colormap,
+        opacity=float(opacity),
+        width_in=width_in or DEFAULT_WIDTH_IN,
+    )
+    return [str(p) for p in write_heatmap_figures(pixels, map_, scale, spec, [path])]

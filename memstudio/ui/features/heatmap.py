@@ -4,10 +4,11 @@ Each new frame on the canvas (an edit, a direction slider, another photo) cancel
 an older frame at once — it would be stale — and, after a quiet spell of :data:`DEBOUNCE_MS`, starts a map job
 for the newest frame. The job is the typed command :class:`~memstudio.core.session.heatmaps.ComputeMap`
 (``Engine.submit``): the core's map with the CLI's batch size, so the studio maps as fast as the CLI; the
-engine answers pending renders between its batches and the studio stays live; it is transient, so it is not listed in the Jobs dock but in
-the Heatmap dock's own progress line. Each preview (the coarse map first, then one per refined scale) is
-coloured on the GUI thread with a lookup table — a few milliseconds for a photo-sized map — and drawn by
-the canvas at the chosen opacity, so opacity and colormap changes never recompute. Previews of any job but
+engine answers pending renders between its batches and the studio stays live; it is transient, so it is
+not listed in the Jobs dock but in the Heatmap dock's own progress line. Each preview (the coarse map
+first, then one per refined scale) is coloured on the GUI thread with a lookup table — a few milliseconds
+for a photo-sized map — and drawn by the canvas at the chosen opacity, so opacity and colormap changes
+never recompute. Previews of any job but
 the current one are dropped: their frame is gone.
 
 Save map and the emphasis check (paper 004 §5) work on the last *finished* map and the frame it was made
@@ -35,6 +36,7 @@ from memstudio.core.session.heatmaps import (
     MapSettings,
     describe_vms,
     emphasis_task,
+    export_figure_task,
     save_task,
     setup_task,
 )
@@ -68,6 +70,7 @@ class HeatmapFeature(QObject):
     map_shown = Signal(object)
     emphasis_done = Signal(object)
     map_saved = Signal(str)
+    figure_saved = Signal(object)  # the paths written
     vms_loaded = Signal(str)
     job_cancelled = Signal(str)
 
@@ -113,6 +116,7 @@ class HeatmapFeature(QObject):
         self.panel.look_changed.connect(self._look_changed)
         self.panel.vms_requested.connect(self.choose_vms)
         self.panel.save_requested.connect(self.choose_save_path)
+        self.panel.figure_requested.connect(self.choose_figure_path)
         self.panel.emphasis_requested.connect(self.run_emphasis)
         window.frame_changed.connect(self._frame_changed)
         window.state.subject_changed.connect(self._subject_changed)
@@ -371,6 +375,41 @@ class HeatmapFeature(QObject):
         map_, colormap, path = self.final_map, self.panel.colormap_name(), str(path)
         return self._call("save", lambda pipeline: save_task(map_, path, colormap))
 
+    def choose_figure_path(self) -> None:
+        if self.final_map is None:
+            self.panel.set_status(NO_MAP, problem=True)
+            return
+        label = Path(self.window.state.subject_label() or "image").stem
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{label}-heatmap")
+        path, chosen = QFileDialog.getSaveFileName(
+            self.panel,
+            "Export the heatmap figure",
+            f"{stem}.pdf",
+            "PDF figure (*.pdf);;SVG figure (*.svg);;PNG figure (*.png)",
+        )
+        if not path:
+            return
+        if Path(path).suffix.lower() not in (".pdf", ".svg", ".png"):
+            path += "." + chosen.split("*.")[-1].rstrip(")") if "*." in chosen else ".pdf"
+        self.export_figure(path)
+
+    def export_figure(self, path: str | Path) -> str:
+        """The figure of the last finished map (image, overlay at the dock's opacity, numbered colour bar),
+        written on the engine thread with the frame beside it for ``heatmap --from``; returns the task id."""
+        if self.final_map is None or self.final_frame is None or self.final_scale is None:
+            self.panel.set_status(NO_MAP, problem=True)
+            return ""
+        args = (
+            self.final_frame.pixels,
+            self.final_map,
+            self.final_scale,
+            self.final_settings,
+            str(path),
+            self.panel.colormap_name(),
+            self.panel.opacity_value(),
+        )
+        return self._call("figure", lambda pipeline: export_figure_task(*args))
+
     # ----- emphasis check -------------------------------------------------------------------------------
     def run_emphasis(self) -> str:
         """Paper 004 §5 on the last finished map and its frame, scored by the dock's assessor (a task)."""
@@ -411,6 +450,10 @@ class HeatmapFeature(QObject):
             self.panel.set_status(f"saved the map of frame #{self.final_frame.request_id} → {done.result}")
             self.window.statusBar().showMessage(f"heatmap saved → {done.result}", 8000)
             self.map_saved.emit(done.result)
+        elif kind == "figure":
+            self.panel.set_status(f"heatmap figure → {', '.join(done.result)}")
+            self.window.statusBar().showMessage(f"heatmap figure saved → {done.result[0]}", 8000)
+            self.figure_saved.emit(done.result)
         elif kind == "emphasis":
             self.last_emphasis = done.result
             self.panel.show_emphasis(done.result)

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from PIL import Image
 
 import memstudio
-from memstudio.core.experiments.atomic import atomic_directory, write_text_atomic
+from memstudio.core.atomic import atomic_directory, write_text_atomic
 from memstudio.core.experiments.errors import DesignError, format_problems
 from memstudio.core.experiments.practice import PRACTICE_TRIALS, practice_images
 from memstudio.core.experiments.protocol import (

@@ -109,7 +109,8 @@ def test_studio_builds_plays_and_scores_games_as_the_cli(qtbot, window, tmp_path
     # The others simulated; the folder scored with the consistency report, exactly as the CLI scores it.
     sequences = [read_sequence(game / "sequences" / f"P{i:03d}.json") for i in range(2, 31)]
     m_T = {t.image: 0.5 + t.alpha for s in sequences for t in s.trials if t.kind == "target_first"}
-    write_responses(game / "responses" / "others.csv", simulate_responses(sequences, m_T, -0.1, 8.0, p_vigilance_hit=1.0, seed=1))
+    simulated = simulate_responses(sequences, m_T, -0.1, 8.0, p_vigilance_hit=1.0, seed=1)
+    write_responses(game / "responses" / "others.csv", simulated)
     scores = tmp_path / "studio-scores.csv"
     with qtbot.waitSignal(feature.scored, timeout=60_000) as scored:
         feature.score(game / "responses", scores)

@@ -45,7 +45,7 @@ def test_ticks_are_round_and_span_the_range():
     labels = [text for _, text in scale.ticks()]
     assert labels == ["0.612", "0.650", "0.700", "0.739"]
     assert scale.value(0.5) == pytest.approx(0.6757)
-    assert "0.6757 resmem memorability" in scale.describe(0.5)
+    assert scale.describe(0.5) == "0.6757 (50% of the map's range)"
     assert "normalised" in MapScale("VMS predicted memorability").label()
     assert MapScale.from_dict(scale.to_dict()) == scale
 

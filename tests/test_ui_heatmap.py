@@ -313,7 +313,7 @@ def test_colour_bar_numbers_value_under_the_mouse_and_figure_export(qtbot, windo
     row = int((point.y() - rect.y()) * height / rect.height())
     expected = scale.value(float(feature.final_map[row, col]))
     text = panel.hover.text()
-    assert text.startswith(f"at ({col}, {row}):") and f"{expected:.4f} redness" in text
+    assert text.startswith(f"at ({col}, {row}):") and f"{expected:.4f} (" in text
     assert feature.value_at(rect.x() - 5, rect.y() - 5) == ""  # off the image: nothing
 
     # The figure: the overlay at the dock's opacity and the numbered bar, re-drawable by the CLI.

@@ -205,6 +205,7 @@ class HeatmapPanel(QWidget):
         self.legend_label.setWordWrap(True)
         self.hover = QLabel("")
         self.hover.setObjectName("heatmapHover")
+        self.hover.setWordWrap(True)
         self.hover.setToolTip("The map's value under the mouse pointer on the image")
 
         self.progress = QProgressBar()

@@ -62,7 +62,7 @@ class MapScale:
         """A status-line reading of one map value: raw units and the normalised value."""
         if not self.has_units:
             return f"{position:.3f} (normalised)"
-        return f"{self.value(position):.4f} {self.quantity} · {position:.2f} of the map's range"
+        return f"{self.value(position):.4f} ({position:.0%} of the map's range)"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,7 +10,8 @@ Measured in one run, best of ``--repeats``: the batched implementation (one batc
 windows scored one at a time (batch_size=1), which must give the same map; and the studio's path — the
 :class:`~memstudio.core.session.heatmaps.ComputeMap` command the Heatmap dock submits, run by a real
 :class:`~memstudio.engine.Engine` on its own thread, timed from ``submit`` to the first preview and to the
-finished map arriving on the GUI thread. Wall time and CPU time (all threads of the process) are both
+finished map arriving on the GUI thread, with the studio's batch for the device (4 windows per call on a CPU:
+see ``memstudio.core.session.heatmaps.CPU_MAP_BATCH``). Wall time and CPU time (all threads of the process) are both
 reported: on a CPU shared with other work, wall time says more about the machine than about the code.
 
 Run: ``.venv/bin/python benchmarks/bench_heatmap.py [--device cuda] [--threads N]``.

@@ -2,8 +2,8 @@
 
 Everything here runs on the engine thread — the job command :class:`ComputeMap` (``Engine.submit``) and the
 ``Engine.call`` tasks — and hands plain values back to the GUI thread. The map is the core's one
-implementation (:func:`memstudio.core.maps.api.map_job`), with the CLI's batch size, so the studio's map is
-the CLI's map at the CLI's speed (``benchmarks/bench_heatmap.py`` times both in one run).
+implementation (:func:`memstudio.core.maps.api.map_job`), so the studio's map is the CLI's map, at the CLI's
+cost per window (``benchmarks/bench_heatmap.py`` times both in one run, wall and CPU time).
 """
 
 from __future__ import annotations
@@ -26,10 +26,19 @@ if TYPE_CHECKING:
 
 #: Methods whose map is made at several scales (the others ignore ``scales``).
 SCALED_METHODS = ("regions", "occlusion")
-#: Windows per assessor call: the core's (and the CLI's) default, so a scale of the default grid (≤ 9
-#: windows) is one call, as in the CLI. Smaller batches bought nothing on the CPU (one ResMem window costs
-#: the same alone or in a batch) and only added calls.
+#: Windows per assessor call on a GPU: the core's (and the CLI's) default, one call per scale of the default
+#: grid, which is where batching pays.
 MAP_BATCH = 16
+#: On a CPU: a ResMem window costs the same CPU time alone or in a batch (≈ 0.23 s single-threaded with
+#: batches of 4 or 16, within 10 %, ``benchmarks/bench_heatmap.py``), so small batches cost nothing and keep a
+#: render that arrives during the map from waiting behind more than 4 windows (≈ 0.5 s on two idle cores).
+#: The coarse map (4 windows) is one call either way.
+CPU_MAP_BATCH = 4
+
+
+def map_batch(device: Any) -> int:
+    """The studio's windows per assessor call on ``device``."""
+    return CPU_MAP_BATCH if str(device).startswith("cpu") else MAP_BATCH
 
 
 @dataclass(frozen=True)
@@ -69,14 +78,14 @@ class ComputeMap:
     image: torch.Tensor
     settings: MapSettings
     frame_id: int = 0
-    batch_size: int = MAP_BATCH
+    batch_size: int | None = None  # None: :func:`map_batch` of the pipeline's device
 
     @property
     def title(self) -> str:
         return f"Heatmap of frame #{self.frame_id} ({self.settings.describe(None)})"
 
     def steps(self, pipeline: Pipeline) -> Iterator[Progress]:
-        return map_steps(pipeline, self.image, self.settings, self.batch_size)
+        return map_steps(pipeline, self.image, self.settings, self.batch_size or map_batch(pipeline.device))
 
 
 def map_steps(

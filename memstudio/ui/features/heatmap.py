@@ -3,13 +3,12 @@
 Each new frame on the canvas (an edit, a direction slider, another photo) cancels the map being computed for
 an older frame at once — it would be stale — and, after a quiet spell of :data:`DEBOUNCE_MS`, starts a map job
 for the newest frame. The job is the typed command :class:`~memstudio.core.session.heatmaps.ComputeMap`
-(``Engine.submit``): the core's map with the CLI's batch size, so the studio maps as fast as the CLI; the
-engine answers pending renders between its batches and the studio stays live; it is transient, so it is
-not listed in the Jobs dock but in the Heatmap dock's own progress line. Each preview (the coarse map
-first, then one per refined scale) is coloured on the GUI thread with a lookup table — a few milliseconds
-for a photo-sized map — and drawn by the canvas at the chosen opacity, so opacity and colormap changes
-never recompute. Previews of any job but
-the current one are dropped: their frame is gone.
+(``Engine.submit``): the core's map, as the CLI makes it, at the same cost per window. The engine answers
+pending renders between its batches, so the studio stays live; the job is transient, so it is not listed in
+the Jobs dock but in the Heatmap dock's own progress line. Each preview (the coarse map first, then one per
+refined scale) is coloured on the GUI thread with a lookup table — a few milliseconds for a photo-sized map —
+and drawn by the canvas at the chosen opacity, so opacity and colormap changes never recompute. Previews of
+any job but the current one are dropped: their frame is gone.
 
 Save map and the emphasis check (paper 004 §5) work on the last *finished* map and the frame it was made
 from, on the engine thread; a trained VMS checkpoint (paper 003) becomes one more method. The colour bar is
@@ -30,7 +29,6 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog
 
 from memstudio.core.maps.scale import MapScale
 from memstudio.core.session.heatmaps import (
-    MAP_BATCH,
     ComputeMap,
     MapResult,
     MapSettings,
@@ -48,6 +46,9 @@ PREFIX = "heatmap:"
 #: Quiet time after the last frame before a map is started: a slider drag yields a frame every few tens of
 #: ms, and a map costs seconds, so only the frame the user stops at is worth mapping.
 DEBOUNCE_MS = 400
+#: Windows per assessor call; None: the core's choice for the engine's device (:func:`~memstudio.core.session.
+#: heatmaps.map_batch`).
+MAP_BATCH: int | None = None
 NO_MAP = "no finished map yet: tick “Show heatmap” and wait for the map of the frame"
 
 

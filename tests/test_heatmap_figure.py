@@ -116,9 +116,11 @@ def test_written_maps_have_ordinary_permissions(red_photo: Path, tmp_path: Path)
     try:
         args = ["heatmap", str(red_photo), "--assessor", "redness", "--scales", *SCALES, "-o", str(out), "--quiet"]
         assert main(args) == 0
+        assert main([*args[:-3], "--figure", str(tmp_path / "fig.pdf"), "--quiet"]) == 0
     finally:
         os.umask(old)
-    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    for written in (out, tmp_path / "fig.pdf", tmp_path / "fig.pdf.json"):
+        assert stat.S_IMODE(written.stat().st_mode) == 0o644, written
 
 
 def test_strip_with_a_heatmap_row(red_photo: Path, tmp_path: Path):

@@ -12,7 +12,9 @@ windows scored one at a time (batch_size=1), which must give the same map; and t
 :class:`~memstudio.engine.Engine` on its own thread, timed from ``submit`` to the first preview and to the
 finished map arriving on the GUI thread, with the studio's batch for the device (4 windows per call on a CPU:
 see ``memstudio.core.session.heatmaps.CPU_MAP_BATCH``). Wall time and CPU time (all threads of the process) are both
-reported: on a CPU shared with other work, wall time says more about the machine than about the code.
+reported: on a CPU shared with other work, wall time says more about the machine than about the code, and
+with two torch threads so does CPU time (a thread waiting at OpenMP's barrier for a descheduled partner spins);
+``--threads 1`` gives CPU times that compare the two paths' work exactly.
 
 Run: ``.venv/bin/python benchmarks/bench_heatmap.py [--device cuda] [--threads N]``.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +65,7 @@ def timed_map(
 class StudioPath:
     """The studio's map: a real engine thread running the dock's command, results on this (GUI) thread."""
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, threads: int | None = None) -> None:
         from PySide6.QtCore import QCoreApplication
 
         from memstudio.engine import Engine
@@ -72,7 +75,7 @@ class StudioPath:
         self.engine.start()
         done: list[object] = []
         self.engine.task_done.connect(done.append)
-        self.engine.call("warm", warm_task)
+        self.engine.call("warm", partial(warm_task, threads))
         self._wait(lambda: done)
 
     def _wait(self, condition) -> None:
@@ -101,8 +104,11 @@ class StudioPath:
         self.engine.stop()
 
 
-def warm_task(pipeline) -> None:
-    """Load ResMem on the engine and warm it up as the CLI path is (kernel selection per batch shape)."""
+def warm_task(threads: int | None, pipeline) -> None:
+    """Load ResMem on the engine and warm it up as the CLI path is (kernel selection per batch shape).
+    ``--threads`` is set here too: torch's thread count is per calling thread for the engine's OpenMP team."""
+    if threads:
+        torch.set_num_threads(threads)
     assessor = pipeline.assessor("resmem")
     with torch.inference_mode():
         for n in (1, 4, 9):
@@ -140,7 +146,7 @@ def main() -> None:
     with torch.inference_mode():  # warm-up: first calls per batch shape pay for kernel selection
         for n in sorted({1, *(len(g) for g in grids)}):
             assessor(torch.rand(n, 3, 256, 256, device=device))
-    studio = StudioPath(device)
+    studio = StudioPath(device, args.threads)
     results = {"batched": [], "one at a time": [], "studio": []}
     maps = {}
     try:

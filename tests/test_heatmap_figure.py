@@ -5,7 +5,6 @@ for ResMem, on a photo with a red square, so each map takes a fraction of a seco
 from __future__ import annotations
 
 import json
-import os
 import re
 import stat
 from pathlib import Path
@@ -111,16 +110,17 @@ def test_heatmap_figure_has_a_numbered_colour_bar_sidecar_and_rerenders(red_phot
 
 
 def test_written_maps_have_ordinary_permissions(red_photo: Path, tmp_path: Path):
+    """The map, the figure and its sidecar get the mode a plain open() gives (0644 under umask 022), not
+    the 0600 of a temporary file."""
     out = tmp_path / "map.png"
-    old = os.umask(0o022)
-    try:
-        args = ["heatmap", str(red_photo), "--assessor", "redness", "--scales", *SCALES, "-o", str(out), "--quiet"]
-        assert main(args) == 0
-        assert main([*args[:-3], "--figure", str(tmp_path / "fig.pdf"), "--quiet"]) == 0
-    finally:
-        os.umask(old)
+    args = ["heatmap", str(red_photo), "--assessor", "redness", "--scales", *SCALES, "--quiet"]
+    assert main([*args, "-o", str(out)]) == 0
+    assert main([*args, "--figure", str(tmp_path / "fig.pdf")]) == 0
+    reference = tmp_path / "plain.txt"
+    reference.write_text("written by open()")
+    expected = stat.S_IMODE(reference.stat().st_mode)
     for written in (out, tmp_path / "fig.pdf", tmp_path / "fig.pdf.json"):
-        assert stat.S_IMODE(written.stat().st_mode) == 0o644, written
+        assert stat.S_IMODE(written.stat().st_mode) == expected, written
 
 
 def test_strip_with_a_heatmap_row(red_photo: Path, tmp_path: Path):

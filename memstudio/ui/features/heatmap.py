@@ -203,6 +203,8 @@ class HeatmapFeature(QObject):
             and self.final_settings == settings
         ):
             self._show(_to_index(self.final_map), frame.request_id, final=True, job_id="")
+            if self.final_scale is not None:
+                self.panel.set_scale(self.final_scale)
             self.panel.set_status(f"map of frame #{frame.request_id} ({self._describe(settings)})")
             return ""
         job_id = f"{PREFIX}map-{next(self._ids)}"
@@ -210,6 +212,8 @@ class HeatmapFeature(QObject):
         self.job = RunningMap(job_id, frame, settings, passes)
         self.submitted.append((job_id, frame.request_id))
         self.window.engine.submit(ComputeMap(frame.tensor, settings, frame.request_id, MAP_BATCH), job_id)
+        # Until it finishes the bar has no units: the previews' raw range is not known on this thread.
+        self.panel.set_scale(MapScale(f"map of frame #{frame.request_id}, refining"))
         self.panel.set_progress(0.0)
         self.panel.set_status(f"coarse map of frame #{frame.request_id}… ({self._describe(settings)})")
         return job_id

@@ -246,3 +246,22 @@ def test_single_column_width_from_the_dialog_equals_the_cli(qtbot, window, two_p
     style = ["--width", "single", "--caption", "auto", "--label-names", "--alphas", *ALPHAS]
     assert main([*args, *style, "-o", str(cli)]) == 0
     assert np.array_equal(pixels(out), pixels(cli))
+
+
+def test_heatmap_row_from_the_dialog_equals_the_cli(qtbot, window, two_photos, tmp_path):
+    photo = two_photos[0]
+    feature, dialog = open_photo_and_dialog(qtbot, window, photo)
+    assert not dialog.heatmap_method.isEnabled()
+    dialog.heatmap_row.setChecked(True)
+    assert dialog.heatmap_method.isEnabled()
+    dialog.heatmap_method.setCurrentIndex(dialog.heatmap_method.findData("gradient"))  # cheap on brightness
+    out = tmp_path / "studio" / "maps.png"
+    assert export(qtbot, feature, out) == out
+    spec = json.loads(sidecar_path(out).read_text())["spec"]
+    assert spec["heatmap"] == {"method": "gradient", "assessor": None}
+    assert pixels(out).shape[0] > dialog.preview_pixels().shape[0] + 40  # the map row the preview leaves out
+    direction = spec["directions"][0]["path"]
+    cli = tmp_path / "cli.png"
+    args = ["strip", "--photo", str(photo), "--direction", direction, "--assessor", "brightness"]
+    assert main([*args, "--alphas", *ALPHAS, "--heatmap-row", "--heatmap-method", "gradient", "-o", str(cli)]) == 0
+    assert np.array_equal(pixels(out), pixels(cli))

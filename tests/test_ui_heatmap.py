@@ -7,6 +7,7 @@ the scales are few and coarse, so each map takes a fraction of a second on a sha
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def test_scales_field_reads_fractions_and_refuses_nonsense() -> None:
 
 def test_overlay_follows_the_frame_and_edits_cancel_stale_maps(qtbot, window, photos_dir, monkeypatch):
     # One window per step, so the map of the first frame is still running when the edit arrives.
-    monkeypatch.setattr(heatmap_feature, "LIVE_BATCH", 1)
+    monkeypatch.setattr(heatmap_feature, "MAP_BATCH", 1)
     feature = window.features["heatmap"]
     open_photo(qtbot, window, photos_dir / "chelsea.png")
     set_scales(feature, "1/2, 1/3, 1/4")
@@ -265,3 +266,70 @@ def test_a_trained_vms_model_is_a_method(qtbot, window, photos_dir, tmp_path):
     feature.load_vms(tmp_path / "empty")
     qtbot.waitUntil(lambda: "not a VMS checkpoint" in feature.panel.status.text(), timeout=20_000)
     assert feature.vms_checkpoint == str(tmp_path / "vms")
+
+
+def test_colour_bar_numbers_value_under_the_mouse_and_figure_export(qtbot, window, photos_dir, tmp_path):
+    import pdfplumber
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+
+    from memstudio.cli import main
+
+    feature = window.features["heatmap"]
+    panel = feature.panel
+    feature.panel.assessor.setCurrentText("redness")
+    open_photo(qtbot, window, photos_dir / "astronaut.png")
+    set_scales(feature, "1/2, 1/3")
+    shown = record(feature)
+    frame_id = window.current_frame.request_id
+    feature.set_enabled(True)
+    qtbot.waitUntil(lambda: final_of(shown, frame_id), timeout=30_000)
+
+    # The bar is numbered in redness, from the map's raw range, and says the map is normalised.
+    scale = feature.final_scale
+    assert scale is not None and scale.has_units and scale.low < scale.high
+    labels = panel.legend.tick_labels()
+    assert len(labels) >= 3 and float(labels[0]) == pytest.approx(scale.low, abs=1e-3)
+    assert float(labels[-1]) == pytest.approx(scale.high, abs=1e-3)
+    assert "redness" in panel.legend_label.text() and "normalised" in panel.legend_label.text()
+    # It sits at the top of the dock, right under the checkbox, above the settings: never below the fold.
+    assert panel.legend.isVisible() and panel.legend.y() < panel.method.y()
+    assert panel.legend.y() - panel.show_box.geometry().bottom() < 20
+
+    # The value under the mouse: the map at that pixel, in redness.
+    canvas = window.canvas
+    rect = canvas.image_rect()
+    point = QPointF(rect.x() + rect.width() * 0.25, rect.y() + rect.height() * 0.75)
+    move = QMouseEvent(
+        QMouseEvent.Type.MouseMove, point, point, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    canvas.setFocus()
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.sendEvent(canvas, move)
+    height, width = feature.final_map.shape
+    col = int((point.x() - rect.x()) * width / rect.width())
+    row = int((point.y() - rect.y()) * height / rect.height())
+    expected = scale.value(float(feature.final_map[row, col]))
+    text = panel.hover.text()
+    assert text.startswith(f"at ({col}, {row}):") and f"{expected:.4f} (" in text
+    assert feature.value_at(rect.x() - 5, rect.y() - 5) == ""  # off the image: nothing
+
+    # The figure: the overlay at the dock's opacity and the numbered bar, re-drawable by the CLI.
+    panel.opacity.setValue(70)
+    figure = tmp_path / "astronaut-heatmap.pdf"
+    with qtbot.waitSignal(feature.figure_saved, timeout=30_000) as saved:
+        feature.export_figure(figure)
+    assert saved.args == [[str(figure)]]
+    side = json.loads((tmp_path / "astronaut-heatmap.pdf.json").read_text())
+    assert side["spec"]["opacity"] == pytest.approx(0.7) and side["map"]["low"] == pytest.approx(scale.low)
+    frame_png = tmp_path / "astronaut-heatmap-frame.png"
+    assert np.array_equal(np.asarray(Image.open(frame_png)), window.current_frame.pixels)
+    with pdfplumber.open(figure) as pdf:
+        words = [w["text"] for w in pdf.pages[0].extract_words()]
+    assert labels[0] in words and labels[-1] in words
+    again = tmp_path / "again.svg"
+    assert main(["heatmap", "--from", str(figure), "--figure", str(again), "--quiet"]) == 0
+    redrawn = json.loads((tmp_path / "again.svg.json").read_text())
+    assert redrawn["map"]["low"] == pytest.approx(scale.low, abs=2e-3)

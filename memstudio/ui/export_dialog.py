@@ -202,6 +202,16 @@ class ExportDialog(QDialog):
             "Each image without its label as <seed>_alpha<α>.png and manifest.json, the targets of "
             "'memstudio memgame build'"
         )
+        self.heatmap_row = QCheckBox("Heatmap row: each image's map under it")
+        self.heatmap_row.setObjectName("exportHeatmapRow")
+        self.heatmap_row.setToolTip(
+            "A second row with the heatmap of each α's image (paper 004 §5), as 'strip --heatmap-row'; "
+            "the preview leaves it out, the export draws it"
+        )
+        self.heatmap_method = QComboBox()
+        self.heatmap_method.setObjectName("exportHeatmapMethod")
+        for method in ("regions", "occlusion", "gradient"):
+            self.heatmap_method.addItem(method, method)
         output = QFormLayout()
         output.addRow("Format", self.format)
         output.addRow("Width", self.figure_width)
@@ -213,6 +223,8 @@ class ExportDialog(QDialog):
         output.addRow("Title", self.title)
         output.addRow("Caption", self.caption)
         output.addRow(self.label_names)
+        output.addRow(self.heatmap_row)
+        output.addRow("Heatmap method", self.heatmap_method)
         output.addRow(self.panels)
         output_box = QGroupBox("Output")
         output_box.setLayout(output)
@@ -285,6 +297,7 @@ class ExportDialog(QDialog):
         ):
             signal.connect(self._changed)
         self.kind.currentIndexChanged.connect(self._update_enabled)
+        self.heatmap_row.toggled.connect(self._update_enabled)
         self.figure_width.currentIndexChanged.connect(self._width_changed)
         self._building = False
         self._photo = True
@@ -372,6 +385,11 @@ class ExportDialog(QDialog):
             "output": self._output_choices(),
             "format": self.format.currentData(),
             "panels": self.panels.isChecked() and self.kind.currentData() != "plot",
+            "heatmap": (
+                (("method", self.heatmap_method.currentData()), ("assessor", None))
+                if self.heatmap_row.isChecked() and self.kind.currentData() in ("strip", "grid")
+                else ()
+            ),
         }
 
     def width_in(self) -> float | None:
@@ -410,6 +428,8 @@ class ExportDialog(QDialog):
         item = self.kind.model().item(layer_index)
         item.setEnabled(gan and getattr(self, "_has_layers", False))
         self.panels.setEnabled(kind != "plot")
+        self.heatmap_row.setEnabled(kind in ("strip", "grid"))
+        self.heatmap_method.setEnabled(kind in ("strip", "grid") and self.heatmap_row.isChecked())
         physical = self.width_in() is not None
         self.figure_width.setEnabled(kind != "plot")  # a plot keeps matplotlib's own size
         self.custom_width.setEnabled(self.figure_width.currentData() == "custom")

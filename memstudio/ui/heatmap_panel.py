@@ -11,8 +11,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap, QStandardItemModel
+from PySide6.QtCore import QRect, Qt, Signal
+from PySide6.QtGui import QFontMetrics, QPainter, QPaintEvent, QPixmap, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledSlider
 
+from memstudio.core.maps.scale import MapScale
 from memstudio.ui.qimage import to_qimage
 
 #: (method id as the core names it, label, tooltip). The ids are ``memstudio.core.maps.api.METHODS``; they are
@@ -87,6 +88,51 @@ def legend_pixmap(lut: np.ndarray, width: int = 200, height: int = 12) -> QPixma
     return QPixmap.fromImage(to_qimage(bar))
 
 
+class ColourBar(QWidget):
+    """The colormap as a bar with numbered ticks in the map's units (the assessor's, where it has them) and a
+    label saying what the numbers measure and that the map is normalised per image."""
+
+    BAR_HEIGHT = 12
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("heatmapColourBar")
+        self._pixmap: QPixmap | None = None
+        self.scale = MapScale("map value")
+        fm = QFontMetrics(self.font())
+        self.setMinimumHeight(self.BAR_HEIGHT + fm.height() + 6)
+        self.setMinimumWidth(160)
+
+    def set_lut(self, lut: np.ndarray) -> None:
+        self._pixmap = legend_pixmap(lut)
+        self.update()
+
+    def set_scale(self, scale: MapScale) -> None:
+        self.scale = scale
+        self.setToolTip(scale.label())
+        self.update()
+
+    def tick_labels(self) -> list[str]:
+        return [text for _, text in self.scale.ticks()]
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        fm = painter.fontMetrics()
+        margin = max(fm.horizontalAdvance("0.000") // 2, 4)
+        bar = QRect(margin, 0, max(self.width() - 2 * margin, 1), self.BAR_HEIGHT)
+        if self._pixmap is not None:
+            painter.drawPixmap(bar, self._pixmap)
+        painter.setPen(self.palette().windowText().color())
+        painter.drawRect(bar.adjusted(0, 0, -1, -1))
+        for position, text in self.scale.ticks():
+            x = bar.left() + round(position * (bar.width() - 1))
+            painter.drawLine(x, bar.bottom(), x, bar.bottom() + 3)
+            width = fm.horizontalAdvance(text)
+            left = min(max(x - width // 2, 0), self.width() - width)
+            painter.drawText(left, bar.bottom() + 4 + fm.ascent(), text)
+        painter.end()
+
+
 class HeatmapPanel(QWidget):
     """The dock's contents. ``settings_changed`` asks for a new map (method, assessor, scales);
     ``look_changed`` only for new colours (opacity, colormap); the rest are the buttons."""
@@ -96,6 +142,7 @@ class HeatmapPanel(QWidget):
     look_changed = Signal()
     vms_requested = Signal()
     save_requested = Signal()
+    figure_requested = Signal()
     emphasis_requested = Signal()
 
     def __init__(self, assessors: list[str], parent: QWidget | None = None) -> None:
@@ -151,14 +198,15 @@ class HeatmapPanel(QWidget):
         self.colormap.addItem(DEFAULT_COLORMAP)
         self.colormap.currentIndexChanged.connect(self.look_changed)
 
-        self.legend = QLabel()
-        self.legend.setObjectName("heatmapLegend")
-        self.legend.setMinimumHeight(12)
-        self.legend.setScaledContents(True)
-        legend_row = QHBoxLayout()
-        legend_row.addWidget(QLabel("less"))
-        legend_row.addWidget(self.legend, 1)
-        legend_row.addWidget(QLabel("more"))
+        # At the top of the dock, under the checkbox: the numbers are what make the colours readable.
+        self.legend = ColourBar()
+        self.legend_label = QLabel("no map yet")
+        self.legend_label.setObjectName("heatmapLegendLabel")
+        self.legend_label.setWordWrap(True)
+        self.hover = QLabel("")
+        self.hover.setObjectName("heatmapHover")
+        self.hover.setWordWrap(True)
+        self.hover.setToolTip("The map's value under the mouse pointer on the image")
 
         self.progress = QProgressBar()
         self.progress.setObjectName("heatmapProgress")
@@ -173,6 +221,12 @@ class HeatmapPanel(QWidget):
         self.save_button.setObjectName("heatmapSave")
         self.save_button.setToolTip("Write the finished map as .npy (values) or .png (coloured)")
         self.save_button.clicked.connect(self.save_requested)
+        self.figure_button = QPushButton("Export figure…")
+        self.figure_button.setObjectName("heatmapFigure")
+        self.figure_button.setToolTip(
+            "The image, the map at this opacity and a numbered colour bar, one column wide, as PNG, PDF or SVG"
+        )
+        self.figure_button.clicked.connect(self.figure_requested)
         self.emphasis_button = QPushButton("Emphasis check")
         self.emphasis_button.setObjectName("heatmapEmphasis")
         self.emphasis_button.setToolTip(
@@ -182,6 +236,7 @@ class HeatmapPanel(QWidget):
         self.set_map_ready(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.save_button)
+        buttons.addWidget(self.figure_button)
         buttons.addWidget(self.emphasis_button)
 
         self.emphasis_box = QGroupBox("Emphasis check")
@@ -217,8 +272,10 @@ class HeatmapPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.show_box)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.legend_label)
+        layout.addWidget(self.hover)
         layout.addLayout(form)
-        layout.addLayout(legend_row)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
@@ -304,7 +361,15 @@ class HeatmapPanel(QWidget):
 
     # ----- feedback -------------------------------------------------------------------------------------
     def set_legend(self, lut: np.ndarray) -> None:
-        self.legend.setPixmap(legend_pixmap(lut))
+        self.legend.set_lut(lut)
+
+    def set_scale(self, scale: MapScale) -> None:
+        """Number the colour bar for a finished map."""
+        self.legend.set_scale(scale)
+        self.legend_label.setText(scale.label())
+
+    def set_hover(self, text: str) -> None:
+        self.hover.setText(text)
 
     def set_progress(self, fraction: float | None) -> None:
         """``None`` hides the bar (nothing running)."""
@@ -319,6 +384,7 @@ class HeatmapPanel(QWidget):
     def set_map_ready(self, ready: bool) -> None:
         """Save and the emphasis check need a finished map."""
         self.save_button.setEnabled(ready)
+        self.figure_button.setEnabled(ready)
         self.emphasis_button.setEnabled(ready)
 
     def show_emphasis(self, result: dict) -> None:

@@ -1,7 +1,9 @@
 """``memstudio heatmap``: where in an image an assessor finds what it scores, saved as .png or .npy.
 
 The same core functions as the studio's heatmap dock (:mod:`memstudio.core.maps.api`); ``--overlay`` blends
-the coloured map over the photo instead of saving the map alone.
+the coloured map over the photo instead of saving the map alone. ``--figure map.pdf`` (PNG/PDF/SVG, repeatable)
+draws the photo, the overlay and a numbered colour bar at a journal width with a sidecar, and ``--from
+map.pdf --figure again.svg`` draws a saved figure again (:mod:`memstudio.core.figures.heatmap_figure`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "or a trained VMS predictor (paper 003). Saved by suffix: .npy values, .png coloured."
         ),
     )
-    parser.add_argument("image", help="image file")
+    parser.add_argument("image", nargs="?", help="image file (not with --from)")
     parser.add_argument("--assessor", default="resmem", help="assessor name (default resmem)")
     parser.add_argument(
         "--method", choices=METHODS, default="regions", help="heatmap method (default regions)"
@@ -49,7 +51,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-side", type=int, default=1024, help="reduce the image to this long side first")
     parser.add_argument("--device", help="torch device (default: CUDA if present, else CPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("-o", "--output", required=True, help="output .png or .npy")
+    parser.add_argument("-o", "--output", help="the bare map for data: output .png or .npy")
+    parser.add_argument(
+        "--figure",
+        action="append",
+        default=[],
+        metavar="FIG",
+        help="a figure: photo + overlay at --opacity + numbered colour bar, as .png/.pdf/.svg (repeatable)",
+    )
+    parser.add_argument(
+        "--from", dest="from_", metavar="FIG", help="draw a saved heatmap figure again from its sidecar (with --figure)"
+    )
+    parser.add_argument("--width", default="single", help="figure width: 3.5in, 8.9cm, 89mm, single, double, slide")
+    parser.add_argument("--font-pt", type=float, default=7.0, help="figure text size in points (default 7)")
+    parser.add_argument("--dpi", type=float, default=300.0, help="figure raster resolution (default 300)")
+    parser.add_argument("--title", default="", help="a title line over the figure")
+    parser.add_argument(
+        "--no-check-hashes", action="store_true", help="with --from: draw even if the photo has changed"
+    )
     parser.set_defaults(func=run)
 
 
@@ -64,7 +83,82 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
     return options
 
 
+def rerender(args: argparse.Namespace) -> int:
+    from memstudio.core.device import default_device
+    from memstudio.core.figures.heatmap_figure import rerender_job
+    from memstudio.core.jobs import run_with_tqdm
+
+    if not args.figure or args.image or args.output:
+        raise MemstudioError("--from FIG draws a saved figure again: give only --figure OUT.png|pdf|svg")
+    device = args.device or default_device()
+    job = rerender_job(args.from_, args.figure, device, check_hashes=not args.no_check_hashes)
+    for path in run_with_tqdm(job, "heatmap figure", disable=args.quiet):
+        print(path)
+    return 0
+
+
+def figure_spec(args: argparse.Namespace) -> object:
+    from memstudio.core.checkpoints import sha256_file
+    from memstudio.core.figures.heatmap_figure import HeatmapFigureSpec
+    from memstudio.core.figures.size import parse_width
+
+    return HeatmapFigureSpec(
+        photo=str(Path(args.image).resolve()),
+        photo_sha256=sha256_file(args.image),
+        method=args.method,
+        assessor=args.assessor,
+        scales=list(args.scales) if args.scales else None,
+        options=_options(args),
+        vms_checkpoint=args.vms_checkpoint,
+        max_side=args.max_side,
+        colormap=args.colormap,
+        opacity=args.opacity,
+        width_in=parse_width(args.width),
+        font_pt=args.font_pt,
+        dpi=args.dpi,
+        title=args.title,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.from_:
+        return rerender(args)
+    if not args.image:
+        raise MemstudioError("give an image file (or --from FIG to draw a saved figure again)")
+    if not args.output and not args.figure:
+        raise MemstudioError("give -o MAP.png|npy (the map) and/or --figure FIG.png|pdf|svg (a figure)")
+    if args.figure:
+        return run_figure(args)
+    return run_map(args)
+
+
+def run_figure(args: argparse.Namespace) -> int:
+    from memstudio.core.device import default_device
+    from memstudio.core.figures.heatmap_figure import compute_for_figure, write_heatmap_figures
+    from memstudio.core.jobs import run_with_tqdm
+    from memstudio.core.maps.io import save_map
+
+    if args.method == "vms" and not args.vms_checkpoint:
+        raise MemstudioError("--method vms needs --vms-checkpoint FOLDER (train one with 'memstudio vms train')")
+    if args.output and args.overlay:
+        raise MemstudioError("--figure already draws the overlay; give --overlay without --figure")
+    if args.output:
+        from memstudio.core.atomic import refuse_inputs
+
+        if Path(args.output).suffix.lower() not in (".png", ".npy"):
+            raise MemstudioError(f"{args.output}: the output must end in .png or .npy")
+        refuse_inputs([args.output], [args.image])
+    spec = figure_spec(args)
+    device = args.device or default_device()
+    pixels, heat, scale = run_with_tqdm(compute_for_figure(spec, device), f"heatmap ({args.method})", args.quiet)
+    for path in write_heatmap_figures(pixels, heat, scale, spec, args.figure):
+        print(path)
+    if args.output:
+        print(save_map(heat, args.output, colormap=args.colormap))
+    return 0
+
+
+def run_map(args: argparse.Namespace) -> int:
     import torch
     from PIL import Image
 

@@ -10,8 +10,6 @@ objects (paths relative to the manifest). No participant ever sees two versions 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from pathlib import Path
 
@@ -171,22 +169,19 @@ def _game_config(args: argparse.Namespace):
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from memstudio.core.experiments.sequence_io import export_design
-    from memstudio.core.experiments.stimuli import StimulusSet, build_design
-    from memstudio.core.experiments.targets import DEFAULT_NAME_PATTERN, collect_fillers, collect_targets
+    from memstudio.core.experiments.session import build_game
 
-    targets = collect_targets(args.targets, args.name_pattern or DEFAULT_NAME_PATTERN)
-    stimuli = StimulusSet(targets, collect_fillers(args.fillers))
-    design = build_design(stimuli, args.participants, _game_config(args), args.seed)
-    out = export_design(design, args.output, args.images)
-    cfg = design.config
-    seeds = stimuli.seeds()
-    print(
-        f"{out}: {len(design.sequences)} sequences of {cfg.length} images "
-        f"({cfg.targets_per_sequence} targets, {cfg.vigilance_per_sequence} vigilance, "
-        f"{cfg.fillers_per_sequence} fillers); {len(seeds)} seeds with "
-        f"{sum(len(v) for v in seeds.values())} versions; all constraints hold"
+    built = build_game(
+        args.targets,
+        args.fillers,
+        args.participants,
+        args.output,
+        _game_config(args),
+        args.seed,
+        args.images,
+        args.name_pattern,
     )
+    print(built.summary)
     return 0
 
 
@@ -252,113 +247,22 @@ def run_export_web(args: argparse.Namespace) -> int:
     return 0
 
 
-def _assessor_scores(name: str, images: list[str], root: Path) -> dict[str, float]:
-    from memstudio.core.assessors.registry import load_assessor
-    from memstudio.core.imaging import load_image, pil_to_tensor
-
-    assessor = load_assessor(name)
-    return {
-        image: float(assessor.score(pil_to_tensor(load_image(root / image).image))[0]) for image in images
-    }
-
-
-def _json_safe(value: object) -> object:
-    """NaN (a split with too few shared images) becomes null: JSON has no NaN."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def run_score(args: argparse.Namespace) -> int:
-    from memstudio.core.atomic import write_text_atomic
-    from memstudio.core.experiments.consistency import (
-        adversarial_split_consistency,
-        assessor_correlation,
-        split_half_consistency,
-    )
-    from memstudio.core.experiments.responses import read_responses
-    from memstudio.core.experiments.scoring import (
-        GANALYZE_EXCLUSION,
-        LAMEM_EXCLUSION,
-        ExclusionRule,
-        report_summary,
-        score_responses,
-        scores_to_csv,
-    )
-    from memstudio.core.experiments.sequence_io import find_design_root, read_design_images
+    from memstudio.core.experiments.session import ScoreSettings, score_game
 
-    root = Path(args.design) if args.design else find_design_root(args.responses[0])
-    known = read_design_images(root) if root is not None else None
-    rows = read_responses(args.responses, known_images=known)
-    preset = GANALYZE_EXCLUSION if args.exclusion == "ganalyze" else LAMEM_EXCLUSION
-    rule = ExclusionRule(
-        args.max_vigilance_miss if args.max_vigilance_miss is not None else preset.max_vigilance_miss,
-        args.max_false_alarm_rate if args.max_false_alarm_rate is not None else preset.max_false_alarm_rate,
+    settings = ScoreSettings(
+        design=args.design,
+        delay_T=args.delay_T,
+        exclusion=args.exclusion,
+        max_vigilance_miss=args.max_vigilance_miss,
+        max_false_alarm_rate=args.max_false_alarm_rate,
+        require_vigilance=not args.allow_no_vigilance,
+        consistency=args.consistency,
+        assessor=args.assessor,
+        seed=args.seed,
     )
-    report = score_responses(rows, rule, args.delay_T, require_vigilance=not args.allow_no_vigilance)
-    summary = report_summary(report)
-    d = report.decay
-    lines = [
-        f"{len(report.images)} images from {len(report.included)}/{len(report.participants)} participants "
-        f"({len(report.participants) - len(report.included)} excluded by vigilance)",
-        f"decay α = {d.alpha:+.4f} per log-delay unit at T = {d.T:.1f} intervening images "
-        f"({d.iterations} coordinate-descent iterations, {'converged' if d.converged else 'NOT converged'})",
-    ]
-    obs = report.observations
-    if args.consistency > 0 and len(obs.participants) >= 2:
-        plain = split_half_consistency(obs, args.consistency, False, args.seed, d.T)
-        corr = split_half_consistency(obs, args.consistency, True, args.seed, d.T)
-        adv = adversarial_split_consistency(obs, args.seed, d.T)
-        summary["consistency"] = {
-            "splits": args.consistency,
-            "spearman_hit_rate": plain.mean_rho,
-            "spearman_m_T": corr.mean_rho,
-            "alpha_mean": sum(corr.alphas) / len(corr.alphas),
-            "alpha_spread": max(corr.alphas) - min(corr.alphas),
-            "adversarial_spearman_hit_rate": adv.rho_uncorrected,
-            "adversarial_spearman_m_T": adv.rho_corrected,
-        }
-        if math.isnan(plain.mean_rho):
-            lines.append("split-half consistency: too few images were rated in both halves; add participants")
-        else:
-            lines.append(
-                f"split-half Spearman over {args.consistency} splits: hit rate {plain.mean_rho:.3f}, "
-                f"m_T {corr.mean_rho:.3f}; adversarial (low vs high delays): {adv.rho_uncorrected:.3f} → "
-                f"{adv.rho_corrected:.3f}"
-            )
-    elif args.consistency > 0:
-        lines.append("split-half consistency needs at least two participants; skipped")
-    if args.assessor:
-        image_root = root if root is not None else Path(args.responses[0]).resolve().parent
-        predicted = _assessor_scores(args.assessor, [s.image for s in report.images], image_root)
-        human_m = {s.image: s.m_T for s in report.images}
-        human_h = {s.image: s.hit_rate for s in report.images}
-        try:
-            c_m, c_h = assessor_correlation(human_m, predicted), assessor_correlation(human_h, predicted)
-        except ValueError as exc:
-            raise MemstudioError(f"cannot correlate with {args.assessor}: {exc}") from exc
-        summary["assessor"] = {
-            "name": args.assessor,
-            "spearman_m_T": c_m.rho,
-            "p_m_T": c_m.p_value,
-            "spearman_hit_rate": c_h.rho,
-            "images": c_m.n,
-            "predictions": predicted,
-        }
-        lines.append(
-            f"{args.assessor} vs humans: Spearman ρ = {c_m.rho:.3f} with m_T, {c_h.rho:.3f} with hit "
-            f"rate ({c_m.n} images)"
-        )
-    out = Path(args.output)
-    summary_path = out.with_name(f"{out.stem}.summary.json")
-    # Everything is computed before anything is written, and each file is replaced atomically.
-    write_text_atomic(summary_path, json.dumps(_json_safe(summary), indent=1) + "\n")
-    write_text_atomic(out, scores_to_csv(report))
-    for line in lines:
+    scored = score_game(args.responses, args.output, settings)
+    for line in scored.lines:
         print(line)
-    print(f"{out}: per-image scores; {summary_path}: summary")
+    print(f"{scored.scores}: per-image scores; {scored.summary_path}: summary")
     return 0

@@ -32,12 +32,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--format", nargs="+", default=["png"], choices=["png", "pdf", "svg"], help="formats for --out-dir"
     )
+    p.add_argument(
+        "--heatmap-row", action="store_true", help="a second row: the heatmap of each α's image over it"
+    )
+    p.add_argument(
+        "--heatmap-method",
+        default="regions",
+        choices=["regions", "occlusion", "gradient"],
+        help="method of the heatmap row (default regions, paper 004 §5)",
+    )
+    p.add_argument("--heatmap-assessor", help="assessor the heatmap row explains (default: the first)")
     add_style_options(p)
     add_panels_option(p)
     p.add_argument(
         "-o", "--output", type=Path, action="append", default=[], help="OUT.png|pdf|svg (repeatable)"
     )
     p.set_defaults(func=run)
+
+
+def heatmap_row(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The spec's heatmap entry for ``--heatmap-row`` (None without it)."""
+    if not getattr(args, "heatmap_row", False):
+        return None
+    return {"method": args.heatmap_method, "assessor": args.heatmap_assessor}
 
 
 def add_panels_option(p: argparse.ArgumentParser) -> None:
@@ -224,7 +241,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.from_ is not None:
         return rerender(args)
-    inputs = open_from_args(args)
+    heatmap = heatmap_row(args)
+    inputs = open_from_args(args, heatmap)
     seeds: list[Any] = list(args.photo) if args.photo else parse_seeds(args.seed)
     common = dict(
         directions=inputs.spec_args["directions"],
@@ -234,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
         alphas=args.alphas,
         truncation=args.trunc,
         class_index=args.class_index,
+        **({"heatmap": heatmap} if heatmap else {}),
         **style_options(args),
     )
     if len(seeds) > 1 or args.out_dir is not None:

@@ -158,7 +158,12 @@ def _heatmaps(sources: FigureSources, spec: FigureSpec, images: torch.Tensor) ->
         raise FigureSpecError("a heatmap row needs an assessor")
     out = []
     for i in range(images.shape[0]):
-        heat = sources.map_fn(images[i : i + 1], chosen[0]).detach().float().cpu().squeeze()
+        result = sources.map_fn(images[i : i + 1], chosen[0])
+        # The maps core returns NumPy; a callable given by a caller may return a tensor.
+        if isinstance(result, torch.Tensor):
+            heat = result.detach().float().cpu().squeeze()
+        else:
+            heat = torch.from_numpy(np.asarray(result, dtype=np.float32)).squeeze()
         if heat.ndim != 2:
             raise FigureSpecError(
                 f"the heatmap method returned shape {tuple(heat.shape)}, expected a 2-D map"

@@ -45,6 +45,8 @@ class FigureRequest:
     output: tuple[tuple[str, Any], ...] = ()  # OutputOptions fields
     photo_max_side: int = 512
     plot_error: str = "sem"
+    #: A heatmap row under each row (``method``, ``assessor``; empty: none), as ``strip --heatmap-row``.
+    heatmap: tuple[tuple[str, Any], ...] = ()
     extras: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -126,6 +128,13 @@ def resolve(
             "output": OutputOptions(**dict(request.output)),
             "photo_max_side": request.photo_max_side,
         }
+    map_fn = None
+    # The preview leaves the maps out: each α's map costs seconds with ResMem, the preview must not.
+    if request.heatmap and request.kind in ("strip", "grid") and for_file:
+        from memstudio.core.figures.sources import heatmap_fn
+
+        options["heatmap"] = dict(request.heatmap)
+        map_fn = heatmap_fn(options["heatmap"])
     spec = make_spec(
         request.kind,
         directions=[(direction, path)],
@@ -135,7 +144,7 @@ def resolve(
         **common,
         **options,
     )
-    return spec, FigureSources([direction], assessors, generator, None, pipeline.device)
+    return spec, FigureSources([direction], assessors, generator, map_fn, pipeline.device)
 
 
 def preview_pixels(pipeline: Pipeline, request: FigureRequest) -> np.ndarray:

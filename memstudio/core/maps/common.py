@@ -8,6 +8,7 @@ methods live on unrelated scales; only the ranking of regions within one image i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from memstudio.core.errors import MemstudioError
+
+#: Told the raw ``(low, high)`` that a normalised map's 0 and 1 stand for, in the assessor's units.
+RangeSink = Callable[[float, float], None]
 
 
 class MapError(MemstudioError):

@@ -21,6 +21,7 @@ from memstudio.core.jobs import Job, Progress, run_to_end
 from memstudio.core.maps.common import (
     Box,
     MapError,
+    RangeSink,
     WindowAccumulator,
     batches,
     check_image,
@@ -57,9 +58,11 @@ def occlusion_map_job(
     batch_size: int = 8,
     fill: str = "grey",
     work_side: int = DEFAULT_WORK_SIDE,
+    on_range: RangeSink | None = None,
 ) -> Job[np.ndarray]:
     """Progressive occlusion map of ``image`` ``[1, 3, H, W]``; yields like
-    :func:`~memstudio.core.maps.regions.region_map_job` (a preview after each scale), returns ``[H, W]``."""
+    :func:`~memstudio.core.maps.regions.region_map_job` (a preview after each scale), returns ``[H, W]``.
+    ``on_range(low, high)`` hears the raw range that 0 and 1 stand for: the score drop, in the assessor's units."""
     check_image(image)
     if fill not in FILLS:
         raise MapError(f"unknown occlusion fill {fill!r}; choose one of {', '.join(FILLS)}")
@@ -98,7 +101,10 @@ def occlusion_map_job(
                 continue
             scale_maps.append(acc.mean())
             mean = torch.stack(scale_maps).mean(dim=0)
-            final = normalize_map(resize_map(mean, height, width))
+            raw = resize_map(mean, height, width)
+            final = normalize_map(raw)
+            if on_range is not None:
+                on_range(float(raw.min()), float(raw.max()))
             yield Progress(done / total, f"{label} done", map_preview(final))
     return final
 

@@ -24,6 +24,7 @@ from memstudio.core.jobs import Job, Progress, run_to_end
 from memstudio.core.maps.common import (
     Box,
     MapError,
+    RangeSink,
     WindowAccumulator,
     batches,
     check_image,
@@ -82,13 +83,15 @@ def region_map_job(
     overlap: float = DEFAULT_OVERLAP,
     batch_size: int = DEFAULT_BATCH_SIZE,
     crop_size: int | None = DEFAULT_CROP_SIZE,
+    on_range: RangeSink | None = None,
 ) -> Job[np.ndarray]:
     """Progressive region map of ``image`` ``[1, 3, H, W]`` in [0, 1].
 
     Yields a :class:`Progress` after every batch. A Progress whose ``preview`` is set carries a new map
     (``[1, 1, H, W]`` in [0, 1], CPU): the first is the coarse map of the largest scale, each later one
     averages in one more scale. Returns the final ``[H, W]`` float32 map. Closing the generator stops it
-    between batches.
+    between batches. ``on_range(low, high)`` hears, with every preview, the raw map's range in the
+    assessor's units (a window score averaged over the windows covering a pixel) that 0 and 1 stand for.
     """
     check_image(image)
     if crop_size is not None and crop_size < 8:
@@ -118,7 +121,10 @@ def region_map_job(
                 continue
             scale_maps.append(acc.mean())
             # Equal weight per scale, as the paper averages its per-scale maps.
-            final = normalize_map(torch.stack(scale_maps).mean(dim=0))
+            raw = torch.stack(scale_maps).mean(dim=0)
+            final = normalize_map(raw)
+            if on_range is not None:
+                on_range(float(raw.min()), float(raw.max()))
             yield Progress(done / total, f"{label} done", map_preview(final))
     return final
 

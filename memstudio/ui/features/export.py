@@ -143,6 +143,7 @@ class ExportFeature(QObject):
             layers=choices["layers"],
             label=choices["label"],
             output=choices["output"],
+            heatmap=choices["heatmap"],
         )
 
     # ----- live preview ---------------------------------------------------------------------------------

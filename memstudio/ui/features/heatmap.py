@@ -2,29 +2,42 @@
 
 Each new frame on the canvas (an edit, a direction slider, another photo) cancels the map being computed for
 an older frame at once — it would be stale — and, after a quiet spell of :data:`DEBOUNCE_MS`, starts a map job
-for the newest frame. The job is an engine job (``submit_job``), so the engine answers pending renders
-between its batches and the studio stays live; it is transient, so it is not listed in the Jobs dock but in
-the Heatmap dock's own progress line. Each preview (the coarse map first, then one per refined scale) is
-coloured on the GUI thread with a lookup table — a few milliseconds for a photo-sized map — and drawn by
-the canvas at the chosen opacity, so opacity and colormap changes never recompute. Previews of any job but
-the current one are dropped: their frame is gone.
+for the newest frame. The job is the typed command :class:`~memstudio.core.session.heatmaps.ComputeMap`
+(``Engine.submit``): the core's map, as the CLI makes it, at the same cost per window. The engine answers
+pending renders between its batches, so the studio stays live; the job is transient, so it is not listed in
+the Jobs dock but in the Heatmap dock's own progress line. Each preview (the coarse map first, then one per
+refined scale) is coloured on the GUI thread with a lookup table — a few milliseconds for a photo-sized map —
+and drawn by the canvas at the chosen opacity, so opacity and colormap changes never recompute. Previews of
+any job but the current one are dropped: their frame is gone.
 
 Save map and the emphasis check (paper 004 §5) work on the last *finished* map and the frame it was made
-from, on the engine thread; a trained VMS checkpoint (paper 003) becomes one more method.
+from, on the engine thread; a trained VMS checkpoint (paper 003) becomes one more method. The colour bar is
+numbered in the finished map's units, and the value under the mouse is shown under it.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QDockWidget, QFileDialog
 
+from memstudio.core.maps.scale import MapScale
+from memstudio.core.session.heatmaps import (
+    ComputeMap,
+    MapResult,
+    MapSettings,
+    describe_vms,
+    emphasis_task,
+    export_figure_task,
+    save_task,
+    setup_task,
+)
 from memstudio.engine import Failure, Frame, JobDone, JobUpdate, TaskDone
 from memstudio.ui.heatmap_panel import EMPHASIS_THUMB, SCALED_METHODS, HeatmapPanel, ScalesError
 from memstudio.ui.main_window import LIVE_ASSESSORS
@@ -33,31 +46,10 @@ PREFIX = "heatmap:"
 #: Quiet time after the last frame before a map is started: a slider drag yields a frame every few tens of
 #: ms, and a map costs seconds, so only the frame the user stops at is worth mapping.
 DEBOUNCE_MS = 400
-#: Windows per assessor call in the studio: small, so a render waiting behind a map batch waits ~1 s at most
-#: with ResMem on a CPU (the CLI uses the core's larger default for throughput).
-LIVE_BATCH = 4
+#: Windows per assessor call; None: the core's choice for the engine's device (:func:`~memstudio.core.session.
+#: heatmaps.map_batch`).
+MAP_BATCH: int | None = None
 NO_MAP = "no finished map yet: tick “Show heatmap” and wait for the map of the frame"
-
-
-@dataclass(frozen=True)
-class MapSettings:
-    """What a map depends on besides the frame; equal settings on the same frame mean the same map."""
-
-    method: str
-    assessor: str
-    scales: tuple[float, ...] | None
-    vms_checkpoint: str | None
-
-    def describe(self, default_passes: int | None) -> str:
-        parts = [self.method]
-        if self.method == "vms":
-            parts.append(Path(self.vms_checkpoint or "").name)
-        else:
-            parts.append(self.assessor)
-        passes = len(self.scales) if self.scales is not None else default_passes
-        if self.method in SCALED_METHODS and passes:
-            parts.append(f"{passes} scale{'s' if passes != 1 else ''}")
-        return " · ".join(parts)
 
 
 @dataclass
@@ -79,6 +71,7 @@ class HeatmapFeature(QObject):
     map_shown = Signal(object)
     emphasis_done = Signal(object)
     map_saved = Signal(str)
+    figure_saved = Signal(object)  # the paths written
     vms_loaded = Signal(str)
     job_cancelled = Signal(str)
 
@@ -109,6 +102,8 @@ class HeatmapFeature(QObject):
         self.final_map: np.ndarray | None = None
         self.final_frame: Frame | None = None
         self.final_settings: MapSettings | None = None
+        #: What the finished map's 0 and 1 stand for (the colour bar's numbers).
+        self.final_scale: MapScale | None = None
         self.vms_checkpoint: str | None = None
         self.last_emphasis: dict[str, Any] | None = None
         self._tasks: dict[str, str] = {}  # task id → kind
@@ -122,6 +117,7 @@ class HeatmapFeature(QObject):
         self.panel.look_changed.connect(self._look_changed)
         self.panel.vms_requested.connect(self.choose_vms)
         self.panel.save_requested.connect(self.choose_save_path)
+        self.panel.figure_requested.connect(self.choose_figure_path)
         self.panel.emphasis_requested.connect(self.run_emphasis)
         window.frame_changed.connect(self._frame_changed)
         window.state.subject_changed.connect(self._subject_changed)
@@ -129,6 +125,8 @@ class HeatmapFeature(QObject):
         window.engine.job_finished.connect(self._job_finished)
         window.engine.task_done.connect(self._task_done)
         window.engine.failed.connect(self._failed)
+        window.canvas.setMouseTracking(True)
+        window.canvas.installEventFilter(self)
         self._call("setup", setup_task)
 
     # ----- showing and following the frame -------------------------------------------------------------
@@ -205,14 +203,17 @@ class HeatmapFeature(QObject):
             and self.final_settings == settings
         ):
             self._show(_to_index(self.final_map), frame.request_id, final=True, job_id="")
+            if self.final_scale is not None:
+                self.panel.set_scale(self.final_scale)
             self.panel.set_status(f"map of frame #{frame.request_id} ({self._describe(settings)})")
             return ""
         job_id = f"{PREFIX}map-{next(self._ids)}"
         passes = self._passes(settings)
         self.job = RunningMap(job_id, frame, settings, passes)
         self.submitted.append((job_id, frame.request_id))
-        title = f"Heatmap of frame #{frame.request_id} ({self._describe(settings)})"
-        self.window.engine.submit_job(job_id, title, map_factory(frame.tensor, settings, LIVE_BATCH))
+        self.window.engine.submit(ComputeMap(frame.tensor, settings, frame.request_id, MAP_BATCH), job_id)
+        # Until it finishes the bar has no units: the previews' raw range is not known on this thread.
+        self.panel.set_scale(MapScale(f"map of frame #{frame.request_id}, refining"))
         self.panel.set_progress(0.0)
         self.panel.set_status(f"coarse map of frame #{frame.request_id}… ({self._describe(settings)})")
         return job_id
@@ -268,8 +269,11 @@ class HeatmapFeature(QObject):
             return
         if done.cancelled or done.result is None:
             return
-        final = np.asarray(done.result, dtype=np.float32)
+        result: MapResult = done.result
+        final = result.map
         self.final_map, self.final_frame, self.final_settings = final, running.frame, running.settings
+        self.final_scale = result.scale
+        self.panel.set_scale(result.scale)
         self._show(_to_index(final), frame_id, final=True, job_id=done.job_id)
         self.panel.set_map_ready(True)
         self.panel.set_status(f"map of frame #{frame_id} ({self._describe(running.settings)})")
@@ -279,6 +283,40 @@ class HeatmapFeature(QObject):
         self.map_frame_id = frame_id
         self._recolour()
         self.map_shown.emit({"frame_id": frame_id, "job_id": job_id, "final": final})
+
+    # ----- the value under the mouse ---------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.window.canvas:
+            if event.type() == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
+                self.show_value_at(event.position().x(), event.position().y())
+            elif event.type() == QEvent.Type.Leave:
+                self.panel.set_hover("")
+        return False
+
+    def value_at(self, x: float, y: float) -> str:
+        """The map's reading at canvas point (x, y): units where the finished map has them; "" off the map."""
+        if self.index_map is None or not self.enabled:
+            return ""
+        rect = self.window.canvas.image_rect()
+        if rect.isEmpty() or not rect.contains(int(x), int(y)):
+            return ""
+        height, width = self.index_map.shape
+        col = min(int((x - rect.x()) * width / rect.width()), width - 1)
+        row = min(int((y - rect.y()) * height / rect.height()), height - 1)
+        final = (
+            self.final_map is not None
+            and self.final_frame is not None
+            and self.final_frame.request_id == self.map_frame_id
+            and self.final_map.shape == self.index_map.shape
+        )
+        if final and self.final_scale is not None:
+            reading = self.final_scale.describe(float(self.final_map[row, col]))
+        else:
+            reading = f"{self.index_map[row, col] / 255.0:.2f} (normalised, map still refining)"
+        return f"at ({col}, {row}): {reading}"
+
+    def show_value_at(self, x: float, y: float) -> None:
+        self.panel.set_hover(self.value_at(x, y))
 
     # ----- colours --------------------------------------------------------------------------------------
     def _look_changed(self) -> None:
@@ -342,6 +380,41 @@ class HeatmapFeature(QObject):
         map_, colormap, path = self.final_map, self.panel.colormap_name(), str(path)
         return self._call("save", lambda pipeline: save_task(map_, path, colormap))
 
+    def choose_figure_path(self) -> None:
+        if self.final_map is None:
+            self.panel.set_status(NO_MAP, problem=True)
+            return
+        label = Path(self.window.state.subject_label() or "image").stem
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{label}-heatmap")
+        path, chosen = QFileDialog.getSaveFileName(
+            self.panel,
+            "Export the heatmap figure",
+            f"{stem}.pdf",
+            "PDF figure (*.pdf);;SVG figure (*.svg);;PNG figure (*.png)",
+        )
+        if not path:
+            return
+        if Path(path).suffix.lower() not in (".pdf", ".svg", ".png"):
+            path += "." + chosen.split("*.")[-1].rstrip(")") if "*." in chosen else ".pdf"
+        self.export_figure(path)
+
+    def export_figure(self, path: str | Path) -> str:
+        """The figure of the last finished map (image, overlay at the dock's opacity, numbered colour bar),
+        written on the engine thread with the frame beside it for ``heatmap --from``; returns the task id."""
+        if self.final_map is None or self.final_frame is None or self.final_scale is None:
+            self.panel.set_status(NO_MAP, problem=True)
+            return ""
+        args = (
+            self.final_frame.pixels,
+            self.final_map,
+            self.final_scale,
+            self.final_settings,
+            str(path),
+            self.panel.colormap_name(),
+            self.panel.opacity_value(),
+        )
+        return self._call("figure", lambda pipeline: export_figure_task(*args))
+
     # ----- emphasis check -------------------------------------------------------------------------------
     def run_emphasis(self) -> str:
         """Paper 004 §5 on the last finished map and its frame, scored by the dock's assessor (a task)."""
@@ -351,7 +424,8 @@ class HeatmapFeature(QObject):
         frame, map_, name = self.final_frame, self.final_map, self.panel.assessor_name()
         self.panel.set_status(f"emphasis check of frame #{frame.request_id} with {name}…")
         return self._call(
-            "emphasis", lambda pipeline: emphasis_task(pipeline, frame.tensor, map_, name, frame.request_id)
+            "emphasis",
+            lambda pipeline: emphasis_task(pipeline, frame.tensor, map_, name, frame.request_id, EMPHASIS_THUMB),
         )
 
     # ----- engine tasks ---------------------------------------------------------------------------------
@@ -381,6 +455,10 @@ class HeatmapFeature(QObject):
             self.panel.set_status(f"saved the map of frame #{self.final_frame.request_id} → {done.result}")
             self.window.statusBar().showMessage(f"heatmap saved → {done.result}", 8000)
             self.map_saved.emit(done.result)
+        elif kind == "figure":
+            self.panel.set_status(f"heatmap figure → {', '.join(done.result)}")
+            self.window.statusBar().showMessage(f"heatmap figure saved → {done.result[0]}", 8000)
+            self.figure_saved.emit(done.result)
         elif kind == "emphasis":
             self.last_emphasis = done.result
             self.panel.show_emphasis(done.result)
@@ -397,83 +475,6 @@ class HeatmapFeature(QObject):
 def _to_index(map_: np.ndarray) -> np.ndarray:
     """A float map in [0, 1] → colormap indices 0..255 (the lookup tables' resolution)."""
     return np.round(np.clip(map_, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-# ----- work done on the engine thread (each gets the engine's pipeline) ----------------------------------
-def setup_task(pipeline: Any) -> dict[str, Any]:
-    """The colormap tables (``[256, 3]`` uint8 per name) and the core's default scales, made where matplotlib
-    and torch are already imported, so the GUI thread imports neither."""
-    from memstudio.core.maps import occlusion, regions
-    from memstudio.core.maps.colormap import apply_colormap, colormap_names
-
-    ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)[None]
-    return {
-        "luts": {name: apply_colormap(ramp, name)[0] for name in colormap_names()},
-        "scales": {"regions": regions.DEFAULT_SCALES, "occlusion": occlusion.DEFAULT_SCALES},
-    }
-
-
-def map_factory(tensor: Any, settings: MapSettings, batch_size: int) -> Any:
-    """A job factory: the progressive map of ``tensor`` ``[1, 3, H, W]`` (a frame) with ``settings``."""
-
-    def factory(pipeline: Any) -> Any:
-        from memstudio.core.maps.api import map_job
-
-        assessor = pipeline.assessor(settings.assessor) if settings.method != "vms" else None
-        return map_job(
-            tensor.to(pipeline.device),
-            assessor,
-            settings.method,
-            settings.scales,
-            settings.vms_checkpoint,
-            batch_size=batch_size,
-        )
-
-    return factory
-
-
-def describe_vms(pipeline: Any, path: str) -> dict[str, str]:
-    """Load (and so validate) a VMS checkpoint on the engine's device; a one-line summary of it."""
-    from memstudio.core.maps.vms_checkpoint import META_NAME, load_generator
-
-    _, config = load_generator(path, pipeline.device)
-    folder = Path(path) if Path(path).is_dir() else Path(path).parent
-    meta = json.loads((folder / META_NAME).read_text(encoding="utf-8"))
-    history = meta.get("history") or []
-    summary = f"{folder.name}: U-Net {config.image_size} px, {meta.get('epoch', 0)} epochs"
-    if history:
-        summary += f", val L1 {min(h['val_l1'] for h in history):.3f}"
-    return {"path": str(folder), "summary": summary}
-
-
-def save_task(map_: np.ndarray, path: str, colormap: str) -> str:
-    from memstudio.core.maps.io import save_map
-
-    return str(save_map(map_, path, colormap))
-
-
-def emphasis_task(pipeline: Any, tensor: Any, map_: np.ndarray, name: str, frame_id: int) -> dict[str, Any]:
-    """Scores of the four emphasis renders (paper 004 §5) and small thumbnails of them for the dock."""
-    import torch.nn.functional as F
-
-    from memstudio.core.imaging import tensor_to_uint8
-    from memstudio.core.maps.emphasis import emphasis_check
-
-    result = emphasis_check(tensor.to(pipeline.device), map_, pipeline.assessor(name))
-    thumbnails = {}
-    for render, image in result["images"].items():
-        height, width = image.shape[2:]
-        k = EMPHASIS_THUMB / max(height, width)
-        size = (max(1, round(height * k)), max(1, round(width * k)))
-        small = F.interpolate(image.float().cpu(), size=size, mode="bilinear", antialias=True, align_corners=False)
-        thumbnails[render] = tensor_to_uint8(small)[0]
-    return {
-        "scores": result["scores"],
-        "order_holds": bool(result["order_holds"]),
-        "thumbnails": thumbnails,
-        "assessor": name,
-        "frame_id": frame_id,
-    }
 
 
 def install(window: Any) -> HeatmapFeature:

@@ -1,8 +1,11 @@
-"""Tools ▸ Memory game ▸ Export for the web…: the studio side of ``memstudio memgame export-web``.
+"""Tools ▸ Memory game: the studio side of ``memstudio memgame build | play | export-web | score``.
 
-A built game folder becomes a static web experiment (core/experiments/web_export.py). The copy runs on the
-engine thread, so a game with thousands of images never freezes the window; the result or the reason it
-failed goes to the status bar and to :attr:`MemoryGameFeature.exported`.
+Build a game from a strip's panels (the export dialog's "unlabelled panels + manifest") or a folder of
+targets, play one of its sequences here in the local runner, export it as a static web experiment
+(core/experiments/web_export.py), and score a folder of response CSVs with the consistency report. Each runs
+the core function the CLI runs (:mod:`memstudio.core.experiments.session`, the runner's ``play_sequence``);
+building, exporting and scoring run on the engine thread, so a large game never freezes the window. Results
+or the reason they failed go to the status bar and to the feature's signals.
 """
 
 from __future__ import annotations
@@ -11,11 +14,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+from memstudio.core.errors import MemstudioError
+from memstudio.core.experiments.protocol import BLANK_MS, IMAGE_MS
 
 WEB_TASK = "memgame-web:"
+BUILD_TASK = "memgame-build:"
+SCORE_TASK = "memgame-score:"
+#: Split-half consistency splits in the studio's report (paper 004 uses 25).
+STUDIO_SPLITS = 25
 
 
 def install(window: Any) -> MemoryGameFeature:
@@ -27,11 +37,30 @@ class MemoryGameFeature(QObject):
 
     #: An export ended: the ``WebExport`` on success, else the error message (a str).
     exported = Signal(object)
+    #: A build ended: the ``BuiltGame``, else the error message.
+    built = Signal(object)
+    #: Scoring ended: the ``ScoredGame``, else the error message.
+    scored = Signal(object)
+    #: A local game ended: the response file, None when the player aborted, else the error message.
+    played = Signal(object)
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
         self.window = window
         self.menu = window.tools_menu.addMenu("&Memory game")
+        self.build_action = QAction("&Build a game from a strip or folder…", window)
+        self.build_action.setObjectName("memgameBuildAction")
+        self.build_action.setToolTip(
+            "Targets: a strip's panels folder (its manifest groups the α versions of a seed) or images named "
+            "<seed>_alpha<α>; fillers: any folder of images. As 'memstudio memgame build'"
+        )
+        self.build_action.triggered.connect(self.choose_and_build)
+        self.menu.addAction(self.build_action)
+        self.play_action = QAction("&Play a game here…", window)
+        self.play_action.setObjectName("memgamePlayAction")
+        self.play_action.setToolTip("One sequence of a built game in the local runner, as 'memstudio memgame play'")
+        self.play_action.triggered.connect(self.choose_and_play)
+        self.menu.addAction(self.play_action)
         self.export_action = QAction("Export a game for the &web…", window)
         self.export_action.setObjectName("memgameExportWebAction")
         self.export_action.setToolTip(
@@ -39,8 +68,107 @@ class MemoryGameFeature(QObject):
         )
         self.export_action.triggered.connect(self.choose_and_export)
         self.menu.addAction(self.export_action)
+        self.score_action = QAction("&Score a folder of responses…", window)
+        self.score_action.setObjectName("memgameScoreAction")
+        self.score_action.setToolTip(
+            "Hit rates, false alarms, m_T and split-half consistency of every response CSV in a folder (local "
+            "or web), as 'memstudio memgame score --consistency 25'"
+        )
+        self.score_action.triggered.connect(self.choose_and_score)
+        self.menu.addAction(self.score_action)
+        self.last_report: str = ""
+        self.report_box: QMessageBox | None = None
         window.engine.task_done.connect(self._task_done)
         window.engine.failed.connect(self._failed)
+
+    # ----- build ----------------------------------------------------------------------------------------
+    def choose_and_build(self) -> None:
+        targets = QFileDialog.getExistingDirectory(
+            self.window, "Targets: a strip's panels folder, or images named <seed>_alpha<α>"
+        )
+        if not targets:
+            return
+        fillers = QFileDialog.getExistingDirectory(self.window, "Fillers: a folder of other images")
+        if not fillers:
+            return
+        participants, ok = QInputDialog.getInt(self.window, "Memory game", "Participants (one sequence each)", 20, 1)
+        if not ok:
+            return
+        output, _ = QFileDialog.getSaveFileName(self.window, "New folder for the game", f"{targets}-game")
+        if output:
+            self.build(Path(targets), Path(fillers), participants, Path(output))
+
+    def build(self, targets: Path, fillers: Path, participants: int, output: Path, config: Any = None) -> None:
+        """Build the game on the engine thread (a strip's panels folder is read through its manifest)."""
+        from memstudio.core.experiments.session import build_game
+        from memstudio.core.experiments.stimuli import GANALYZE_GAME
+
+        manifest = targets / "manifest.json"
+        source = manifest if targets.is_dir() and manifest.is_file() else targets
+        call = partial(_build_task, build_game, source, fillers, participants, output, config or GANALYZE_GAME)
+        self.window.statusBar().showMessage(f"building a memory game from {targets.name}…")
+        self.window.engine.call(f"{BUILD_TASK}{output}", call)
+
+    # ----- play -----------------------------------------------------------------------------------------
+    def choose_and_play(self) -> None:
+        sequence, _ = QFileDialog.getOpenFileName(
+            self.window, "A sequence of a built game", "", "Sequences (*.csv *.json);;All files (*)"
+        )
+        if not sequence:
+            return
+        participant, ok = QInputDialog.getText(self.window, "Memory game", "Participant ID (empty: the sequence's)")
+        if ok:
+            self.play(Path(sequence), participant.strip() or None)
+
+    def play(
+        self,
+        sequence_path: Path,
+        participant: str | None = None,
+        full_screen: bool = True,
+        image_ms: int = IMAGE_MS,
+        blank_ms: int = BLANK_MS,
+    ) -> Path | None:
+        """Play one sequence in the local runner (its own event loop, as ``memgame play``); the responses go
+        to the game's ``responses/<participant>.csv``. Returns the file, or None when aborted."""
+        from memstudio.core.experiments.sequence_io import find_design_root, read_sequence
+        from memstudio.ui.memgame.runner import play_sequence
+
+        try:
+            sequence = read_sequence(sequence_path)
+            root = find_design_root(sequence_path) or sequence_path.resolve().parent
+            who = participant or sequence.participant
+            output = root / "responses" / f"{who}.csv"
+            if output.exists():
+                raise MemstudioError(f"{output}: already exists; choose another participant ID")
+            written = play_sequence(sequence, root, output, who, image_ms, blank_ms, full_screen=full_screen)
+        except MemstudioError as exc:
+            self.window.statusBar().showMessage(str(exc), 15_000)
+            self.played.emit(str(exc))
+            return None
+        message = f"{written}: responses of {who}" if written else "memory game aborted; no responses written"
+        self.window.statusBar().showMessage(message, 15_000)
+        self.played.emit(written)
+        return written
+
+    # ----- score ----------------------------------------------------------------------------------------
+    def choose_and_score(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "A folder of response CSVs (local or web)")
+        if not folder:
+            return
+        output, _ = QFileDialog.getSaveFileName(
+            self.window, "Per-image scores", str(Path(folder) / "scores.csv"), "CSV (*.csv)"
+        )
+        if output:
+            self.score(Path(folder), Path(output))
+
+    def score(self, folder: Path, output: Path, settings: Any = None) -> None:
+        """Score every response CSV in ``folder`` on the engine thread, with the consistency report."""
+        from memstudio.core.experiments.session import ScoreSettings, response_files, score_game
+
+        settings = settings or ScoreSettings(consistency=STUDIO_SPLITS)
+        self.window.statusBar().showMessage(f"scoring the responses in {folder.name}…")
+        call = partial(_score_task, response_files, score_game, folder, output, settings)
+        self.window.engine.call(f"{SCORE_TASK}{output}", call)
 
     def choose_and_export(self) -> None:
         design = QFileDialog.getExistingDirectory(self.window, "Memory game to export (a 'memgame build' folder)")
@@ -58,7 +186,18 @@ class MemoryGameFeature(QObject):
         self.window.engine.call(f"{WEB_TASK}{site}", partial(_export_task, export_web, design, site, options))
 
     def _task_done(self, done: Any) -> None:
-        if not str(done.task_id).startswith(WEB_TASK):
+        task = str(done.task_id)
+        if task.startswith(BUILD_TASK):
+            self.window.statusBar().showMessage(done.result.summary, 15_000)
+            self.built.emit(done.result)
+            return
+        if task.startswith(SCORE_TASK):
+            self.last_report = "\n".join([*done.result.lines, f"{done.result.scores}: per-image scores"])
+            self.window.statusBar().showMessage(done.result.lines[-1], 15_000)
+            self._show_report(self.last_report)
+            self.scored.emit(done.result)
+            return
+        if not task.startswith(WEB_TASK):
             return
         result = done.result
         self.window.statusBar().showMessage(
@@ -68,11 +207,39 @@ class MemoryGameFeature(QObject):
         )
         self.exported.emit(result)
 
+    def _show_report(self, text: str) -> None:
+        """The report in a box that does not block (open(), not exec()): the studio keeps working."""
+        box = QMessageBox(QMessageBox.Icon.Information, "Memory game scores", text, parent=self.window)
+        box.setObjectName("memgameReport")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.report_box = box
+
     def _failed(self, failure: Any) -> None:
-        if failure.origin != "task" or not str(failure.ident).startswith(WEB_TASK):
+        if failure.origin != "task":
+            return
+        task = str(failure.ident)
+        signal = next(
+            (sig for prefix, sig in ((WEB_TASK, self.exported), (BUILD_TASK, self.built), (SCORE_TASK, self.scored))
+             if task.startswith(prefix)),
+            None,
+        )
+        if signal is None:
             return
         self.window.statusBar().showMessage(failure.message, 15_000)
-        self.exported.emit(failure.message)
+        signal.emit(failure.message)
+
+
+def _build_task(
+    build_game: Any, targets: Path, fillers: Path, participants: int, output: Path, config: Any, pipeline: Any
+) -> Any:
+    return build_game([targets], [fillers], participants, output, config)
+
+
+def _score_task(
+    response_files: Any, score_game: Any, folder: Path, output: Path, settings: Any, pipeline: Any
+) -> Any:
+    return score_game(response_files(folder), output, settings)
 
 
 def _export_task(export_web: Any, design: Path, site: Path, options: Any, pipeline: Any) -> Any:

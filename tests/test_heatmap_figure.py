@@ -18,7 +18,7 @@ from test_figures_support import exposure_direction
 
 from memstudio.cli import main
 from memstudio.core.assessors.registry import load_assessor
-from memstudio.core.figures.export import read_png_metadata
+from memstudio.core.figures.description import read_png_metadata
 from memstudio.core.jobs import run_to_end
 from memstudio.core.maps.regions import region_map_job
 from memstudio.core.maps.scale import MapScale, nice_ticks

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledSlider
 
-from memstudio.core.maps.scale import MapScale
+from memstudio.core.maps.scale import SCALED_METHODS, MapScale
 from memstudio.ui.qimage import to_qimage
 
 #: (method id as the core names it, label, tooltip). The ids are ``memstudio.core.maps.api.METHODS``; they are
@@ -40,8 +40,6 @@ METHODS: tuple[tuple[str, str, str], ...] = (
     ("gradient", "gradient", "Gradient saliency of the assessor's score"),
     ("vms", "VMS model", "A trained VMS predictor (paper 003); open one with “Open VMS model…”"),
 )
-#: Methods whose map is made at several scales (the others ignore the scales field).
-SCALED_METHODS = ("regions", "occlusion")
 DEFAULT_COLORMAP = "jet"  # paper 004 Fig. 7, and the core's default
 DEFAULT_OPACITY = 50  # percent
 #: Emphasis renders shown, in the paper's order, with the original as the reference.

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from memstudio.core.atomic import write_with
-from memstudio.core.figures.export import check_outputs, output_format, read_description, write_sidecar
+from memstudio.core.figures.description import read_description
+from memstudio.core.figures.export import check_outputs, output_format, write_sidecar
 from memstudio.core.figures.spec import FigureSpecError
 from memstudio.core.jobs import Job, Progress
 from memstudio.core.maps.scale import MapScale
@@ -196,7 +197,7 @@ def compute_for_figure(spec: HeatmapFigureSpec, device: Any) -> Iterator[Progres
 
     from memstudio.core.imaging import load_image, pil_to_tensor, tensor_to_uint8
     from memstudio.core.maps.api import map_job
-    from memstudio.core.session.heatmaps import SCALED_METHODS, map_scale
+    from memstudio.core.maps.scale import SCALED_METHODS, scale_for
 
     image = pil_to_tensor(load_image(spec.photo, max_side=spec.max_side).image).to(torch.device(device))
     assessor = None
@@ -209,13 +210,5 @@ def compute_for_figure(spec: HeatmapFigureSpec, device: Any) -> Iterator[Progres
     if spec.method in SCALED_METHODS:
         options["on_range"] = lambda low, high: seen.append((low, high))
     map_ = yield from map_job(image, assessor, spec.method, spec.scales, spec.vms_checkpoint, **options)
-    settings = _settings(spec)
-    return tensor_to_uint8(image)[0], np.asarray(map_), map_scale(settings, assessor, seen[-1] if seen else None)
-
-
-def _settings(spec: HeatmapFigureSpec) -> Any:
-    from memstudio.core.session.heatmaps import MapSettings
-
-    return MapSettings(
-        spec.method, spec.assessor, tuple(spec.scales) if spec.scales else None, spec.vms_checkpoint
-    )
+    scale = scale_for(spec.method, spec.assessor, assessor, seen[-1] if seen else None)
+    return tensor_to_uint8(image)[0], np.asarray(map_), scale

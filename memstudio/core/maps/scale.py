@@ -127,3 +127,16 @@ def _significant(value: float, digits: int) -> int:
     if value == 0 or not math.isfinite(value):
         return 0
     return int(min(6, max(0, digits - 1 - math.floor(math.log10(abs(value))))))
+
+
+#: Methods whose maps average assessor scores, so their colour bar can speak in the assessor's units.
+SCALED_METHODS = ("regions", "occlusion")
+
+
+def scale_for(method: str, assessor_name: str, assessor: Any, raw_range: tuple[float, float] | None) -> MapScale:
+    """The colour bar's meaning for a ``method`` map by ``assessor`` whose raw range was ``raw_range``."""
+    name = assessor_name if assessor is not None else ""
+    quantity = quantity_of(method, name, str(getattr(assessor, "property", "") or ""))
+    if raw_range is None:
+        return MapScale(quantity)
+    return MapScale(quantity, raw_range[0], raw_range[1])

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from memstudio.core.jobs import Progress
-from memstudio.core.maps.scale import MapScale, quantity_of
+from memstudio.core.maps.scale import SCALED_METHODS, MapScale, scale_for
 
 if TYPE_CHECKING:
     import torch
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from memstudio.core.pipeline import Pipeline
 
 #: Methods whose map is made at several scales (the others ignore ``scales``).
-SCALED_METHODS = ("regions", "occlusion")
 #: Windows per assessor call on a GPU: the core's (and the CLI's) default, one call per scale of the default
 #: grid, which is where batching pays.
 MAP_BATCH = 16
@@ -113,11 +112,7 @@ def map_steps(
 
 def map_scale(settings: MapSettings, assessor: Any, raw_range: tuple[float, float] | None) -> MapScale:
     """The colour bar's meaning for a map made with ``settings``."""
-    name = settings.assessor if assessor is not None else ""
-    quantity = quantity_of(settings.method, name, str(getattr(assessor, "property", "") or ""))
-    if raw_range is None:
-        return MapScale(quantity)
-    return MapScale(quantity, raw_range[0], raw_range[1])
+    return scale_for(settings.method, settings.assessor, assessor, raw_range)
 
 
 def setup_task(pipeline: Pipeline) -> dict[str, Any]:

@@ -65,7 +65,27 @@ def rows() -> list[dict[str, str]]:
                 "licence": info.licence,
             }
         )
+    out.extend(_trained_rows())
     return out
+
+
+def _trained_rows() -> list[dict[str, str]]:
+    """Assessors trained from ratings (``memstudio assessor train``), with their held-out evidence."""
+    from memstudio.core.assessors.registry import trained_assessors
+
+    rows = []
+    for info in trained_assessors():
+        ok, reason = info.available()
+        rows.append(
+            {
+                "kind": "assessor",
+                "name": info.name,
+                "status": "available" if ok else "not available",
+                "detail": info.description if ok else f"{info.description}; {reason}",
+                "licence": info.licence,
+            }
+        )
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:

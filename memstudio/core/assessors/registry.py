@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from memstudio.core.assessors.base import Assessor
 from memstudio.core.errors import MemstudioError, ModelUnavailableError
 from memstudio.core.heap import long_lived
+
+if TYPE_CHECKING:
+    from memstudio.core.assessors.trained import TrainedRecord
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,8 @@ class AssessorInfo:
     licence: str
     factory: Callable[[torch.device], Assessor]
     availability: Callable[[], str | None]  # None when available, else the reason
+    #: Changes when the model behind the name does (a retrained assessor), so a process never scores with a stale one.
+    revision: str = ""
 
     def available(self) -> tuple[bool, str]:
         reason = self.availability()
@@ -104,22 +110,51 @@ ASSESSORS: dict[str, AssessorInfo] = {
 #: What the studio scores by default: memorability plus the image factors GANalyze reports.
 DEFAULT_ASSESSORS = ("resmem", "brightness", "colorfulness", "redness", "entropy")
 
-_cache: dict[tuple[str, str], Assessor] = {}
+_cache: dict[tuple[str, str, str], Assessor] = {}
 _lock = threading.Lock()
 
 
+def trained_assessors() -> list[AssessorInfo]:
+    """Assessors trained from ratings (``memstudio assessor train``) found in the model store, by name."""
+    from memstudio.core.assessors.trained import list_trained
+
+    return [_trained_info(record) for record in list_trained()]
+
+
+def _trained(name: str) -> AssessorInfo | None:
+    from memstudio.core.assessors.trained import find_trained
+
+    record = find_trained(name)
+    return _trained_info(record) if record is not None else None
+
+
+def _trained_info(record: TrainedRecord) -> AssessorInfo:
+    from memstudio.core.assessors.trained import load_trained
+
+    name = record.name
+    return AssessorInfo(
+        name,
+        record.property,
+        record.summary(),
+        "yours (trained on your ratings); its ResMem trunk: ResMem Non-commercial License",
+        lambda device: load_trained(name, device),
+        _resmem_availability,
+        revision=record.config_sha256,
+    )
+
+
 def assessor_names() -> list[str]:
-    return list(ASSESSORS)
+    return list(ASSESSORS) + [info.name for info in trained_assessors()]
 
 
 def load_assessor(name: str, device: torch.device | str | None = None) -> Assessor:
     """The assessor called ``name`` on ``device`` (CPU by default), built once per process and device."""
-    if name not in ASSESSORS:
-        known = ", ".join(ASSESSORS)
+    info = ASSESSORS.get(name) or _trained(name)
+    if info is None:
+        known = ", ".join(assessor_names())
         raise MemstudioError(f"unknown assessor {name!r}; known assessors: {known}")
-    info = ASSESSORS[name]
     dev = torch.device(device or "cpu")
-    key = (name, str(dev))
+    key = (name, str(dev), info.revision)
     with _lock:
         if key not in _cache:
             with long_lived():  # the availability check imports the model's libraries (torchvision for ResMem)

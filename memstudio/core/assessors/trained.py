@@ -1,0 +1,261 @@
+"""Assessors trained from a user's own ratings: ResMem's pretrained trunk → pooled features → a ridge head.
+
+They live in the model store beside imported generators (``models_dir()/NAME/``: ``weights.safetensors`` with
+the head, ``config.json`` with ``"kind": "assessor"``, the evidence of its cross-validation and the SHA-256 of
+the ratings, the images and the trunk weights) and load by name everywhere an assessor is asked for. The whole
+assessor is differentiable — ResMem's preprocessing and trunk, then an affine head — so directions can be
+trained on it like on any other assessor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from memstudio.core.assessors.base import Assessor, check_images
+from memstudio.core.assessors.resmem import load_resmem
+from memstudio.core.assessors.training import RidgeHead
+from memstudio.core.assessors.trunk import FEATURE_DIM, FEATURE_LAYER, ResMemTrunk
+from memstudio.core.device import tf32
+from memstudio.core.errors import CheckpointError
+from memstudio.core.generators import store
+
+KIND = "assessor"
+FAMILY = "ratings-ridge"
+FORMAT_VERSION = 1
+_HEAD_TENSORS = ("mean", "scale", "weight", "bias")
+
+
+@dataclass(frozen=True)
+class TrainedRecord:
+    """A trained assessor as its ``config.json`` describes it (no weights loaded)."""
+
+    name: str
+    path: Path
+    property: str
+    score_range: tuple[float, float]
+    decimals: int
+    trunk_sha256: str
+    evidence: dict[str, Any]
+    data: dict[str, Any]
+    trained_at: str
+    feature_layer: str
+    config_sha256: str
+
+    def summary(self) -> str:
+        """One line for model lists: what it predicts and how well, held out."""
+        ev = self.evidence
+        low, high = ev["ci95"]
+        text = (
+            f"{self.property} from your ratings ({self.data.get('n_images', '?')} images): "
+            f"held-out Spearman ρ = {ev['spearman_rho']:.2f} [95% CI {low:.2f}, {high:.2f}], "
+            f"{ev['folds']}-fold by {ev['unit']}"
+        )
+        ceiling = ev.get("ceiling") or {}
+        if ceiling.get("available"):
+            text += f"; raters' split-half ceiling {ceiling['spearman_brown_rho']:.2f}"
+        return text
+
+
+class LinearHead(nn.Module):
+    """``((features − mean) / scale) · weight + bias`` in float64, the ridge solution as stored."""
+
+    def __init__(self, mean: torch.Tensor, scale: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        super().__init__()
+        for key, value in zip(_HEAD_TENSORS, (mean, scale, weight, bias), strict=True):
+            self.register_buffer(key, value.to(torch.float64))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        z = (features.to(torch.float64) - self.mean) / self.scale
+        return z @ self.weight + self.bias
+
+    @classmethod
+    def from_ridge(cls, head: RidgeHead) -> LinearHead:
+        as_tensor = torch.from_numpy
+        return cls(as_tensor(head.mean), as_tensor(head.scale), as_tensor(head.weight), torch.tensor([head.bias]))
+
+
+class TrainedAssessor(Assessor):
+    """A property learnt from ratings; scores are in the ratings' own units (float32 on the CPU as always)."""
+
+    def __init__(self, trunk: ResMemTrunk, head: LinearHead, record: TrainedRecord) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.head = head
+        self.name = record.name
+        self.property = record.property
+        self.score_range = record.score_range
+        self.decimals = record.decimals
+        self.checkpoint_hash = record.config_sha256
+        self.record = record
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        check_images(images)
+        return self.head(self.trunk(images)).to(images.dtype)
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        return self.trunk.resmem.prepare(images)
+
+    def prepare_image(self, image: Image.Image) -> torch.Tensor:
+        return self.trunk.resmem.prepare_image(image)
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        return self.score_prepared(self.prepare(images.detach()))
+
+    def score_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(), tf32(False):
+            return self.head(self.trunk.pooled(prepared)).float().cpu()
+
+    def describe(self) -> dict[str, object]:
+        out = super().describe()
+        out["trunk_sha256"] = self.record.trunk_sha256
+        out["ratings_sha256"] = self.record.data.get("ratings_sha256")
+        return out
+
+
+def list_trained() -> list[TrainedRecord]:
+    """Trained assessors in the model store, by name; unreadable folders are left out."""
+    found = []
+    for folder in sorted(store.models_dir().iterdir()):
+        if folder.name.startswith(".") or not store.is_stored_model_folder(folder, kind=KIND):
+            continue
+        try:
+            found.append(read_record(folder))
+        except CheckpointError:
+            continue
+    return found
+
+
+def find_trained(name: str) -> TrainedRecord | None:
+    """The trained assessor called ``name``, or None when the store has none of that name."""
+    try:
+        folder = store.model_path(name)
+    except store.ModelStoreError:
+        return None
+    if not store.is_stored_model_folder(folder, kind=KIND):
+        return None
+    return read_record(folder)
+
+
+def read_record(folder: Path) -> TrainedRecord:
+    config_path = folder / store.CONFIG_FILE
+    try:
+        text = config_path.read_bytes()
+        raw = json.loads(text.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{config_path}: unreadable trained-assessor config: {exc}") from exc
+    if not isinstance(raw, dict) or raw.get("kind") != KIND or raw.get("family") != FAMILY:
+        raise CheckpointError(f"{config_path}: not a trained-assessor config")
+    if not isinstance(raw.get("format_version"), int) or raw["format_version"] > FORMAT_VERSION:
+        raise CheckpointError(f"{config_path}: format {raw.get('format_version')!r} is newer than this memstudio")
+    try:
+        low, high = raw["score_range"]
+        return TrainedRecord(
+            name=str(raw["name"]),
+            path=folder,
+            property=str(raw["property"]),
+            score_range=(float(low), float(high)),
+            decimals=int(raw["decimals"]),
+            trunk_sha256=str(raw["trunk"]["sha256"]),
+            evidence=dict(raw["evidence"]),
+            data=dict(raw["data"]),
+            trained_at=str(raw.get("trained_at", "")),
+            feature_layer=str(raw["trunk"]["feature_layer"]),
+            config_sha256=hashlib.sha256(text).hexdigest(),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{config_path}: incomplete trained-assessor config ({exc})") from exc
+
+
+def check_name(name: str, replace: bool = False) -> str:
+    """Refuse a name before any work is done: invalid, a built-in assessor's, or taken in the store."""
+    from memstudio.core.assessors.registry import ASSESSORS
+
+    store.validate_name(name)
+    if name in ASSESSORS:
+        raise store.ModelStoreError(f"{name!r} is a built-in assessor; choose another --name")
+    target = store.model_path(name)
+    if target.exists():
+        if not store.is_stored_model_folder(target, kind=KIND):
+            raise store.ModelStoreError(
+                f"{name!r} is already used in the model store ({target}) by a model that is not a trained "
+                "assessor; choose another --name"
+            )
+        if not replace:
+            raise store.ModelStoreError(
+                f"a trained assessor named {name!r} already exists; use --replace to overwrite it, or another --name"
+            )
+    return name
+
+
+def save_trained(name: str, head: RidgeHead, config: dict[str, Any], replace: bool = False) -> TrainedRecord:
+    """Write a trained assessor under ``name`` through the store's atomic folder write.
+
+    A name of a built-in assessor or already used in the store (without ``replace``) is refused.
+    """
+    from safetensors.torch import save_file
+
+    check_name(name, replace)
+    target = store.model_path(name)
+    record = {"format_version": FORMAT_VERSION, "kind": KIND, "family": FAMILY, "name": name, **config}
+    tensors = {
+        key: torch.from_numpy(np.atleast_1d(np.asarray(value, dtype=np.float64))).contiguous()
+        for key, value in zip(_HEAD_TENSORS, (head.mean, head.scale, head.weight, head.bias), strict=True)
+    }
+
+    def fill(staging: Path) -> None:
+        save_file(tensors, str(staging / store.WEIGHTS_FILE), metadata={"kind": KIND, "name": name})
+        (staging / store.CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+    store.write_folder(target, fill)
+    return read_record(target)
+
+
+def load_trained(name: str, device: torch.device | str = "cpu") -> TrainedAssessor:
+    """The trained assessor ``name`` on ``device``, on the ResMem trunk it was trained with."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    record = find_trained(name)
+    if record is None:
+        raise store.ModelStoreError(f"no trained assessor named {name!r} in {store.models_dir()}")
+    weights = record.path / store.WEIGHTS_FILE
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{weights}: unreadable weights (truncated or corrupted?): {exc}") from exc
+    shapes = {"mean": (FEATURE_DIM,), "scale": (FEATURE_DIM,), "weight": (FEATURE_DIM,), "bias": (1,)}
+    for key, shape in shapes.items():
+        if key not in state or tuple(state[key].shape) != shape:
+            got = tuple(state[key].shape) if key in state else "missing"
+            raise CheckpointError(f"{weights}: tensor {key!r} should have shape {shape}, has {got}")
+    if record.feature_layer != FEATURE_LAYER:
+        raise CheckpointError(
+            f"{record.name}: made for trunk features {record.feature_layer!r}; this memstudio computes "
+            f"{FEATURE_LAYER!r}; retrain it with `memstudio assessor train`"
+        )
+    trunk = ResMemTrunk(load_resmem(device))
+    if trunk.checkpoint_hash != record.trunk_sha256:
+        raise CheckpointError(
+            f"{record.name}: trained on ResMem weights {record.trunk_sha256[:12]}…, but the installed resmem "
+            f"package has {str(trunk.checkpoint_hash)[:12]}…; retrain it with `memstudio assessor train`"
+        )
+    head = LinearHead(*(state[k] for k in _HEAD_TENSORS)).to(device)
+    return TrainedAssessor(trunk, head, record).eval()
+
+
+def remove_trained(name: str) -> None:
+    """Delete the trained assessor ``name`` (only folders written by :func:`save_trained`)."""
+    folder = store.model_path(name)
+    if not store.is_stored_model_folder(folder, kind=KIND):
+        raise store.ModelStoreError(f"no trained assessor named {name!r} in {folder.parent}")
+    shutil.rmtree(folder)

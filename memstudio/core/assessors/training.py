@@ -1,0 +1,269 @@
+"""Fitting a head on trunk features and measuring, honestly, how well it predicts held-out ratings.
+
+The head is ridge regression on standardised features, solved in closed form (in the dual, because there are
+far fewer rated images than features), with its strength λ chosen by an inner cross-validation on the
+training folds only. Features come in blocks (one per trunk level); each block is scaled to the same total
+variance, so the 2048 channels of the last stage do not outvote the 256 of the first, which carry colour and
+contrast. The evidence is k-fold cross-validated **Spearman ρ** between out-of-fold predictions and
+the ratings, with a 95 % **percentile bootstrap** interval (resampling the split units: whole source photos
+when the ratings say which images share one, so crops of one photo never count as independent evidence).
+Folds are split by those units too, never by image, so no fold is tested on a crop of a photo it was trained
+on. When each rating names its rater, the **split-half ceiling** (random halves of the raters, Spearman ρ
+between the halves' mean ratings, Spearman–Brown corrected; Isola et al. 2011) says how well any model could
+do on these ratings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy.stats import rankdata
+
+from memstudio.core.errors import MemstudioError
+
+#: λ relative to the mean squared norm of a standardised feature row (= the number of blocks), log-spaced.
+LAMBDA_GRID = tuple(float(x) for x in np.logspace(-6, 3, 19))
+BOOTSTRAP_SAMPLES = 2000
+SPLIT_HALF_SAMPLES = 200
+
+
+class TrainingError(MemstudioError):
+    """The ratings cannot support the asked-for fit or evaluation (too few images or units, no variation)."""
+
+
+@dataclass(frozen=True)
+class RidgeHead:
+    """``score = ((x − mean) / scale) · weight + bias``, in float64."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weight: np.ndarray
+    bias: float
+    alpha: float  # λ / number of features
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return ((features - self.mean) / self.scale) @ self.weight + self.bias
+
+
+@dataclass
+class Evidence:
+    """What a trained assessor reports about itself (stored beside its weights, shown by ``models``)."""
+
+    spearman_rho: float
+    ci95: tuple[float, float]
+    ci_method: str
+    folds: int
+    n_images: int
+    n_units: int
+    unit: str  # what a fold keeps together: "image" or "source"
+    alpha: float  # ridge strength of the final head (chosen by inner CV on all images)
+    fold_rho: list[float] = field(default_factory=list)
+    ceiling: dict[str, object] | None = None
+
+    def to_json(self) -> dict[str, object]:
+        out = asdict(self)
+        out["ci95"] = list(self.ci95)
+        return out
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman ρ (Pearson of average ranks); NaN when either side is constant."""
+    ra, rb = rankdata(a), rankdata(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denom = float(np.sqrt((ra * ra).sum() * (rb * rb).sum()))
+    return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
+
+
+def fit_ridge(
+    features: np.ndarray, ratings: np.ndarray, alpha: float, blocks: Sequence[int] | None = None
+) -> RidgeHead:
+    """Closed-form ridge on standardised features: w = Zᵀ (Z Zᵀ + λ I)⁻¹ (y − ȳ), λ = alpha · blocks."""
+    mean, scale = _standardiser(features, blocks)
+    z = (features - mean) / scale
+    y = ratings - ratings.mean()
+    lam = alpha * _n_blocks(features, blocks)
+    dual = np.linalg.solve(z @ z.T + lam * np.eye(len(z)), y)
+    return RidgeHead(mean, scale, z.T @ dual, float(ratings.mean()), alpha)
+
+
+def choose_alpha(
+    features: np.ndarray,
+    ratings: np.ndarray,
+    units: np.ndarray,
+    folds: int,
+    seed: int,
+    blocks: Sequence[int] | None = None,
+) -> float:
+    """The grid value of alpha with the best inner cross-validated squared error (split by ``units``)."""
+    assignment = fold_assignment(units, min(folds, len(np.unique(units))), seed)
+    errors = np.zeros(len(LAMBDA_GRID))
+    lam_unit = _n_blocks(features, blocks)
+    for k in np.unique(assignment):
+        test = assignment == k
+        mean, scale = _standardiser(features[~test], blocks)
+        z_train = (features[~test] - mean) / scale
+        z_test = (features[test] - mean) / scale
+        y = ratings[~test] - ratings[~test].mean()
+        # One eigendecomposition of the training kernel serves every λ of the grid.
+        s, u = np.linalg.eigh(z_train @ z_train.T)
+        uty = u.T @ y
+        cross = z_test @ z_train.T @ u
+        for j, alpha in enumerate(LAMBDA_GRID):
+            predicted = cross @ (uty / (np.clip(s, 0, None) + alpha * lam_unit)) + ratings[~test].mean()
+            errors[j] += float(((predicted - ratings[test]) ** 2).sum())
+    return LAMBDA_GRID[int(np.argmin(errors))]
+
+
+def fold_assignment(units: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Fold index of every image: whole units shuffled and dealt round-robin, so folds differ by ≤ 1 unit."""
+    names = np.unique(units)
+    order = np.random.default_rng(seed).permutation(len(names))
+    fold_of = {names[i]: rank % folds for rank, i in enumerate(order)}
+    return np.array([fold_of[u] for u in units])
+
+
+def cross_validate(
+    features: np.ndarray,
+    ratings: np.ndarray,
+    units: Sequence[object] | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    blocks: Sequence[int] | None = None,
+) -> tuple[Evidence, np.ndarray]:
+    """Out-of-fold predictions of ridge heads and the evidence they give; λ chosen inside each training set.
+
+    ``units`` names what must stay together in one fold (the source photo of each crop); by default each
+    image is its own unit.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    ratings = np.asarray(ratings, dtype=np.float64)
+    unit_ids = _unit_ids(units, len(ratings))
+    n_units = len(np.unique(unit_ids))
+    if folds < 2:
+        raise TrainingError(f"cross-validation needs at least 2 folds, not {folds}")
+    if n_units < folds:
+        raise TrainingError(
+            f"{folds}-fold cross-validation needs at least {folds} separate units, the ratings have {n_units}"
+        )
+    if np.ptp(ratings) == 0:
+        raise TrainingError("all ratings are equal; there is nothing to learn or to correlate with")
+    assignment = fold_assignment(unit_ids, folds, seed)
+    predicted = np.empty_like(ratings)
+    fold_rho = []
+    for k in range(folds):
+        test = assignment == k
+        alpha = choose_alpha(features[~test], ratings[~test], unit_ids[~test], folds, seed + 1 + k, blocks)
+        head = fit_ridge(features[~test], ratings[~test], alpha, blocks)
+        # One intercept for every fold (the mean of all ratings, a constant that changes no ranking) instead of
+        # each training fold's mean: that mean says nothing about the held-out images, and since it excludes
+        # them it is anticorrelated with their mean, which would bias pooled ρ below 0 for shuffled ratings.
+        predicted[test] = head.predict(features[test]) - head.bias + ratings.mean()
+        fold_rho.append(spearman(predicted[test], ratings[test]))
+    rho = spearman(predicted, ratings)
+    low, high = bootstrap_ci(predicted, ratings, unit_ids, seed)
+    evidence = Evidence(
+        spearman_rho=rho,
+        ci95=(low, high),
+        ci_method=f"percentile bootstrap over {'source photos' if units is not None else 'images'}, "
+        f"{BOOTSTRAP_SAMPLES} resamples",
+        folds=folds,
+        n_images=len(ratings),
+        n_units=n_units,
+        unit="source" if units is not None else "image",
+        alpha=choose_alpha(features, ratings, unit_ids, folds, seed, blocks),
+        fold_rho=[round(r, 4) if np.isfinite(r) else None for r in fold_rho],  # type: ignore[misc]
+    )
+    return evidence, predicted
+
+
+def bootstrap_ci(
+    predicted: np.ndarray, ratings: np.ndarray, unit_ids: np.ndarray, seed: int, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile interval of Spearman ρ when whole units are resampled with replacement."""
+    rng = np.random.default_rng(seed + 10_000)
+    names, inverse = np.unique(unit_ids, return_inverse=True)
+    members = [np.flatnonzero(inverse == i) for i in range(len(names))]
+    draws = []
+    for _ in range(BOOTSTRAP_SAMPLES):
+        pick = np.concatenate([members[i] for i in rng.integers(0, len(names), len(names))])
+        r = spearman(predicted[pick], ratings[pick])
+        if np.isfinite(r):
+            draws.append(r)
+    if not draws:
+        return (float("nan"), float("nan"))
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return (float(low), float(high))
+
+
+def split_half_ceiling(
+    image_index: np.ndarray, raters: Sequence[object], ratings: np.ndarray, seed: int = 0
+) -> dict[str, object]:
+    """Split-half consistency of the raters: how well one half's mean ratings rank the images like the other's.
+
+    Each draw splits the raters at random into two halves, averages each half's ratings per image (images
+    rated in both halves only), takes Spearman ρ between the halves and applies Spearman–Brown,
+    2ρ / (1 + ρ), to estimate the consistency of the full panel: the ceiling for any model of these ratings.
+    """
+    image_index = np.asarray(image_index)
+    ratings = np.asarray(ratings, dtype=np.float64)
+    names, rater_ids = np.unique(np.asarray([str(r) for r in raters]), return_inverse=True)
+    if len(names) < 2:
+        return {"available": False, "reason": "only one rater: a split-half ceiling needs two or more"}
+    rng = np.random.default_rng(seed + 20_000)
+    n_images = int(image_index.max()) + 1
+    draws = []
+    for _ in range(SPLIT_HALF_SAMPLES):
+        half = rng.permutation(len(names)) < len(names) // 2
+        in_a = half[rater_ids]
+        means = []
+        for side in (in_a, ~in_a):
+            total = np.bincount(image_index[side], ratings[side], minlength=n_images)
+            count = np.bincount(image_index[side], minlength=n_images)
+            means.append((total, count))
+        both = (means[0][1] > 0) & (means[1][1] > 0)
+        if both.sum() < 3:
+            continue
+        a = means[0][0][both] / means[0][1][both]
+        b = means[1][0][both] / means[1][1][both]
+        r = spearman(a, b)
+        if np.isfinite(r):
+            draws.append(2 * r / (1 + r) if r > -1 else -1.0)
+    if not draws:
+        return {"available": False, "reason": "no two halves of the raters rated at least 3 images in common"}
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return {
+        "available": True,
+        "spearman_brown_rho": float(np.mean(draws)),
+        "range95": [float(low), float(high)],
+        "raters": len(names),
+        "splits": len(draws),
+    }
+
+
+def _standardiser(features: np.ndarray, blocks: Sequence[int] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale that give every feature unit variance and every block a total variance of one."""
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0)
+    # A feature constant over the training images carries nothing; scale 1 keeps it at 0 without dividing by 0.
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    if blocks is not None:
+        if sum(blocks) != features.shape[1]:
+            raise TrainingError(f"feature blocks {tuple(blocks)} do not add up to {features.shape[1]} features")
+        scale = scale * np.sqrt(np.repeat(np.asarray(blocks, dtype=np.float64), blocks))
+    return mean, scale
+
+
+def _n_blocks(features: np.ndarray, blocks: Sequence[int] | None) -> int:
+    return len(blocks) if blocks is not None else features.shape[1]
+
+
+def _unit_ids(units: Sequence[object] | None, n: int) -> np.ndarray:
+    if units is None:
+        return np.arange(n)
+    if len(units) != n:
+        raise TrainingError(f"{len(units)} units given for {n} images")
+    _, ids = np.unique(np.asarray([str(u) for u in units]), return_inverse=True)
+    return ids

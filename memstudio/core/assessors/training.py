@@ -181,21 +181,47 @@ def cross_validate(
 def bootstrap_ci(
     predicted: np.ndarray, ratings: np.ndarray, unit_ids: np.ndarray, seed: int, level: float = 0.95
 ) -> tuple[float, float]:
-    """Percentile interval of Spearman ρ when whole units are resampled with replacement."""
+    """Percentile interval of Spearman ρ when whole units are resampled with replacement.
+
+    A resample is a multiplicity per image (how often its unit was drawn), so ρ of all resamples is computed
+    at once from multiplicity-weighted ranks, equal to ρ of the expanded samples with their ties.
+    """
     rng = np.random.default_rng(seed + 10_000)
     names, inverse = np.unique(unit_ids, return_inverse=True)
-    members = [np.flatnonzero(inverse == i) for i in range(len(names))]
     draws = []
-    for _ in range(BOOTSTRAP_SAMPLES):
-        pick = np.concatenate([members[i] for i in rng.integers(0, len(names), len(names))])
-        r = spearman(predicted[pick], ratings[pick])
-        if np.isfinite(r):
-            draws.append(r)
-    if not draws:
+    for start in range(0, BOOTSTRAP_SAMPLES, 250):
+        count = min(250, BOOTSTRAP_SAMPLES - start)
+        per_unit = rng.multinomial(len(names), np.full(len(names), 1.0 / len(names)), size=count)
+        weights = per_unit[:, inverse].astype(np.float64)
+        draws.append(_weighted_spearman(predicted, ratings, weights))
+    rho = np.concatenate(draws)
+    rho = rho[np.isfinite(rho)]
+    if not len(rho):
         return (float("nan"), float("nan"))
     tail = (1 - level) / 2 * 100
-    low, high = np.percentile(draws, [tail, 100 - tail])
+    low, high = np.percentile(rho, [tail, 100 - tail])
     return (float(low), float(high))
+
+
+def _weighted_spearman(a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Spearman ρ of each row of ``weights`` [B, n], read as how many copies of each pair a sample holds."""
+    ra, rb = _weighted_ranks(a, weights), _weighted_ranks(b, weights)
+    total = weights.sum(axis=1, keepdims=True)
+    ra = ra - (weights * ra).sum(axis=1, keepdims=True) / total
+    rb = rb - (weights * rb).sum(axis=1, keepdims=True) / total
+    cov = (weights * ra * rb).sum(axis=1)
+    denom = np.sqrt((weights * ra * ra).sum(axis=1) * (weights * rb * rb).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, cov / denom, np.nan)
+
+
+def _weighted_ranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based) each value would have among ``weights[k]`` copies of every value."""
+    levels, level_of = np.unique(values, return_inverse=True)
+    per_level = np.zeros((weights.shape[0], len(levels)))
+    np.add.at(per_level.T, level_of, weights.T)
+    below = np.cumsum(per_level, axis=1) - per_level
+    return (below + (per_level + 1) / 2)[:, level_of]
 
 
 def split_half_ceiling(

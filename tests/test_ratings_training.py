@@ -262,3 +262,23 @@ def test_a_corrupted_head_is_reported(private_store: Path) -> None:
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(trained.CheckpointError, match="unreadable weights"):
         trained.load_trained("aesthetics-lab")
+
+
+def test_eval_scores_any_assessor_against_ratings(tmp_path: Path, capsys) -> None:
+    """``assessor eval`` with a built-in formula: ratings that are its scores plus a little noise rank alike."""
+    from memstudio.cli import main
+    from memstudio.core.assessors.factors import ColorfulnessAssessor
+    from memstudio.core.imaging import pil_to_tensor
+
+    rng = np.random.default_rng(7)
+    lines = ["path,rating"]
+    for i in range(14):
+        pixels = rng.random((16, 16, 3)) * np.array([1.0, 1.0 - i / 14, 0.3 + i / 30])
+        image = Image.fromarray((pixels * 255).astype(np.uint8))
+        image.save(tmp_path / f"c{i}.png")
+        value = float(ColorfulnessAssessor()(pil_to_tensor(image))[0])
+        lines.append(f"c{i}.png,{value + rng.normal(0, 0.5):.3f}")
+    _csv(tmp_path / "r.csv", lines)
+    assert main(["assessor", "eval", "colorfulness", str(tmp_path / "r.csv"), "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_images"] == 14 and out["spearman_rho"] > 0.9 and out["ci95"][0] > 0.6

@@ -11,6 +11,7 @@ reuses them).
 from __future__ import annotations
 
 import csv
+import json
 import os
 from pathlib import Path
 
@@ -170,3 +171,27 @@ def test_an_undecodable_image_names_its_row_and_writes_nothing(dataset: dict, pr
         run_to_end(train_job(bad, "colour-broken"))
     assert not (private_store / "colour-broken").exists()
     assert not [p for p in private_store.iterdir() if p.name.startswith(".")]
+
+
+def test_cancelling_mid_training_leaves_the_store_as_it_was(dataset: dict, private_store: Path) -> None:
+    from memstudio.core.assessors.from_ratings import train_job
+
+    job = train_job(dataset["csv"], "colour-cancelled", folds=7)
+    steps = [next(job) for _ in range(3)]  # the trunk loaded, features under way
+    assert any(s.message.startswith("features") for s in steps)
+    job.close()  # what the studio's Cancel and Ctrl-C do
+    assert not [p for p in private_store.iterdir() if "colour-cancelled" in p.name]
+
+
+def test_eval_of_a_trained_assessor_on_ratings(dataset: dict, private_store: Path, capsys) -> None:
+    from memstudio.cli import main
+
+    assert main(["assessor", "train", str(dataset["csv"]), "--name", "colour-eval", "--folds", "7", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["assessor", "eval", "colour-eval", str(dataset["csv"]), "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_images"] == len(dataset["paths"]) and out["spearman_rho"] > 0.95  # in-sample: seen in training
+    assert "source photos" in out["ci_method"]
+    assert main(["assessor", "info", "colour-eval"]) == 0
+    info = capsys.readouterr().out
+    assert "per-fold ρ:" in info and "trunk sha256:" in info and "images sha256:" in info

@@ -59,7 +59,7 @@ class Evidence:
     n_units: int
     unit: str  # what a fold keeps together: "image" or "source"
     alpha: float  # ridge strength of the final head (chosen by inner CV on all images)
-    fold_rho: list[float] = field(default_factory=list)
+    fold_rho: list[float | None] = field(default_factory=list)  # None: a fold whose ratings are all equal
     ceiling: dict[str, object] | None = None
 
     def to_json(self) -> dict[str, object]:
@@ -173,7 +173,7 @@ def cross_validate(
         n_units=n_units,
         unit="source" if units is not None else "image",
         alpha=choose_alpha(features, ratings, unit_ids, folds, seed, blocks),
-        fold_rho=[round(r, 4) if np.isfinite(r) else None for r in fold_rho],  # type: ignore[misc]
+        fold_rho=[round(r, 4) if np.isfinite(r) else None for r in fold_rho],
     )
     return evidence, predicted
 

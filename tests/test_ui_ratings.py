@@ -25,14 +25,15 @@ def private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _ratings(folder: Path, n: int = 12, missing: bool = False) -> Path:
+    """``n`` images rated by two raters who roughly agree (rating ≈ the image's index)."""
     rng = np.random.default_rng(0)
-    lines = ["path,rating"]
+    lines = ["path,rating,rater"]
     for i in range(n):
         pixels = (rng.random((48, 48, 3)) * np.array([1.0, 0.2 + 0.06 * i, 0.5]) * 255).astype(np.uint8)
         Image.fromarray(pixels).save(folder / f"p{i}.png")
-        lines.append(f"p{i}.png,{i}")
+        lines += [f"p{i}.png,{i + rng.normal(0, 1):.2f},ann", f"p{i}.png,{i + rng.normal(0, 1):.2f},bo"]
     if missing:
-        lines.append("nowhere.png,3")
+        lines.append("nowhere.png,3,ann")
     path = folder / "ratings.csv"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -44,7 +45,7 @@ def test_menu_entry_and_a_bad_csv_fails_with_its_row(qtbot, window, tmp_path: Pa
     csv_path = _ratings(tmp_path, missing=True)
     with qtbot.waitSignal(window.engine.job_finished, timeout=60_000) as done:
         job_id = feature.train(csv_path, "lab")
-    assert done.args[0].job_id == job_id and "row 14: image 'nowhere.png' not found" in done.args[0].error
+    assert done.args[0].job_id == job_id and "row 26: image 'nowhere.png' not found" in done.args[0].error
     assert window.jobs.rows[job_id].eta.text() == "failed"
     assert trained.list_trained() == []
 
@@ -68,3 +69,7 @@ def test_training_job_stores_the_assessor(qtbot, window, tmp_path: Path, private
     assert "held-out Spearman ρ" in window.jobs.rows[job_id].message.text()
     (record,) = trained.list_trained()
     assert record.name == "greenness" and record.property == "greenness" and record.data["n_images"] == 12
+    assert record.data["n_ratings"] == 24 and record.data["raters"] == 2
+    ceiling = record.evidence["ceiling"]
+    assert ceiling["available"] and ceiling["raters"] == 2 and ceiling["spearman_brown_rho"] > 0.8
+    assert "split-half ceiling" in result.result["summary"]

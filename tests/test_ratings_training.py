@@ -17,8 +17,10 @@ from memstudio.core.assessors import trained
 from memstudio.core.assessors.from_ratings import train_job
 from memstudio.core.assessors.ratings import MIN_IMAGES, RatingsError, read_ratings
 from memstudio.core.assessors.training import (
+    MlpHead,
     RidgeHead,
     cross_validate,
+    fit_mlp,
     fit_ridge,
     fold_assignment,
     spearman,
@@ -148,12 +150,32 @@ def _linear_problem(n: int, d: int, noise: float, seed: int) -> tuple[np.ndarray
 
 def test_ridge_recovers_a_linear_property_and_shuffled_ratings_give_nothing() -> None:
     x, y = _linear_problem(80, 300, noise=0.2, seed=1)
-    evidence, predicted = cross_validate(x, y, folds=5, seed=0)
+    evidence, predicted, _ = cross_validate(x, y, folds=5, seed=0)
     assert evidence.spearman_rho > 0.85 and evidence.ci95[0] > 0.7
     assert evidence.spearman_rho == pytest.approx(spearman(predicted, y))
-    shuffled, _ = cross_validate(x, np.random.default_rng(2).permutation(y), folds=5, seed=0)
+    shuffled, *_ = cross_validate(x, np.random.default_rng(2).permutation(y), folds=5, seed=0)
     assert abs(shuffled.spearman_rho) < 0.3
     assert shuffled.ci95[0] < 0 < shuffled.ci95[1]
+
+
+def test_mlp_head_learns_what_a_linear_head_cannot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rating that is the square of a latent factor: no linear read-out ranks it, one hidden layer does."""
+    from memstudio.core.assessors import training
+
+    rng = np.random.default_rng(8)
+    latent = rng.normal(size=(160, 3))
+    x = latent @ rng.normal(size=(3, 30)) + 0.05 * rng.normal(size=(160, 30))
+    y = latent[:, 0] ** 2
+    train, test = slice(0, 120), slice(120, 160)
+    mlp = fit_mlp(x[train], y[train], alpha=1e-3)
+    ridge = fit_ridge(x[train], y[train], alpha=1e-3)
+    assert spearman(mlp.predict(x[test]), y[test]) > 0.8
+    assert abs(spearman(ridge.predict(x[test]), y[test])) < 0.4
+    # The cross-validated path with the MLP head (one decay on the grid keeps this test fast).
+    monkeypatch.setattr(training, "DECAY_GRID", (1e-3,))
+    evidence, _, head = cross_validate(x, y, folds=3, seed=0, head="mlp")
+    assert evidence.head == "mlp" and evidence.alpha == 1e-3 and isinstance(head, MlpHead)
+    assert evidence.spearman_rho > 0.8
 
 
 def test_ridge_closed_form_solves_the_normal_equations() -> None:
@@ -189,8 +211,8 @@ def test_grouped_cv_does_not_leak_between_crops_of_one_photo() -> None:
     units = np.repeat(np.arange(12), 6)
     x = photo_features[units] + 0.01 * rng.normal(size=(72, 200))
     y = rng.normal(size=12)[units] + 0.01 * rng.normal(size=72)
-    leaky, _ = cross_validate(x, y, folds=6, seed=0)
-    honest, _ = cross_validate(x, y, units=units.tolist(), folds=6, seed=0)
+    leaky, *_ = cross_validate(x, y, folds=6, seed=0)
+    honest, *_ = cross_validate(x, y, units=units.tolist(), folds=6, seed=0)
     assert leaky.spearman_rho > 0.9
     assert honest.ci95[0] < 0.3 and honest.unit == "source" and honest.n_units == 12
 
@@ -254,6 +276,28 @@ def test_a_failed_write_leaves_nothing_in_the_store(private_store: Path, monkeyp
     with pytest.raises(KeyboardInterrupt):
         trained.save_trained("aesthetics-lab", _head(), _config())
     assert list(private_store.iterdir()) == []
+
+
+def test_stored_heads_compute_what_was_fitted(private_store: Path) -> None:
+    """Both head types, through the store and back as modules, predict what the numpy heads predicted."""
+    import torch
+    from safetensors.torch import load_file
+
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(16, 4096))
+    y = x[:, :10].sum(axis=1)
+    w1, b1, w2 = rng.normal(size=(64, 4096)) / 64, rng.normal(size=64), rng.normal(size=64)
+    mlp = MlpHead(x.mean(axis=0), x.std(axis=0), w1, b1, w2, 0.5, 0.0)
+    for kind, head in (("ridge", fit_ridge(x, y, 0.1)), ("mlp", mlp)):
+        config = _config() | {"head": {"type": kind}}
+        record = trained.save_trained(f"lab-{kind}", head, config)
+        assert record.head == kind
+        state = load_file(str(record.path / store.WEIGHTS_FILE))
+        module = trained.head_module(kind, state, record.path)
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), head.predict(x), rtol=1e-10, atol=1e-10)
+    state["w1"] = state["w1"][:, :100]
+    with pytest.raises(trained.CheckpointError, match=r"tensor 'w1' of the mlp head should have shape \(64, 4096\)"):
+        trained.head_module("mlp", state, record.path)
 
 
 def test_a_corrupted_head_is_reported(private_store: Path) -> None:

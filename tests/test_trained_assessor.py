@@ -89,7 +89,7 @@ def test_held_out_spearman_on_a_known_property(dataset: dict) -> None:
     assert len(dataset["paths"]) >= 60 and len(set(dataset["sources"])) == 7
     assert dataset["features"].shape == (len(dataset["paths"]), FEATURE_DIM)
     sources = dataset["sources"]
-    evidence, predicted = cross_validate(
+    evidence, predicted, _ = cross_validate(
         dataset["features"], dataset["ratings"], units=sources, folds=7, seed=0, blocks=FEATURE_BLOCKS
     )
     print(f"colourfulness: held-out ρ = {evidence.spearman_rho:.3f}, 95% CI {evidence.ci95}, α {evidence.alpha}")
@@ -97,7 +97,7 @@ def test_held_out_spearman_on_a_known_property(dataset: dict) -> None:
     assert evidence.spearman_rho >= 0.85
     assert evidence.ci95[0] > 0.5
     shuffled_ratings = np.random.default_rng(1).permutation(dataset["ratings"])
-    shuffled, _ = cross_validate(
+    shuffled, *_ = cross_validate(
         dataset["features"], shuffled_ratings, units=sources, folds=7, seed=0, blocks=FEATURE_BLOCKS
     )
     print(f"shuffled: held-out ρ = {shuffled.spearman_rho:.3f}, 95% CI {shuffled.ci95}")

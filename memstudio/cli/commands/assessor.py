@@ -1,7 +1,7 @@
 """``memstudio assessor train|eval|info|remove``: assessors trained from your own ratings.
 
 ``train`` reads a ratings CSV (``path,rating[,group]``, paths relative to the CSV's folder), learns a ridge
-head on ResMem's pretrained trunk, reports k-fold cross-validated Spearman ρ with its 95 % CI (and the raters'
+(or MLP) head on ResMem's pretrained trunk, reports k-fold cross-validated Spearman ρ with its 95 % CI (and the raters'
 split-half ceiling when a group column names them), and stores the assessor under ``--name``: afterwards
 ``memstudio score -a NAME``, directions, heatmaps and the studio use it like any other.
 """
@@ -26,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--name", required=True, help="name to store it under (then: memstudio score -a NAME)")
     train.add_argument("--property", default="rating", help="what the ratings measure, e.g. aesthetics")
     train.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    train.add_argument(
+        "--head",
+        choices=("ridge", "mlp"),
+        default="ridge",
+        help="ridge (default; closed form, right for tens to hundreds of ratings) or a one-hidden-layer MLP",
+    )
     train.add_argument("--seed", type=int, default=0, help="seed of the fold split and the bootstrap")
     train.add_argument("--replace", action="store_true", help="overwrite a trained assessor of that name")
     train.add_argument("-o", "--output", help="also write each image's out-of-fold prediction to this CSV")
@@ -64,6 +70,7 @@ def run_train(args: argparse.Namespace) -> int:
         replace=args.replace,
         device=default_device(),
         report=args.output,
+        head=args.head,
     )
     result = run_with_tqdm(job, f"training {args.name}", disable=args.quiet)
     record = result.record
@@ -112,7 +119,8 @@ def run_info(args: argparse.Namespace) -> int:
     print(record.summary())
     ev, data = record.evidence, record.data
     print(f"property:        {record.property} (range {record.score_range[0]:g} … {record.score_range[1]:g})")
-    print(f"ridge alpha:     {ev['alpha']:g} (inner cross-validation)")
+    what = "ridge λ/blocks" if record.head == "ridge" else "MLP weight decay"
+    print(f"head:            {record.head}, {what} {ev['alpha']:g} (chosen by inner cross-validation)")
     print(f"per-fold ρ:      {', '.join('n/a' if r is None else f'{r:.2f}' for r in ev['fold_rho'])}")
     print(f"CI method:       {ev['ci_method']}")
     print(f"ratings:         {data['ratings_csv']} (sha256 {data['ratings_sha256'][:16]}…)")

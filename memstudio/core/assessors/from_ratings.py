@@ -26,9 +26,10 @@ from memstudio.core.assessors.ratings import Ratings, read_ratings
 from memstudio.core.assessors.resmem import load_resmem
 from memstudio.core.assessors.trained import TrainedRecord, check_name, save_trained
 from memstudio.core.assessors.training import (
+    HEADS,
+    TrainingError,
     bootstrap_ci,
     cross_validate,
-    fit_ridge,
     spearman,
     split_half_ceiling,
 )
@@ -56,12 +57,15 @@ def train_job(
     replace: bool = False,
     device: torch.device | str = "cpu",
     report: str | Path | None = None,
+    head: str = "ridge",
 ) -> Job[TrainResult]:
     """Train, cross-validate and store the assessor ``name`` from the ratings in ``csv_path``.
 
     ``report``, if given, receives a CSV of every image's rating and out-of-fold prediction.
     """
     check_name(name, replace)
+    if head not in HEADS:
+        raise TrainingError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
     ratings = read_ratings(csv_path)
     yield Progress(0.01, "loading the ResMem trunk")
     trunk = ResMemTrunk(load_resmem(device))
@@ -69,17 +73,15 @@ def train_job(
         file_features_job(ratings.images, trunk, name_of=lambda i: _row_label(ratings, i)), 0.02, 0.9
     )
     yield Progress(0.9, "cross-validating")
-    evidence, out_of_fold = cross_validate(
-        features, ratings.mean_rating, units=ratings.sources, folds=folds, seed=seed, blocks=FEATURE_BLOCKS
+    evidence, out_of_fold, fitted = cross_validate(
+        features, ratings.mean_rating, ratings.sources, folds, seed, FEATURE_BLOCKS, head
     )
     if ratings.rating_group is not None:
         evidence.ceiling = split_half_ceiling(ratings.rating_image, ratings.rating_group, ratings.rating_value, seed)
-    yield Progress(0.97, "fitting the final head")
-    head = fit_ridge(features, ratings.mean_rating, evidence.alpha, FEATURE_BLOCKS)
     config = _config(ratings, trunk, evidence.to_json(), property_name)
     if report is not None:
         write_text_atomic(report, _report_csv(ratings, out_of_fold))
-    record = save_trained(name, head, config, replace=replace)
+    record = save_trained(name, fitted, config, replace=replace)
     return TrainResult(record, ratings, out_of_fold)
 
 
@@ -153,7 +155,7 @@ def _config(ratings: Ratings, trunk: ResMemTrunk, evidence: dict[str, object], p
         "property": property_name,
         "score_range": [float(ratings.mean_rating.min()), float(ratings.mean_rating.max())],
         "decimals": _decimals(ratings.mean_rating),
-        "head": {"type": "ridge", "alpha": evidence["alpha"], "feature_blocks": list(FEATURE_BLOCKS)},
+        "head": {"type": evidence["head"], "alpha": evidence["alpha"], "feature_blocks": list(FEATURE_BLOCKS)},
         "trunk": {"name": "resmem", "feature_layer": FEATURE_LAYER, "sha256": trunk.checkpoint_hash},
         "evidence": evidence,
         "data": {

@@ -23,7 +23,7 @@ from torch import nn
 
 from memstudio.core.assessors.base import Assessor, check_images
 from memstudio.core.assessors.resmem import load_resmem
-from memstudio.core.assessors.training import RidgeHead
+from memstudio.core.assessors.training import MLP_HIDDEN, MlpHead, RidgeHead
 from memstudio.core.assessors.trunk import FEATURE_DIM, FEATURE_LAYER, ResMemTrunk
 from memstudio.core.device import tf32
 from memstudio.core.errors import CheckpointError
@@ -32,7 +32,17 @@ from memstudio.core.generators import store
 KIND = "assessor"
 FAMILY = "ratings-ridge"
 FORMAT_VERSION = 1
-_HEAD_TENSORS = ("mean", "scale", "weight", "bias")
+_HEAD_SHAPES = {
+    "ridge": {"mean": (FEATURE_DIM,), "scale": (FEATURE_DIM,), "weight": (FEATURE_DIM,), "bias": (1,)},
+    "mlp": {
+        "mean": (FEATURE_DIM,),
+        "scale": (FEATURE_DIM,),
+        "w1": (MLP_HIDDEN, FEATURE_DIM),
+        "b1": (MLP_HIDDEN,),
+        "w2": (MLP_HIDDEN,),
+        "b2": (1,),
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class TrainedRecord:
     data: dict[str, Any]
     trained_at: str
     feature_layer: str
+    head: str
     config_sha256: str
 
     def summary(self) -> str:
@@ -67,27 +78,46 @@ class TrainedRecord:
 
 
 class LinearHead(nn.Module):
-    """``((features − mean) / scale) · weight + bias`` in float64, the ridge solution as stored."""
+    """``((features − mean) / scale) · weight + bias`` in float64: the ridge solution as stored."""
 
-    def __init__(self, mean: torch.Tensor, scale: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> None:
+    def __init__(self, state: dict[str, torch.Tensor]) -> None:
         super().__init__()
-        for key, value in zip(_HEAD_TENSORS, (mean, scale, weight, bias), strict=True):
-            self.register_buffer(key, value.to(torch.float64))
+        for key in _HEAD_SHAPES["ridge"]:
+            self.register_buffer(key, state[key].to(torch.float64))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         z = (features.to(torch.float64) - self.mean) / self.scale
         return z @ self.weight + self.bias
 
-    @classmethod
-    def from_ridge(cls, head: RidgeHead) -> LinearHead:
-        as_tensor = torch.from_numpy
-        return cls(as_tensor(head.mean), as_tensor(head.scale), as_tensor(head.weight), torch.tensor([head.bias]))
+
+class MlpHeadModule(nn.Module):
+    """``tanh(z · w1ᵀ + b1) · w2 + b2`` with ``z = (features − mean) / scale``, in float64."""
+
+    def __init__(self, state: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        for key in _HEAD_SHAPES["mlp"]:
+            self.register_buffer(key, state[key].to(torch.float64))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        z = (features.to(torch.float64) - self.mean) / self.scale
+        return torch.tanh(z @ self.w1.T + self.b1) @ self.w2 + self.b2
+
+
+def head_module(kind: str, state: dict[str, torch.Tensor], source: Path) -> nn.Module:
+    """The stored head of ``kind`` as a module, after checking every tensor's shape."""
+    if kind not in _HEAD_SHAPES:
+        raise CheckpointError(f"{source}: unknown head type {kind!r}")
+    for key, shape in _HEAD_SHAPES[kind].items():
+        if key not in state or tuple(state[key].shape) != shape:
+            got = tuple(state[key].shape) if key in state else "missing"
+            raise CheckpointError(f"{source}: tensor {key!r} of the {kind} head should have shape {shape}, has {got}")
+    return LinearHead(state) if kind == "ridge" else MlpHeadModule(state)
 
 
 class TrainedAssessor(Assessor):
     """A property learnt from ratings; scores are in the ratings' own units (float32 on the CPU as always)."""
 
-    def __init__(self, trunk: ResMemTrunk, head: LinearHead, record: TrainedRecord) -> None:
+    def __init__(self, trunk: ResMemTrunk, head: nn.Module, record: TrainedRecord) -> None:
         super().__init__()
         self.trunk = trunk
         self.head = head
@@ -170,6 +200,7 @@ def read_record(folder: Path) -> TrainedRecord:
             data=dict(raw["data"]),
             trained_at=str(raw.get("trained_at", "")),
             feature_layer=str(raw["trunk"]["feature_layer"]),
+            head=str(raw.get("head", {}).get("type", "ridge")),
             config_sha256=hashlib.sha256(text).hexdigest(),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -197,7 +228,9 @@ def check_name(name: str, replace: bool = False) -> str:
     return name
 
 
-def save_trained(name: str, head: RidgeHead, config: dict[str, Any], replace: bool = False) -> TrainedRecord:
+def save_trained(
+    name: str, head: RidgeHead | MlpHead, config: dict[str, Any], replace: bool = False
+) -> TrainedRecord:
     """Write a trained assessor under ``name`` through the store's atomic folder write.
 
     A name of a built-in assessor or already used in the store (without ``replace``) is refused.
@@ -209,7 +242,7 @@ def save_trained(name: str, head: RidgeHead, config: dict[str, Any], replace: bo
     record = {"format_version": FORMAT_VERSION, "kind": KIND, "family": FAMILY, "name": name, **config}
     tensors = {
         key: torch.from_numpy(np.atleast_1d(np.asarray(value, dtype=np.float64))).contiguous()
-        for key, value in zip(_HEAD_TENSORS, (head.mean, head.scale, head.weight, head.bias), strict=True)
+        for key, value in head.tensors().items()
     }
 
     def fill(staging: Path) -> None:
@@ -233,11 +266,7 @@ def load_trained(name: str, device: torch.device | str = "cpu") -> TrainedAssess
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{weights}: unreadable weights (truncated or corrupted?): {exc}") from exc
-    shapes = {"mean": (FEATURE_DIM,), "scale": (FEATURE_DIM,), "weight": (FEATURE_DIM,), "bias": (1,)}
-    for key, shape in shapes.items():
-        if key not in state or tuple(state[key].shape) != shape:
-            got = tuple(state[key].shape) if key in state else "missing"
-            raise CheckpointError(f"{weights}: tensor {key!r} should have shape {shape}, has {got}")
+    head = head_module(record.head, state, weights)
     if record.feature_layer != FEATURE_LAYER:
         raise CheckpointError(
             f"{record.name}: made for trunk features {record.feature_layer!r}; this memstudio computes "
@@ -249,8 +278,7 @@ def load_trained(name: str, device: torch.device | str = "cpu") -> TrainedAssess
             f"{record.name}: trained on ResMem weights {record.trunk_sha256[:12]}…, but the installed resmem "
             f"package has {str(trunk.checkpoint_hash)[:12]}…; retrain it with `memstudio assessor train`"
         )
-    head = LinearHead(*(state[k] for k in _HEAD_TENSORS)).to(device)
-    return TrainedAssessor(trunk, head, record).eval()
+    return TrainedAssessor(trunk, head.to(device), record).eval()
 
 
 def remove_trained(name: str) -> None:

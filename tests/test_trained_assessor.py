@@ -24,6 +24,7 @@ from memstudio.core.assessors.factors import ColorfulnessAssessor
 from memstudio.core.assessors.resmem import load_resmem
 from memstudio.core.assessors.training import cross_validate
 from memstudio.core.assessors.trunk import FEATURE_BLOCKS, FEATURE_DIM, ResMemTrunk, file_features_job
+from memstudio.core.checkpoints import sha256_file
 from memstudio.core.imaging import pil_to_tensor
 from memstudio.core.jobs import run_to_end
 
@@ -138,6 +139,7 @@ def test_train_store_load_by_name_score_and_differentiate(dataset: dict, private
 
     assessor = load_assessor("colour-lab")
     assert assessor.property == "colourfulness" and assessor.record.trunk_sha256 == load_resmem().checkpoint_hash
+    assert assessor.checkpoint_hash == sha256_file(assessor.record.path / "weights.safetensors")
     images = torch.stack([pil_to_tensor(Image.open(p))[0] for p in dataset["paths"][::10]])
     scores = assessor.score(images)
     truth = dataset["truth"][::10]

@@ -25,6 +25,7 @@ from memstudio.core.assessors.base import Assessor, check_images
 from memstudio.core.assessors.resmem import load_resmem
 from memstudio.core.assessors.training import MLP_HIDDEN, MlpHead, RidgeHead
 from memstudio.core.assessors.trunk import FEATURE_DIM, FEATURE_LAYER, ResMemTrunk
+from memstudio.core.checkpoints import sha256_file
 from memstudio.core.device import tf32
 from memstudio.core.errors import CheckpointError
 from memstudio.core.generators import store
@@ -125,7 +126,8 @@ class TrainedAssessor(Assessor):
         self.property = record.property
         self.score_range = record.score_range
         self.decimals = record.decimals
-        self.checkpoint_hash = record.config_sha256
+        #: SHA-256 of the stored head (weights.safetensors); the config records the trunk's and the data's.
+        self.checkpoint_hash = sha256_file(record.path / store.WEIGHTS_FILE)
         self.record = record
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

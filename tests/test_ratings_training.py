@@ -34,7 +34,8 @@ from memstudio.core.generators import store
 def private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("MEMSTUDIO_CACHE_DIR", str(cache))
-    return models_dir()
+    models_dir()  # generators' store, to show trained assessors stay out of it
+    return trained.assessors_dir()
 
 
 def _images(folder: Path, n: int) -> list[str]:
@@ -252,15 +253,14 @@ def _config() -> dict:
 def test_saved_assessor_is_listed_and_kept_apart_from_generators(private_store: Path) -> None:
     record = trained.save_trained("aesthetics-lab", _head(), _config())
     assert [r.name for r in trained.list_trained()] == ["aesthetics-lab"]
-    assert store.list_models() == []  # not a generator
+    assert store.list_models() == [] and list(models_dir().iterdir()) == []  # not a generator
     assert "ρ = 0.90 [95% CI 0.80, 0.95]" in record.summary()
-    raw = json.loads((record.path / store.CONFIG_FILE).read_text())
-    assert raw["kind"] == "assessor" and raw["trunk"]["sha256"] == "ab" * 32
-    with pytest.raises(store.ModelStoreError, match="is an assessor, not a generator"):
-        store.load_model("aesthetics-lab")
-    with pytest.raises(store.ModelStoreError, match="already exists; use --replace"):
+    raw = json.loads((record.path / trained.CONFIG_FILE).read_text())
+    assert raw["kind"] == "trained-assessor" and raw["trunk"]["sha256"] == "ab" * 32
+    assert record.path.parent == private_store
+    with pytest.raises(trained.TrainedError, match="already exists; use --replace"):
         trained.save_trained("aesthetics-lab", _head(), _config())
-    with pytest.raises(store.ModelStoreError, match="built-in assessor"):
+    with pytest.raises(trained.TrainedError, match="built-in assessor"):
         trained.check_name("resmem")
     trained.remove_trained("aesthetics-lab")
     assert trained.list_trained() == []
@@ -292,7 +292,7 @@ def test_stored_heads_compute_what_was_fitted(private_store: Path) -> None:
         config = _config() | {"head": {"type": kind}}
         record = trained.save_trained(f"lab-{kind}", head, config)
         assert record.head == kind
-        state = load_file(str(record.path / store.WEIGHTS_FILE))
+        state = load_file(str(record.path / trained.WEIGHTS_FILE))
         module = trained.head_module(kind, state, record.path)
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), head.predict(x), rtol=1e-10, atol=1e-10)
     state["w1"] = state["w1"][:, :100]
@@ -302,7 +302,7 @@ def test_stored_heads_compute_what_was_fitted(private_store: Path) -> None:
 
 def test_a_corrupted_head_is_reported(private_store: Path) -> None:
     record = trained.save_trained("aesthetics-lab", _head(), _config())
-    weights = record.path / store.WEIGHTS_FILE
+    weights = record.path / trained.WEIGHTS_FILE
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(trained.CheckpointError, match="unreadable weights"):
         trained.load_trained("aesthetics-lab")

@@ -116,7 +116,7 @@ def private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (session / shared).mkdir(exist_ok=True)
         (cache / shared).symlink_to(session / shared)
     monkeypatch.setenv("MEMSTUDIO_CACHE_DIR", str(cache))
-    return cache / "models"
+    return cache / "assessors"
 
 
 def test_train_store_load_by_name_score_and_differentiate(dataset: dict, private_store: Path, capsys) -> None:

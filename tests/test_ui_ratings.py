@@ -21,7 +21,7 @@ def private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (session / "weights").mkdir(exist_ok=True)
     (cache / "weights").symlink_to(session / "weights")
     monkeypatch.setenv("MEMSTUDIO_CACHE_DIR", str(cache))
-    return cache / "models"
+    return cache / "assessors"
 
 
 def _ratings(folder: Path, n: int = 12, missing: bool = False) -> Path:

@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=run_info)
 
-    remove = sub.add_parser("remove", help="delete a trained assessor from the model store")
+    remove = sub.add_parser("remove", help="delete a trained assessor from the assessor store")
     remove.add_argument("name")
     remove.set_defaults(func=run_remove)
 
@@ -105,12 +105,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from memstudio.core.assessors.trained import find_trained
-    from memstudio.core.generators.store import ModelStoreError
-
+    from memstudio.core.assessors.trained import TrainedError, find_trained
     record = find_trained(args.name)
     if record is None:
-        raise ModelStoreError(f"no trained assessor named {args.name!r} (list them with `memstudio models`)")
+        raise TrainedError(f"no trained assessor named {args.name!r} (list them with `memstudio models`)")
     if args.json:
         out = {"name": record.name, "property": record.property, "path": str(record.path)}
         out.update(evidence=record.evidence, data=record.data, trunk_sha256=record.trunk_sha256)

@@ -3,7 +3,7 @@
 
 Training reads and checks the CSV first (bad rows are reported before any model loads), extracts ResMem trunk
 features (cached), cross-validates the ridge head for the evidence, fits the final head on every image and
-writes the assessor to the model store in one atomic step at the very end: cancelling (Ctrl-C, the studio's
+writes the assessor to the assessor store in one atomic step at the very end: cancelling (Ctrl-C, the studio's
 Cancel) at any point before leaves the store as it was.
 """
 

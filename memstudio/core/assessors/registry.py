@@ -115,7 +115,7 @@ _lock = threading.Lock()
 
 
 def trained_assessors() -> list[AssessorInfo]:
-    """Assessors trained from ratings (``memstudio assessor train``) found in the model store, by name."""
+    """Assessors trained from ratings (``memstudio assessor train``) found in the assessor store, by name."""
     from memstudio.core.assessors.trained import list_trained
 
     return [_trained_info(record) for record in list_trained()]

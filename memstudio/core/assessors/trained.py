@@ -1,10 +1,10 @@
-"""Assessors trained from a user's own ratings: ResMem's pretrained trunk → pooled features → a ridge head.
+"""Assessors trained from a user's own ratings: ResMem's pretrained trunk → pooled features → a small head.
 
-They live in the model store beside imported generators (``models_dir()/NAME/``: ``weights.safetensors`` with
-the head, ``config.json`` with ``"kind": "assessor"``, the evidence of its cross-validation and the SHA-256 of
-the ratings, the images and the trunk weights) and load by name everywhere an assessor is asked for. The whole
-assessor is differentiable — ResMem's preprocessing and trunk, then an affine head — so directions can be
-trained on it like on any other assessor.
+They live with the other stored assessors in ``cache_dir()/assessors/NAME/`` (next to the generators'
+``models/``): ``weights.safetensors`` holds the head, and ``config.json`` (``"kind": "trained-assessor"``) the
+evidence of its cross-validation and the SHA-256 of the ratings, the images and the trunk weights. They load
+by name everywhere an assessor is asked for. The whole assessor is differentiable — ResMem's preprocessing
+and trunk, then the head — so directions can be trained on it like on any other assessor.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,14 @@ from memstudio.core.assessors.base import Assessor, check_images
 from memstudio.core.assessors.resmem import load_resmem
 from memstudio.core.assessors.training import MLP_HIDDEN, MlpHead, RidgeHead
 from memstudio.core.assessors.trunk import FEATURE_DIM, FEATURE_LAYER, ResMemTrunk
-from memstudio.core.checkpoints import sha256_file
+from memstudio.core.checkpoints import cache_dir, sha256_file
 from memstudio.core.device import tf32
-from memstudio.core.errors import CheckpointError
+from memstudio.core.errors import CheckpointError, MemstudioError
 from memstudio.core.generators import store
 
-KIND = "assessor"
+KIND = "trained-assessor"
+WEIGHTS_FILE = "weights.safetensors"
+CONFIG_FILE = "config.json"
 FAMILY = "ratings-ridge"
 FORMAT_VERSION = 1
 _HEAD_SHAPES = {
@@ -44,6 +47,10 @@ _HEAD_SHAPES = {
         "b2": (1,),
     },
 }
+
+
+class TrainedError(MemstudioError):
+    """A trained-assessor operation cannot be done as asked (name taken or built in, no such assessor)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,7 @@ class TrainedAssessor(Assessor):
         self.score_range = record.score_range
         self.decimals = record.decimals
         #: SHA-256 of the stored head (weights.safetensors); the config records the trunk's and the data's.
-        self.checkpoint_hash = sha256_file(record.path / store.WEIGHTS_FILE)
+        self.checkpoint_hash = sha256_file(record.path / WEIGHTS_FILE)
         self.record = record
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -157,8 +164,8 @@ class TrainedAssessor(Assessor):
 def list_trained() -> list[TrainedRecord]:
     """Trained assessors in the model store, by name; unreadable folders are left out."""
     found = []
-    for folder in sorted(store.models_dir().iterdir()):
-        if folder.name.startswith(".") or not store.is_stored_model_folder(folder, kind=KIND):
+    for folder in sorted(assessors_dir().iterdir()):
+        if folder.name.startswith(".") or not _is_trained_folder(folder):
             continue
         try:
             found.append(read_record(folder))
@@ -170,16 +177,16 @@ def list_trained() -> list[TrainedRecord]:
 def find_trained(name: str) -> TrainedRecord | None:
     """The trained assessor called ``name``, or None when the store has none of that name."""
     try:
-        folder = store.model_path(name)
-    except store.ModelStoreError:
+        folder = _folder(name)
+    except MemstudioError:
         return None
-    if not store.is_stored_model_folder(folder, kind=KIND):
+    if not _is_trained_folder(folder):
         return None
     return read_record(folder)
 
 
 def read_record(folder: Path) -> TrainedRecord:
-    config_path = folder / store.CONFIG_FILE
+    config_path = folder / CONFIG_FILE
     try:
         text = config_path.read_bytes()
         raw = json.loads(text.decode("utf-8"))
@@ -210,21 +217,20 @@ def read_record(folder: Path) -> TrainedRecord:
 
 
 def check_name(name: str, replace: bool = False) -> str:
-    """Refuse a name before any work is done: invalid, a built-in assessor's, or taken in the store."""
+    """Refuse a name before any work is done: invalid, a built-in assessor's, or taken by a stored one."""
     from memstudio.core.assessors.registry import ASSESSORS
 
-    store.validate_name(name)
+    target = _folder(name)
     if name in ASSESSORS:
-        raise store.ModelStoreError(f"{name!r} is a built-in assessor; choose another --name")
-    target = store.model_path(name)
+        raise TrainedError(f"{name!r} is a built-in assessor; choose another --name")
     if target.exists():
-        if not store.is_stored_model_folder(target, kind=KIND):
-            raise store.ModelStoreError(
+        if not _is_trained_folder(target):
+            raise TrainedError(
                 f"{name!r} is already used in the model store ({target}) by a model that is not a trained "
                 "assessor; choose another --name"
             )
         if not replace:
-            raise store.ModelStoreError(
+            raise TrainedError(
                 f"a trained assessor named {name!r} already exists; use --replace to overwrite it, or another --name"
             )
     return name
@@ -240,7 +246,7 @@ def save_trained(
     from safetensors.torch import save_file
 
     check_name(name, replace)
-    target = store.model_path(name)
+    target = _folder(name)
     record = {"format_version": FORMAT_VERSION, "kind": KIND, "family": FAMILY, "name": name, **config}
     tensors = {
         key: torch.from_numpy(np.atleast_1d(np.asarray(value, dtype=np.float64))).contiguous()
@@ -248,10 +254,10 @@ def save_trained(
     }
 
     def fill(staging: Path) -> None:
-        save_file(tensors, str(staging / store.WEIGHTS_FILE), metadata={"kind": KIND, "name": name})
-        (staging / store.CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"kind": KIND, "name": name})
+        (staging / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
-    store.write_folder(target, fill)
+    _write_folder(target, fill)
     return read_record(target)
 
 
@@ -262,8 +268,8 @@ def load_trained(name: str, device: torch.device | str = "cpu") -> TrainedAssess
 
     record = find_trained(name)
     if record is None:
-        raise store.ModelStoreError(f"no trained assessor named {name!r} in {store.models_dir()}")
-    weights = record.path / store.WEIGHTS_FILE
+        raise TrainedError(f"no trained assessor named {name!r} in {assessors_dir()}")
+    weights = record.path / WEIGHTS_FILE
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError) as exc:
@@ -285,7 +291,43 @@ def load_trained(name: str, device: torch.device | str = "cpu") -> TrainedAssess
 
 def remove_trained(name: str) -> None:
     """Delete the trained assessor ``name`` (only folders written by :func:`save_trained`)."""
-    folder = store.model_path(name)
-    if not store.is_stored_model_folder(folder, kind=KIND):
-        raise store.ModelStoreError(f"no trained assessor named {name!r} in {folder.parent}")
+    folder = _folder(name)
+    if not _is_trained_folder(folder):
+        raise TrainedError(f"no trained assessor named {name!r} in {folder.parent}")
     shutil.rmtree(folder)
+
+
+def assessors_dir() -> Path:
+    """Where stored assessors are kept (under memstudio's cache, next to the generators' ``models/``)."""
+    path = cache_dir() / "assessors"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _folder(name: str) -> Path:
+    return assessors_dir() / store.validate_name(name)
+
+
+def _is_trained_folder(path: Path) -> bool:
+    """Whether ``path`` holds a trained assessor (cheap; :func:`read_record` validates)."""
+    if not ((path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file()):
+        return False
+    try:
+        raw = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(raw, dict) and raw.get("kind") == KIND
+
+
+def _write_folder(target: Path, fill) -> None:
+    """Make ``target`` whole or not at all: ``fill`` writes a temporary sibling folder, which then takes its
+    place (the model store's pattern), so a crash or Ctrl-C leaves no half assessor and the old one intact."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        fill(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -13,7 +13,6 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -115,8 +114,6 @@ def _read_record(folder: Path) -> StoredModel:
         raise CheckpointError(f"{config_path}: unreadable stored-model config: {exc}") from exc
     if not isinstance(raw, dict) or "format_version" not in raw or "family" not in raw:
         raise CheckpointError(f"{config_path}: not a memstudio stored-model config")
-    if raw.get("kind", "generator") != "generator":
-        raise ModelStoreError(f"{folder.name!r} in {folder.parent} is an {raw['kind']}, not a generator")
     version = raw["format_version"]
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
@@ -139,12 +136,8 @@ def _read_record(folder: Path) -> StoredModel:
         raise CheckpointError(f"{config_path}: incomplete stored-model config ({exc})") from exc
 
 
-def is_stored_model_folder(path: Path, kind: str = "generator") -> bool:
-    """Whether ``path`` looks like a folder this module wrote for a model of ``kind`` (cheap; does not validate).
-
-    Generators and assessors trained from ratings share the store (one namespace of names); their
-    ``config.json`` says which kind they are (no ``kind`` means a generator, as before).
-    """
+def is_stored_model_folder(path: Path) -> bool:
+    """Whether ``path`` looks like a folder this module wrote (cheap; does not validate)."""
     config_path = path / CONFIG_FILE
     if not (path.is_dir() and config_path.is_file() and (path / WEIGHTS_FILE).is_file()):
         return False
@@ -152,7 +145,7 @@ def is_stored_model_folder(path: Path, kind: str = "generator") -> bool:
         raw = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
-    return isinstance(raw, dict) and "format_version" in raw and raw.get("kind", "generator") == kind
+    return isinstance(raw, dict) and "format_version" in raw
 
 
 def list_models() -> list[StoredModel]:
@@ -214,29 +207,17 @@ def save_model(
     }
     # safetensors refuses tensors that share storage; private contiguous CPU copies never do.
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in generator.state_dict().items()}
-
-    def fill(staging: Path) -> None:
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
+    try:
         save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"family": family, "name": name})
         (staging / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-
-    write_folder(target, fill)
-    return _read_record(target)
-
-
-def write_folder(target: Path, fill: Callable[[Path], None]) -> None:
-    """Make ``target`` whole or not at all: ``fill`` writes a temporary sibling folder, which then replaces it.
-
-    A crash or Ctrl-C inside ``fill`` leaves no half model in the store (and the old one, if any, intact).
-    """
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        fill(staging)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return _read_record(target)
 
 
 def import_model(path: str | Path, name: str | None = None, replace: bool = False) -> StoredModel:

@@ -66,6 +66,7 @@ def model_rows() -> list[dict[str, str]]:
             }
         )
     out += _imported_assessor_rows(set(ASSESSORS))
+    out += _trained_rows()
     for face in face_models():
         out.append(
             {
@@ -97,3 +98,23 @@ def _imported_assessor_rows(listed: set[str]) -> list[dict[str, str]]:
         for record in list_imported()
         if record.name not in listed
     ]
+
+
+def _trained_rows() -> list[dict[str, str]]:
+    """Assessors trained from ratings (``memstudio assessor train``), with their held-out evidence."""
+    from memstudio.core.assessors.registry import trained_assessors
+
+    rows = []
+    for info in trained_assessors():
+        ok, reason = info.available()
+        rows.append(
+            {
+                "kind": "assessor",
+                "name": info.name,
+                "status": "available" if ok else "not available",
+                "detail": info.description if ok else f"{info.description}; {reason}",
+                "location": info.location(),
+                "licence": info.licence,
+            }
+        )
+    return rows

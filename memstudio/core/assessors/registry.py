@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from memstudio.core.assessors.base import Assessor
 from memstudio.core.errors import MemstudioError, ModelUnavailableError
 from memstudio.core.heap import long_lived
+
+if TYPE_CHECKING:
+    from memstudio.core.assessors.trained import TrainedRecord
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class AssessorInfo:
     location: Callable[[], str] = lambda: "formula (no weights)"
     #: Cheap enough to score every frame of a drag (image factors); the others wait until no newer frame is due.
     per_frame: bool = False
+    #: Changes when the model behind the name does (a retrained assessor), so a process never scores with a stale one.
+    revision: str = ""
 
     def available(self) -> tuple[bool, str]:
         reason = self.availability()
@@ -249,7 +255,7 @@ ASSESSORS: dict[str, AssessorInfo] = {
 #: What the studio scores by default: memorability plus the image factors GANalyze reports.
 DEFAULT_ASSESSORS = ("resmem", "brightness", "colorfulness", "redness", "entropy")
 
-_cache: dict[tuple[str, str], Assessor] = {}
+_cache: dict[tuple[str, str, str], Assessor] = {}
 _lock = threading.Lock()
 
 
@@ -259,8 +265,38 @@ def per_frame(name: str) -> bool:
     return info is not None and info.per_frame
 
 
+def trained_assessors() -> list[AssessorInfo]:
+    """Assessors trained from ratings (``memstudio assessor train``) found in the assessor store, by name."""
+    from memstudio.core.assessors.trained import list_trained
+
+    return [_trained_info(record) for record in list_trained()]
+
+
+def _trained(name: str) -> AssessorInfo | None:
+    from memstudio.core.assessors.trained import find_trained
+
+    record = find_trained(name)
+    return _trained_info(record) if record is not None else None
+
+
+def _trained_info(record: TrainedRecord) -> AssessorInfo:
+    from memstudio.core.assessors.trained import load_trained
+
+    name = record.name
+    return AssessorInfo(
+        name,
+        record.property,
+        record.summary(),
+        "yours (trained on your ratings); its ResMem trunk: ResMem Non-commercial License",
+        lambda device: load_trained(name, device),
+        _resmem_availability,
+        location=lambda: str(record.path),
+        revision=record.config_sha256,
+    )
+
+
 def assessor_names() -> list[str]:
-    return list(ASSESSORS)
+    return list(ASSESSORS) + [info.name for info in trained_assessors()]
 
 
 def _imported_info(name: str) -> AssessorInfo:
@@ -277,15 +313,15 @@ def _imported_info(name: str) -> AssessorInfo:
             f"{name!r} is an imported generator, not an assessor; pass it as the generator (--generator {name}) "
             "and choose an assessor with -a (see `memstudio models`)"
         )
-    known = ", ".join(ASSESSORS)
+    known = ", ".join(assessor_names())
     raise MemstudioError(f"unknown assessor {name!r}; known assessors: {known}")
 
 
 def load_assessor(name: str, device: torch.device | str | None = None) -> Assessor:
     """The assessor called ``name`` on ``device`` (CPU by default), built once per process and device."""
-    info = ASSESSORS.get(name) or _imported_info(name)
+    info = ASSESSORS.get(name) or _trained(name) or _imported_info(name)
     dev = torch.device(device or "cpu")
-    key = (name, str(dev))
+    key = (name, str(dev), info.revision)
     with _lock:
         if key not in _cache:
             with long_lived():  # the availability check imports the model's libraries (torchvision for ResMem)

@@ -260,8 +260,10 @@ def test_saved_assessor_is_listed_and_kept_apart_from_generators(private_store: 
     assert record.path.parent == private_store
     with pytest.raises(trained.TrainedError, match="already exists; use --replace"):
         trained.save_trained("aesthetics-lab", _head(), _config())
+    from memstudio.core.assessors.registry import check_trained_name
+
     with pytest.raises(trained.TrainedError, match="built-in assessor"):
-        trained.check_name("resmem")
+        check_trained_name("resmem")
     trained.remove_trained("aesthetics-lab")
     assert trained.list_trained() == []
 

@@ -23,8 +23,9 @@ import torch
 
 from memstudio.core.assessors.base import Assessor
 from memstudio.core.assessors.ratings import Ratings, read_ratings
+from memstudio.core.assessors.registry import check_trained_name
 from memstudio.core.assessors.resmem import load_resmem
-from memstudio.core.assessors.trained import TrainedRecord, check_name, save_trained
+from memstudio.core.assessors.trained import TrainedRecord, save_trained
 from memstudio.core.assessors.training import (
     HEADS,
     TrainingError,
@@ -34,8 +35,8 @@ from memstudio.core.assessors.training import (
     split_half_ceiling,
 )
 from memstudio.core.assessors.trunk import FEATURE_BLOCKS, FEATURE_LAYER, ResMemTrunk, file_features_job
+from memstudio.core.atomic import write_text_atomic
 from memstudio.core.errors import MemstudioError
-from memstudio.core.experiments.atomic import write_text_atomic
 from memstudio.core.jobs import Job, Progress
 
 
@@ -63,7 +64,7 @@ def train_job(
 
     ``report``, if given, receives a CSV of every image's rating and out-of-fold prediction.
     """
-    check_name(name, replace)
+    check_trained_name(name, replace)
     if head not in HEADS:
         raise TrainingError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
     ratings = read_ratings(csv_path)

@@ -272,6 +272,15 @@ def trained_assessors() -> list[AssessorInfo]:
     return [_trained_info(record) for record in list_trained()]
 
 
+def check_trained_name(name: str, replace: bool = False) -> str:
+    """Refuse a name for a new trained assessor before any work is done: a built-in's, invalid, or taken."""
+    from memstudio.core.assessors.trained import TrainedError, check_name
+
+    if name in ASSESSORS:
+        raise TrainedError(f"{name!r} is a built-in assessor; choose another --name")
+    return check_name(name, replace)
+
+
 def _trained(name: str) -> AssessorInfo | None:
     from memstudio.core.assessors.trained import find_trained
 

@@ -217,12 +217,9 @@ def read_record(folder: Path) -> TrainedRecord:
 
 
 def check_name(name: str, replace: bool = False) -> str:
-    """Refuse a name before any work is done: invalid, a built-in assessor's, or taken by a stored one."""
-    from memstudio.core.assessors.registry import ASSESSORS
-
+    """Refuse a name before any work is done: invalid, or taken by a stored model (built-in assessors' names
+    are refused by :func:`memstudio.core.assessors.registry.check_trained_name`, which knows them)."""
     target = _folder(name)
-    if name in ASSESSORS:
-        raise TrainedError(f"{name!r} is a built-in assessor; choose another --name")
     if target.exists():
         if not _is_trained_folder(target):
             raise TrainedError(
@@ -241,7 +238,7 @@ def save_trained(
 ) -> TrainedRecord:
     """Write a trained assessor under ``name`` through the store's atomic folder write.
 
-    A name of a built-in assessor or already used in the store (without ``replace``) is refused.
+    A name already used in the store (without ``replace``) is refused.
     """
     from safetensors.torch import save_file
 

@@ -49,11 +49,11 @@ class RatingsFeature(QObject):
 
     def train(self, csv_path: Path, name: str, property_name: str = "rating") -> str | None:
         """Start training ``name`` from ``csv_path``; its job id, or None when the name is refused (shown)."""
-        from memstudio.core.assessors.trained import check_name
+        from memstudio.core.assessors.registry import check_trained_name
         from memstudio.engine.jobs import train_assessor_factory
 
         try:
-            check_name(name)
+            check_trained_name(name)
         except MemstudioError as exc:
             self.window.messages.show_problem(str(exc))
             return None

@@ -150,6 +150,19 @@ def licence_datas() -> list[tuple[str, str]]:
     return datas
 
 
+def torchvision_ops() -> list[tuple[str, str]]:
+    """torchvision's compiled ops (``_C_stable.so``: the nms MTCNN needs), beside its ``__init__`` where
+    ``torchvision.extension`` looks for them: they are loaded with ``torch.ops.load_library``, not imported,
+    so PyInstaller's analysis never sees them (and its ``lib*.so`` search misses their names)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("torchvision is not installed")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return [(str(lib), "torchvision") for lib in sorted(folder.glob("*.so"))]
+
+
 def dlib_datas() -> list[tuple[str, str]]:
     """The two dlib model files, where memstudio's model_path() looks for them inside the bundle."""
     from memstudio.core.faces.landmarks import model_path

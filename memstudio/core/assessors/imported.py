@@ -26,7 +26,7 @@ import torch
 
 from memstudio.core.assessors.base import Assessor
 from memstudio.core.assessors.tensor_pickle import is_plain_pickle, is_torch_file, read_tensor_pickle
-from memstudio.core.checkpoints import cache_dir, safe_torch_load, sha256_file
+from memstudio.core.checkpoints import cache_dir, check_torch_archive, safe_torch_load, sha256_file
 from memstudio.core.errors import CheckpointError, MemstudioError, ModelUnavailableError
 
 FORMAT_VERSION = 1
@@ -75,6 +75,7 @@ def _peek_torch(path: Path) -> Any:
     """
     try:
         if zipfile.is_zipfile(path):
+            check_torch_archive(path, path.stat().st_size)  # a zip bomb is refused before torch maps it
             return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         return safe_torch_load(path)
     except (CheckpointError, pickle.UnpicklingError, RuntimeError, OSError, ValueError, EOFError):

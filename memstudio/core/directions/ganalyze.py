@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from memstudio.core.assessors.base import Assessor
 from memstudio.core.atomic import write_with
+from memstudio.core.checkpoints import safe_torch_load
 from memstudio.core.directions.base import Direction, DirectionError, renormalize
 from memstudio.core.directions.sampling import LatentSource
 from memstudio.core.errors import CheckpointError
@@ -295,9 +296,9 @@ def _read_checkpoint(path: str | Path | None, theta_shape: tuple[int, ...], key:
     if path is None or not Path(path).exists():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a corrupted or foreign file
-        raise CheckpointError(f"{path}: not a readable GANalyze checkpoint ({exc})") from exc
+        state = safe_torch_load(path)  # weights only, and a zip bomb is refused before anything is inflated
+    except CheckpointError as exc:
+        raise CheckpointError(f"not a readable GANalyze checkpoint: {exc}") from exc
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"{path}: not a GANalyze checkpoint of version {CHECKPOINT_VERSION}")
     if tuple(state["theta"].shape) != theta_shape:

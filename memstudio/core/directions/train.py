@@ -336,10 +336,10 @@ def _checkpoint_step(path: Path | None) -> int:
     """The step a GANalyze checkpoint stopped at (0 when there is none or it cannot be read)."""
     if path is None or not path.exists():
         return 0
-    import torch
+    from memstudio.core.checkpoints import safe_torch_load
 
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+        return int(safe_torch_load(path)["step"])
     except Exception:  # noqa: BLE001 - the training itself reports a broken checkpoint with its reason
         return 0
 

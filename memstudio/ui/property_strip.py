@@ -22,6 +22,30 @@ from memstudio.ui.gestures import SliderGestures
 _BAR_STEPS = 1000
 
 
+#: The model behind each live assessor, as the strip names it (the registry, which knows them, imports torch).
+MODEL_NAMES = {
+    "resmem": "ResMem",
+    "valence": "fer mini-Xception (faces)",
+    "brightness": "brightness (luma)",
+    "colorfulness": "colourfulness (Hasler–Süsstrunk)",
+    "redness": "redness",
+    "entropy": "entropy",
+}
+#: The properties the studio morphs, in this order; every other property is an image factor (GANalyze §3.2).
+PROPERTY_GROUPS = {"memorability": "Memorability", "aesthetics": "Aesthetics", "valence": "Valence"}
+
+
+def group_by_property(
+    assessors: list[tuple[str, str, tuple[float, float], int]],
+) -> list[tuple[str, list[tuple[str, str, tuple[float, float], int]]]]:
+    """The live assessors under their property's heading: memorability, aesthetics, valence, image factors."""
+    groups: dict[str, list[tuple[str, str, tuple[float, float], int]]] = {}
+    for entry in assessors:
+        groups.setdefault(PROPERTY_GROUPS.get(entry[1], "Image factors"), []).append(entry)
+    order = [*PROPERTY_GROUPS.values(), "Image factors"]
+    return [(group, groups[group]) for group in order if group in groups]
+
+
 class PropertyStrip(QWidget):
     """Emits ``value_changed(kind, key, value, dragging)``; ``kind`` is "edit" for photo edits."""
 
@@ -44,21 +68,13 @@ class PropertyStrip(QWidget):
 
         scores = QGroupBox("Scores")
         form = QFormLayout(scores)
-        for name, prop, score_range, decimals in assessors:
-            label = QLabel("—")
-            label.setObjectName(f"score_{name}")
-            label.setMinimumWidth(64)
-            bar = QProgressBar()
-            bar.setRange(0, _BAR_STEPS)
-            bar.setTextVisible(False)
-            bar.setMaximumHeight(8)
-            column = QVBoxLayout()
-            column.setSpacing(1)
-            column.addWidget(label)
-            column.addWidget(bar)
-            form.addRow(name if prop == name else f"{name} · {prop}", column)
-            self.score_labels[name], self.score_bars[name] = label, bar
-            self._decimals[name], self._ranges[name] = decimals, score_range
+        for group, members in group_by_property(assessors):
+            heading = QLabel(group)
+            heading.setObjectName(f"scoreGroup_{group.split()[0].lower()}")
+            heading.setStyleSheet("font-weight: 600; padding-top: 4px;")
+            form.addRow(heading)
+            for name, prop, score_range, decimals in members:
+                self._add_score_row(form, name, prop, score_range, decimals)
 
         edits = QGroupBox("Photo edits")
         edit_form = QFormLayout(edits)
@@ -94,6 +110,27 @@ class PropertyStrip(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
+
+    def _add_score_row(
+        self, form: QFormLayout, name: str, prop: str, score_range: tuple[float, float], decimals: int
+    ) -> None:
+        label = QLabel("—")
+        label.setObjectName(f"score_{name}")
+        label.setMinimumWidth(64)
+        bar = QProgressBar()
+        bar.setRange(0, _BAR_STEPS)
+        bar.setTextVisible(False)
+        bar.setMaximumHeight(8)
+        column = QVBoxLayout()
+        column.setSpacing(1)
+        column.addWidget(label)
+        column.addWidget(bar)
+        model = MODEL_NAMES.get(name, name)
+        row = QLabel(model)
+        row.setToolTip(f"assessor {name!r} · {prop}")
+        form.addRow(row, column)
+        self.score_labels[name], self.score_bars[name] = label, bar
+        self._decimals[name], self._ranges[name] = decimals, score_range
 
     def _moved(self, key: str, value: float, slider: QLabeledDoubleSlider) -> None:
         self.value_changed.emit("edit", key, float(value), slider.isSliderDown())

@@ -27,7 +27,7 @@ from memstudio.core.directions.train import MIN_CITABLE_SAMPLES, evidence_warnin
 from memstudio.core.generators.edit_params import EDITOR_VERSION, PARAMETERS
 from memstudio.core.generators.photo import PhotoEditor
 from memstudio.core.session.directions import check_fit, direction_info
-from memstudio.devtools import photoset
+from memstudio.devtools import bundle_plan, photoset
 from memstudio.devtools.ship_directions import MEMORABILITY
 
 TIMEOUT = 60_000
@@ -44,6 +44,9 @@ def astronaut_editor(photos_dir: Path) -> PhotoEditor:
 
 def test_the_memorability_direction_ships_with_citable_held_out_evidence(shipped: Direction) -> None:
     assert MEMORABILITY in shipped_direction_paths()
+    # Package data: installed with the wheel and bundled with the standalone studio.
+    packaged = bundle_plan.package_data_files()
+    assert MEMORABILITY in packaged and MEMORABILITY.with_suffix(".safetensors") in packaged
     assert shipped.name == "Memorability" and shipped.property == "memorability" and shipped.space == "edit"
     assert shipped.assessor["name"] == "resmem" and shipped.method == "ganalyze"
     assert shipped.generator["name"] == "photo" and shipped.generator["editor_version"] == EDITOR_VERSION
@@ -89,11 +92,12 @@ def test_sliding_to_the_top_raises_resmem_on_the_astronaut(shipped: Direction, p
     editor = astronaut_editor(photos_dir)
     latent = editor.sample()
     scores = {}
-    for alpha in (0.0, shipped.alpha_range[1], 1.0):
+    # The slider's top is the trained range's end, α_max; far beyond it (α = 1, three times further) the
+    # tanh-bounded edits saturate and the score falls again, which the README says.
+    for alpha in (0.0, shipped.alpha_range[1]):
         with torch.no_grad():
             scores[alpha] = float(resmem.score(editor.render(apply_directions(latent, [(shipped, alpha)])))[0])
     assert scores[shipped.alpha_range[1]] > scores[0.0]
-    assert scores[1.0] > scores[0.0]
 
 
 def copy_with(tmp_path: Path, change) -> Path:

@@ -28,7 +28,7 @@ from memstudio.core.generators.edit_params import EDITOR_VERSION, PARAMETERS
 from memstudio.core.generators.photo import PhotoEditor
 from memstudio.core.session.directions import check_fit, direction_info
 from memstudio.devtools import bundle_plan, photoset
-from memstudio.devtools.ship_directions import MEMORABILITY
+from memstudio.devtools.ship_directions import MEMORABILITY, train_args
 
 TIMEOUT = 60_000
 
@@ -71,6 +71,19 @@ def test_the_memorability_direction_ships_with_citable_held_out_evidence(shipped
     assert list(loadings) == list(edit_loadings(shipped.vector))
     assert set(loadings) == {p.name for p in PARAMETERS}
     assert math.isclose(math.fsum(v * v for v in loadings.values()), 1.0, rel_tol=1e-9)
+
+
+def test_the_recorded_command_is_the_one_that_made_the_file(shipped: Direction) -> None:
+    args = train_args(Path("photos"))
+
+    def value(flag: str) -> str:
+        return args[args.index(flag) + 1]
+
+    assert shipped.settings["steps"] == int(value("--steps")) == shipped.metrics["steps"]
+    assert shipped.settings["batch_size"] == int(value("--batch-size"))
+    assert shipped.settings["seed"] == int(value("--seed")) == photoset.SEED
+    assert shipped.name == value("--name") and value("--assessor") == shipped.assessor["name"]
+    assert int(value("--heldout-photos")) == photoset.HELDOUT == shipped.evidence["num_samples"]
 
 
 def test_it_applies_to_the_astronaut(shipped: Direction, photos_dir: Path) -> None:

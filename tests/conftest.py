@@ -22,6 +22,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
     torch.set_num_threads(1)
 os.environ.setdefault("MEMSTUDIO_DEVICE", "cpu")
+# Windows start without the shipped directions, so each test's sliders are its own; the first-start test
+# (tests/test_shipped_directions.py) turns them on.
+os.environ.setdefault("MEMSTUDIO_SHIPPED_DIRECTIONS", "0")
 _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="memstudio-test-cache-"))
 os.environ["MEMSTUDIO_CACHE_DIR"] = str(_SESSION_CACHE)
 # The log goes beside the cache, never into the user's log folder.

@@ -72,6 +72,10 @@ class DirectionRow(QWidget):
             f"α range [{low:g}, {high:g}]",
             f"Evidence: {info['summary']}",
         ]
+        if info.get("make_up"):
+            lines.append(f"Edit parameters: {info['make_up']} (θ per parameter, normalised)")
+        if info.get("shipped"):
+            lines.append("Shipped with memstudio: trained on real photos, β measured on held-out ones")
         if info.get("cosines"):
             lines += [
                 f"cos with {name}: {c['before']:+.4f} before, {c['after']:+.4f} after"

@@ -214,6 +214,16 @@ def _report_evidence(evidence: dict[str, object]) -> None:
         f"{a:+g}: {m:.4f}" for a, m in zip(evidence["alphas"], evidence["mean_score"], strict=True)
     )
     print(f"mean score per α: {scores}")
+    loadings = evidence.get("edit_parameters")
+    if isinstance(loadings, dict):
+        from memstudio.core.directions.shipped import loadings_summary
+
+        print(f"edit parameters (θ normalised): {loadings_summary(loadings)}")
+    from memstudio.core.directions.train import evidence_warnings
+
+    # Train and eval alike: too few held-out samples or a CI through 0 is said where the number is printed.
+    for warning in evidence_warnings(evidence):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def train_settings(args: argparse.Namespace, photos: list[Path]) -> TrainDirectionSettings:
@@ -277,8 +287,6 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"held-out accuracy {direction.metrics['test_accuracy']:.3f}")
     if "beta" in direction.evidence:
         _report_evidence(direction.evidence)
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
     print(result.path)
     return 0
 

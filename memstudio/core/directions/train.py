@@ -257,6 +257,11 @@ def _train(
             evidence["seeds"]["split"] = split.seed
         warnings = evidence_warnings(evidence)
         evidence["warnings"] = warnings
+        if direction.space == "edit":
+            from memstudio.core.directions.shipped import edit_loadings
+
+            # The confound next to β: which edit parameters carry the direction (θ per parameter, normalised).
+            evidence["edit_parameters"] = edit_loadings(direction.vector)
         direction = attach_evidence(direction, evidence)
     path = settings.output_path
     path.parent.mkdir(parents=True, exist_ok=True)

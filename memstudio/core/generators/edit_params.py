@@ -55,3 +55,6 @@ PARAMETERS: tuple[EditParameter, ...] = (
     EditParameter("sharpness", "Sharpen / blur", -1.0, 1.0),
 )
 PARAMETER_INDEX = {p.name: i for i, p in enumerate(PARAMETERS)}
+#: Bumped whenever a parameter, its range or its rendering changes: a photo direction is a vector over exactly
+#: these parameters as rendered by this editor, so a direction trained on another version is refused.
+EDITOR_VERSION = 1

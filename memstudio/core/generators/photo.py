@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from memstudio.core.generators.base import Generator, Latent
-from memstudio.core.generators.edit_params import PARAMETER_INDEX, PARAMETERS, EditParameter
+from memstudio.core.generators.edit_params import EDITOR_VERSION, PARAMETER_INDEX, PARAMETERS, EditParameter
 
-__all__ = ["PARAMETERS", "PARAMETER_INDEX", "EditParameter", "PhotoEditor", "luma"]
+__all__ = ["EDITOR_VERSION", "PARAMETERS", "PARAMETER_INDEX", "EditParameter", "PhotoEditor", "luma"]
 
 
 # ITU-R BT.601 luma, the weights "brightness" means everywhere in memstudio.
@@ -55,6 +55,10 @@ class PhotoEditor(Generator):
     @property
     def num_params(self) -> int:
         return len(PARAMETERS)
+
+    def describe(self) -> dict[str, object]:
+        """The generator's identity plus the editor version its directions are tied to."""
+        return {**super().describe(), "editor_version": EDITOR_VERSION}
 
     def sample(self, seed: int = 0, truncation: float = 1.0, class_index: int | None = None) -> Latent:
         """The unedited photo: the zero edit vector, for every photo held."""

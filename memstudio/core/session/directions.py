@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from memstudio.core.directions.shipped import is_shipped
 from memstudio.core.directions.train import TrainDirectionSettings, train_direction
 from memstudio.core.errors import MemstudioError
 from memstudio.core.jobs import Progress
@@ -48,10 +49,12 @@ def check_fit(pipeline: Pipeline, direction: Direction, source: str) -> None:
     GAN directions need the generator they were trained on: same latent space, same shape, same checkpoint.
     """
     from memstudio.core.directions.base import DirectionError
+    from memstudio.core.directions.shipped import check_editor_version, is_shipped
     from memstudio.core.generators.edit_params import PARAMETERS
 
     name = direction.name
     if direction.space == "edit":
+        check_editor_version(direction, source, required=is_shipped(source))
         if tuple(direction.vector.shape) != (len(PARAMETERS),):
             raise DirectionError(
                 f"{source}: photo direction {name!r} has shape {tuple(direction.vector.shape)}, "
@@ -137,7 +140,20 @@ def direction_info(direction_id: str, direction: Direction, path: str | None) ->
         "layer_weights": layer_weights,
         "layer_plot": layer_plot_png(direction),
         "cosines": direction.metrics.get("conditional_cosines"),
+        "make_up": make_up(direction),
+        "shipped": path is not None and is_shipped(path),
     }
+
+
+def make_up(direction: Direction) -> str | None:
+    """A photo direction's confound line for the tooltip ("mostly: vignette −, exposure +"), else None."""
+    from memstudio.core.directions.shipped import edit_loadings, loadings_summary
+
+    if direction.space != "edit":
+        return None
+    stored = direction.evidence.get("edit_parameters")
+    loadings = stored if isinstance(stored, dict) else edit_loadings(direction.vector)
+    return loadings_summary({str(k): float(v) for k, v in loadings.items()})
 
 
 def open_direction_task(path: str, direction_id: str) -> Callable[[Pipeline], dict[str, Any]]:

@@ -11,6 +11,7 @@ are undo steps.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ from memstudio.ui.direction_sliders import DirectionSliders
 from memstudio.ui.layer_editor import LayerEditor
 
 PREFIX = "directions:"
+#: "0" starts the studio without the shipped directions (the test suite's default, so sliders start empty).
+SHIPPED_ENV = "MEMSTUDIO_SHIPPED_DIRECTIONS"
 
 
 def is_direction_path(path: Path) -> bool:
@@ -87,6 +90,8 @@ class DirectionsFeature(QObject):
         window.path_handlers.append(self.claim_paths)
         # Installed before the generators feature (name order): connect once the window has them all.
         QTimer.singleShot(0, self._connect_generators)
+        if os.environ.get(SHIPPED_ENV, "1") != "0":
+            QTimer.singleShot(0, self.open_shipped)
 
     def _connect_generators(self) -> None:
         generators = getattr(self.window, "features", {}).get("generators")
@@ -104,6 +109,15 @@ class DirectionsFeature(QObject):
         self.window.tools_menu.addAction(train)
 
     # ----- opening ----------------------------------------------------------------------------------------
+    def open_shipped(self) -> list[str]:
+        """Open the directions that ship with memstudio (the photo editor's Memorability slider); task ids.
+
+        They are opened like any file, read-only from the package, so a user's own directions sit beside them.
+        """
+        from memstudio.core.directions.shipped import shipped_direction_paths
+
+        return [self.open_direction(path) for path in shipped_direction_paths()]
+
     def choose_direction(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open direction", "", "Direction (*.json)")
         if path:

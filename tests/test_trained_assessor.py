@@ -121,7 +121,7 @@ def private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_train_store_load_by_name_score_and_differentiate(dataset: dict, private_store: Path, capsys) -> None:
     from memstudio.cli import main
-    from memstudio.cli.commands.models import rows
+    from memstudio.core.model_list import model_rows as rows
     from memstudio.core.assessors.registry import load_assessor
 
     report = dataset["folder"] / "oof.csv"

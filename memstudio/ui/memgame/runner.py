@@ -171,6 +171,7 @@ class MemoryGameWindow(QWidget):
     def _finish(self) -> None:
         self.state = "done"
         self._timer.stop()
+        self._feedback_timer.stop()  # the last trial's feedback frame must not outlive the game
         rows = [
             ResponseRow(
                 self.participant,
@@ -238,6 +239,8 @@ class MemoryGameWindow(QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         if self.state in ("instructions", "image", "blank", "between"):
             self.abort()
+        self._timer.stop()
+        self._feedback_timer.stop()
         super().closeEvent(event)
 
     def _show_feedback(self, is_repeat: bool) -> None:

@@ -121,8 +121,8 @@ def private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_train_store_load_by_name_score_and_differentiate(dataset: dict, private_store: Path, capsys) -> None:
     from memstudio.cli import main
-    from memstudio.core.model_list import model_rows as rows
     from memstudio.core.assessors.registry import load_assessor
+    from memstudio.core.model_list import model_rows as rows
 
     report = dataset["folder"] / "oof.csv"
     code = main(

@@ -21,7 +21,7 @@ def test_spec_parses_and_takes_its_lists_from_the_plan():
     tree = ast.parse((ROOT / "memstudio.spec").read_text())
     names = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     assert {"repo_datas", "licence_datas", "dlib_datas", "prepare_resmem", "torchvision_ops", "EXCLUDES",
-            "HIDDEN_IMPORTS"} <= names
+            "HIDDEN_IMPORTS", "MODULE_COLLECTION_MODE"} <= names
     calls = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
     assert {"Analysis", "PYZ", "EXE", "COLLECT"} <= calls  # a one-folder build (COLLECT), not one-file
 
@@ -54,6 +54,15 @@ def test_unused_modules_are_excluded():
     kept = ("torch", "torch.testing._internal", "torchvision", "PySide6.QtWidgets", "PySide6.QtGui", "PySide6.QtSvg",
             "facenet_pytorch")
     assert not any(name in bundle_plan.EXCLUDES for name in kept)
+
+
+def test_facenet_keeps_its_source_folder_on_disk():
+    import facenet_pytorch.models.mtcnn as mtcnn
+
+    # facenet-pytorch finds its weights through its models/ folder ("models/../data/pnet.pt").
+    source = Path(mtcnn.__file__).read_text()
+    assert "os.path.dirname(__file__), '../data/pnet.pt'" in source
+    assert bundle_plan.MODULE_COLLECTION_MODE["facenet_pytorch"] == "pyz+py"
 
 
 def test_torchvision_ops_library_is_bundled_beside_the_package():

@@ -76,6 +76,11 @@ HIDDEN_IMPORTS = [
     "matplotlib.backends.backend_svg",
 ]
 
+#: Packages that find their data relative to their own source folder: facenet-pytorch opens
+#: ``models/../data/pnet.pt``, so ``models/`` must exist on disk beside ``data/`` (PyInstaller keeps modules in
+#: its archive by default, which leaves no such folder).
+MODULE_COLLECTION_MODE = {"facenet_pytorch": "pyz+py"}
+
 #: Distributions whose licence files go into the bundle's LICENSES/ folder (what the default studio runs).
 LICENSED = [
     "torch",

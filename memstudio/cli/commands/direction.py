@@ -3,6 +3,9 @@
 Every subcommand drives the same core jobs the studio runs (under tqdm here) and reads/writes the same
 direction files (``NAME.json`` + ``NAME.safetensors``). A generator is a stored model name or a checkpoint;
 without ``--generator`` the direction edits photos (``--photos``, default: the built-in sample photos).
+
+``train --method ganalyze`` and ``sample`` also run under ``torchrun`` (see :mod:`memstudio.core.distributed`):
+GANalyze averages θ's gradients over the processes, ``sample`` shares the latents out by index; rank 0 writes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
 
     from memstudio.core.assessors.base import Assessor
     from memstudio.core.directions.base import Direction
+    from memstudio.core.distributed import DistContext
     from memstudio.core.generators.base import Generator
 
 
@@ -44,7 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=0)
     ganalyze = train.add_argument_group("GANalyze (paper 000)")
     ganalyze.add_argument("--steps", type=int, default=1000)
-    ganalyze.add_argument("--batch-size", type=int, default=8)
+    ganalyze.add_argument(
+        "--batch-size", type=int, default=8, help="samples per step and process (global batch: × processes)"
+    )
     ganalyze.add_argument("--micro-batch", type=int, help="split batches into chunks (less memory)")
     ganalyze.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
     ganalyze.add_argument("--alpha-max", type=float, help="α ~ U(-a, a); default from the assessor's spread")
@@ -58,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     hyper = train.add_argument_group("hyperplane (paper 001 §2.4)")
     hyper.add_argument("--num-samples", type=int, default=2000)
+    hyper.add_argument("--samples", help="fit from this file of scored latents (`memstudio direction sample`)")
     hyper.add_argument("--split", choices=("mean", "median", "fraction"), default="mean")
     hyper.add_argument(
         "--fraction", type=float, default=0.02, help="top/bottom fraction for --split fraction"
@@ -73,6 +80,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("-o", "--output", required=True, help="direction file to write (.json)")
     train.set_defaults(func=run_train)
+
+    sample = sub.add_parser(
+        "sample", help="render and score N latents into one file, for a hyperplane (runs under torchrun)"
+    )
+    sample.add_argument("--generator", required=True, help="stored model name, or a checkpoint file / folder")
+    sample.add_argument("--assessor", default="resmem", help="assessor name (default resmem)")
+    sample.add_argument("--space", help="latent space to store: z, w or w+ (default: w where there is one)")
+    sample.add_argument("--num-samples", type=int, default=2000)
+    sample.add_argument("--seed", type=int, default=0, help="sample i's z is drawn from (seed, i)")
+    sample.add_argument(
+        "--z-bound", type=float, help="truncate z to [-b, b] (default: untruncated, as InterFaceGAN)"
+    )
+    sample.add_argument("--class", dest="class_index", type=int, help="class of a conditional generator")
+    sample.add_argument("--device", help="torch device (default: CUDA if present, else CPU)")
+    sample.add_argument("--batch", type=int, default=16, help="samples per forward pass (per process)")
+    sample.add_argument("--quiet", action="store_true", help="no progress bar")
+    sample.add_argument("-o", "--output", required=True, help="samples file to write (.safetensors)")
+    sample.set_defaults(func=run_sample)
 
     evaluate = sub.add_parser("eval", help="measure a direction's evidence on held-out samples")
     evaluate.add_argument("direction", help="direction file (.json)")
@@ -192,10 +217,22 @@ def _photo_editor(paths: list[Path], size: int, device: torch.device) -> Generat
     return editor
 
 
-def _run(job: object, description: str, args: argparse.Namespace) -> object:
+def _run(job: object, description: str, args: argparse.Namespace, main: bool = True) -> object:
     from memstudio.core.jobs import run_with_tqdm
 
-    return run_with_tqdm(job, description, disable=getattr(args, "quiet", False))
+    return run_with_tqdm(job, description, disable=getattr(args, "quiet", False) or not main)
+
+
+def _check_same_models(ctx: DistContext, generator: Generator, assessor: Assessor) -> None:
+    from memstudio.core import distributed
+
+    distributed.check_same_models(
+        ctx,
+        {
+            f"generator {generator.name}": getattr(generator, "checkpoint_hash", None),
+            f"assessor {assessor.name}": assessor.checkpoint_hash,
+        },
+    )
 
 
 def _alphas(args: argparse.Namespace) -> list[float] | None:
@@ -229,11 +266,21 @@ def _report_evidence(evidence: dict[str, object]) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from memstudio.core import distributed
+
+    with distributed.session(_device(args)) as ctx:
+        return _train(args, ctx)
+
+
+def _train(args: argparse.Namespace, ctx: DistContext) -> int:
+    """GANalyze trains on every rank (rank 0 writes); a hyperplane is fitted by rank 0 alone."""
     from memstudio.core.directions.evidence import attach_evidence, evaluate_direction
     from memstudio.core.directions.ganalyze import GanalyzeSettings, train_ganalyze
     from memstudio.core.directions.hyperplane import HyperplaneSettings, fit_hyperplane
 
-    device = _device(args)
+    if args.method != "ganalyze" and not ctx.is_main:
+        return 0
+    device = ctx.device
     output = Path(args.output).with_suffix(".json")
     assessor = _load_assessor(args.assessor, device)
     heldout_generator = None
@@ -246,13 +293,16 @@ def run_train(args: argparse.Namespace) -> int:
         generator = _photo_editor(train_paths, args.photo_size, device)
         if heldout_paths:
             heldout_generator = _photo_editor(heldout_paths, args.photo_size, device)
-        print(f"photos: {len(train_paths)} for training, {len(heldout_paths)} held out", file=sys.stderr)
+        if ctx.is_main:
+            print(f"photos: {len(train_paths)} for training, {len(heldout_paths)} held out", file=sys.stderr)
+    if args.method == "ganalyze":
+        _check_same_models(ctx, generator, assessor)
 
     if args.method == "ganalyze":
         settings = GanalyzeSettings(
             space=args.space,
             steps=args.steps,
-            batch_size=args.batch_size,
+            batch_size=args.batch_size * ctx.world_size,
             micro_batch=args.micro_batch,
             lr=args.lr,
             alpha_max=args.alpha_max,
@@ -263,10 +313,11 @@ def run_train(args: argparse.Namespace) -> int:
             checkpoint_every=args.checkpoint_every,
         )
         checkpoint = Path(args.checkpoint) if args.checkpoint else output.with_suffix(".ckpt.pt")
-        if checkpoint.exists():
+        if checkpoint.exists() and ctx.is_main:
             print(f"resuming from {checkpoint}", file=sys.stderr)
-        job = train_ganalyze(generator, assessor, settings, checkpoint=checkpoint, name=args.name)
+        job = train_ganalyze(generator, assessor, settings, checkpoint=checkpoint, name=args.name, ctx=ctx)
     else:
+        samples = _read_samples(args, generator) if args.samples else None
         settings = HyperplaneSettings(
             space=args.space,
             num_samples=args.num_samples,
@@ -278,8 +329,14 @@ def run_train(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
         checkpoint = None
-        job = fit_hyperplane(generator, assessor, settings, name=args.name)
-    direction = _run(job, f"training {args.method}", args)
+        if samples is not None:
+            settings.space = samples.space
+            settings.seed = samples.seed
+        pair = (samples.latents, samples.scores) if samples is not None else None
+        job = fit_hyperplane(generator, assessor, settings, name=args.name, samples=pair)
+    direction = _run(job, f"training {args.method}", args, ctx.is_main)
+    if not ctx.is_main:
+        return 0
     if "test_accuracy" in direction.metrics:
         print(f"held-out accuracy {direction.metrics['test_accuracy']:.3f}")
 
@@ -297,6 +354,48 @@ def run_train(args: argparse.Namespace) -> int:
     if checkpoint is not None and checkpoint.exists() and not args.keep_checkpoint:
         checkpoint.unlink()
     print(path)
+    return 0
+
+
+def _read_samples(args: argparse.Namespace, generator: Generator) -> object:
+    """The samples file, checked against the generator and ``--space`` it is fitted for."""
+    from memstudio.core.directions.samples import Samples
+
+    samples = Samples.load(args.samples)
+    if args.space and args.space != samples.space:
+        raise MemstudioError(f"{args.samples}: its latents are in {samples.space!r}, not --space {args.space!r}")
+    theirs = samples.generator.get("checkpoint_sha256")
+    ours = getattr(generator, "checkpoint_hash", None)
+    if theirs and ours and theirs != ours:
+        raise MemstudioError(
+            f"{args.samples}: sampled from another generator (SHA-256 {theirs}, --generator has {ours})"
+        )
+    return samples
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from memstudio.core import distributed
+    from memstudio.core.directions.hyperplane import default_space
+    from memstudio.core.directions.samples import sample_scores
+
+    with distributed.session(_device(args)) as ctx:
+        generator = _open_generator(args, ctx.device)
+        assessor = _load_assessor(args.assessor, ctx.device)
+        _check_same_models(ctx, generator, assessor)
+        job = sample_scores(
+            generator,
+            assessor,
+            args.space or default_space(generator),
+            args.num_samples,
+            seed=args.seed,
+            batch_size=args.batch,
+            z_bound=args.z_bound,
+            class_index=args.class_index,
+            ctx=ctx,
+        )
+        samples = _run(job, "sampling", args, ctx.is_main)
+        if ctx.is_main:
+            print(samples.save(Path(args.output).with_suffix(".safetensors")))
     return 0
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from memstudio.core.assessors.base import Assessor
     from memstudio.core.directions.base import Direction
+    from memstudio.core.directions.samples import Samples
     from memstudio.core.distributed import DistContext
     from memstudio.core.generators.base import Generator
 
@@ -357,7 +358,7 @@ def _train(args: argparse.Namespace, ctx: DistContext) -> int:
     return 0
 
 
-def _read_samples(args: argparse.Namespace, generator: Generator) -> object:
+def _read_samples(args: argparse.Namespace, generator: Generator) -> Samples:
     """The samples file, checked against the generator and ``--space`` it is fitted for."""
     from memstudio.core.directions.samples import Samples
 

@@ -271,3 +271,22 @@ def test_ranks_with_other_model_files_are_refused(tmp_path: Path) -> None:
     for rank in (0, 1):
         assert f"REFUSED rank {rank}: generator g: rank 1 loaded other weights than rank 0" in run.stdout
     assert "bbbb vs aaaa" in run.stdout
+
+
+def test_heatmaps_of_a_folder_on_two_processes_equal_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _noise_images(tmp_path / "photos", 5, 40)
+    (tmp_path / "photos" / "img03-bad.png").write_text("not a picture")
+    args = ["heatmap", "photos", "--assessor", "brightness", "--method", "regions", "--format", "npy"]
+    two = _torchrun([*args, "-o", "two"], tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main([*args, "-o", "one"]) == 2  # the bad file
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert names == [f"img0{i}.npy" for i in range(5)]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == names, two.stderr
+    for name in names:
+        np.testing.assert_array_equal(np.load(tmp_path / "two" / name), np.load(tmp_path / "one" / name))
+    assert two.stderr.count("img03-bad.png") == 1 and "rank 1: photos/img03-bad.png" in two.stderr
+    # Started again, only what is missing is computed.
+    (tmp_path / "one" / "img01.npy").unlink()
+    assert main([*args, "-o", "one"]) == 2
+    assert (tmp_path / "one" / "img01.npy").exists()

@@ -161,7 +161,7 @@ def _rank_pid(parent: int, rank: int) -> int | None:
 def test_a_rank_that_dies_stops_the_others_and_the_run_resumes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _noise_images(tmp_path / "many", 60, 300)
+    _noise_images(tmp_path / "many", 60, 200)
     args = ["score", "-a", "entropy", "--batch-size", "1", "many"]
     monkeypatch.chdir(tmp_path)
     assert main([*args, "-o", "full.jsonl"]) == 0
@@ -177,7 +177,8 @@ def test_a_rank_that_dies_stops_the_others_and_the_run_resumes(
     os.kill(victim, signal.SIGKILL)
     _, err = process.communicate(timeout=120)
     assert process.returncode != 0
-    assert "memstudio: error: rank 0: lost the other ranks" in err and "rank 1 did not reach" in err, err
+    # Rank 0 sees the lost connection (or torchrun's SIGTERM first) and names the rank that never arrived.
+    assert "memstudio: error: rank 0: " in err and "rank 1 is gone" in err, err
     kept = out.read_text().splitlines(keepends=True)
     assert 4 <= len(kept) < len(full)
     assert kept == full[: len(kept)]  # whole lines only, a prefix of the input order
@@ -290,3 +291,53 @@ def test_heatmaps_of_a_folder_on_two_processes_equal_one(tmp_path: Path, monkeyp
     (tmp_path / "one" / "img01.npy").unlink()
     assert main([*args, "-o", "one"]) == 2
     assert (tmp_path / "one" / "img01.npy").exists()
+
+
+def _vms_data(folder: Path) -> Path:
+    (folder / "images").mkdir(parents=True)
+    (folder / "maps").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(9):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / "images" / f"{i}.png")
+        np.save(folder / "maps" / f"{i}.npy", rng.random((32, 32)).astype(np.float32))
+    return folder
+
+
+def _assert_same_weights(a: Path, b: Path) -> None:
+    from memstudio.core.maps.vms_checkpoint import read_checkpoint
+
+    config_a, meta_a, tensors_a = read_checkpoint(a)
+    config_b, meta_b, tensors_b = read_checkpoint(b)
+    assert config_a == config_b and meta_a["epoch"] == meta_b["epoch"] and set(tensors_a) == set(tensors_b)
+    for key, value in tensors_a.items():
+        # Partial gradients of 2 ranks summed: another float32 order than one process (≈1e-7 relative).
+        scale = float(value.float().abs().max()) + 1e-12
+        torch.testing.assert_close(tensors_b[key].float(), value.float(), rtol=0, atol=1e-5 * scale, msg=key)
+    for ha, hb in zip(meta_a["history"], meta_b["history"], strict=True):
+        assert hb == pytest.approx(ha, rel=1e-5)
+
+
+def test_vms_train_on_two_ranks_equals_one_with_the_global_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _vms_data(tmp_path / "data")
+    layout = ["--encoder", "3,8,16", "--disc-channels", "4,8,16", "--image-size", "32", "--norm", "instance"]
+    two = _torchrun(["vms", "train", "data", "-o", "two", "--epochs", "2", "--batch-size", "2", *layout], tmp_path)
+    assert two.returncode == 0, two.stderr
+    monkeypatch.chdir(tmp_path)
+    assert main(["vms", "train", "data", "-o", "one", "--epochs", "2", "--batch-size", "4", *layout, "--quiet"]) == 0
+    _assert_same_weights(tmp_path / "one", tmp_path / "two")
+    # The 2-rank checkpoint resumes in one process (the global batch is in its config).
+    for name in ("one", "two"):
+        assert main(["vms", "train", "data", "-o", name, "--epochs", "3", "--resume", "--quiet"]) == 0
+    _assert_same_weights(tmp_path / "one", tmp_path / "two")
+
+
+def test_vms_batch_norm_on_several_cpu_processes_is_refused(tmp_path: Path) -> None:
+    from memstudio.core.errors import MemstudioError
+    from memstudio.core.maps.vms import VMSConfig
+    from memstudio.core.maps.vms_train import train_job
+
+    job = train_job(tmp_path, tmp_path / "out", VMSConfig(), ctx=DistContext(rank=0, world_size=2))
+    with pytest.raises(MemstudioError, match="SyncBatchNorm needs GPUs"):
+        next(job)

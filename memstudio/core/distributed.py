@@ -19,6 +19,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -37,6 +38,10 @@ TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 #: Seconds a collective waits for a slow rank before giving up (``MEMSTUDIO_DIST_TIMEOUT`` overrides it).
 DEFAULT_TIMEOUT_S = 1800
 _PROGRESS_KEY = "memstudio/reached/{rank}"
+_ALIVE_KEY = "memstudio/alive/{rank}"
+#: Seconds the survivors of a lost rank wait for each other's answer before naming who is missing.
+ROLL_CALL_S = 1.0
+_stopping = False
 
 
 class RankLostError(MemstudioError):
@@ -140,7 +145,10 @@ def _stop_on_sigterm(ctx: DistContext) -> Callable[[], None]:
         return lambda: None
 
     def handler(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+        global _stopping
+        if _stopping:
+            return  # already stopping with an explained error; let it finish
+        _stopping = True
         raise RankLostError(f"rank {ctx.rank}: stopped by torchrun because another rank failed{_laggards(ctx)}")
 
     try:
@@ -167,25 +175,37 @@ def _mark(ctx: DistContext) -> None:
 
 
 def _laggards(ctx: DistContext) -> str:
-    """``": rank 1 never reached step 7"`` from the store, or nothing when the store cannot tell."""
+    """``" (rank 1 is gone: …)"`` from the store, or nothing when the store cannot tell.
+
+    The survivors of a lost rank all come here and answer a roll call in the store (which torchrun's agent
+    hosts, so it outlives the workers); a rank that stays silent, or never reached this collective, is
+    the one that failed, died or hangs.
+    """
     store = _store()
     if store is None:
         return ""
-    behind = []
+    with contextlib.suppress(RuntimeError):
+        store.set(_ALIVE_KEY.format(rank=ctx.rank), "1")
+    deadline = time.monotonic() + ROLL_CALL_S
+    missing = []
     for rank in range(ctx.world_size):
         if rank == ctx.rank:
             continue
+        reached = -1
+        with contextlib.suppress(RuntimeError, ValueError):
+            if store.check([_PROGRESS_KEY.format(rank=rank)]):
+                reached = int(store.get(_PROGRESS_KEY.format(rank=rank)))
         try:
-            store.wait([_PROGRESS_KEY.format(rank=rank)], timedelta(seconds=1))
-            reached = int(store.get(_PROGRESS_KEY.format(rank=rank)))
-        except (RuntimeError, ValueError):
-            reached = -1
-        if reached < ctx._step:
-            behind.append(rank)
-    if not behind:
+            store.wait([_ALIVE_KEY.format(rank=rank)], timedelta(seconds=max(0.05, deadline - time.monotonic())))
+            answered = True
+        except RuntimeError:
+            answered = False
+        if reached < ctx._step or not answered:
+            missing.append(rank)
+    if not missing:
         return ""
-    names = ", ".join(str(r) for r in behind)
-    return f" (rank {names} did not reach collective step {ctx._step}: it failed, died or hangs)"
+    names = ", ".join(str(r) for r in missing)
+    return f" (rank {names} is gone: it failed, died or hangs; this rank was at collective step {ctx._step})"
 
 
 @contextlib.contextmanager
@@ -198,6 +218,8 @@ def collective(ctx: DistContext, what: str) -> Iterator[None]:
     except RankLostError:
         raise
     except (RuntimeError, dist.DistError) as exc:
+        global _stopping
+        _stopping = True  # torchrun's SIGTERM, arriving now, must not replace this explanation
         raise RankLostError(
             f"rank {ctx.rank}: lost the other ranks during {what}{_laggards(ctx)}; nothing half-written is "
             f"kept, and the same command started again resumes ({type(exc).__name__}: {exc})"
@@ -284,6 +306,25 @@ def all_reduce_sum_(tensor: torch.Tensor, ctx: DistContext, what: str = "adding 
     return tensor
 
 
+def all_reduce_gradients_(parameters: Sequence[torch.nn.Parameter], ctx: DistContext) -> None:
+    """Sum the parameters' gradients over the ranks in one flat all-reduce (a missing gradient counts as 0).
+
+    Each rank's loss must already carry its share of the global batch (local mean × local / global count):
+    the sum is then the gradient of the global batch's mean, as DistributedDataParallel averages.
+    """
+    if not ctx.is_distributed:
+        return
+    for p in parameters:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    flat = torch.cat([p.grad.reshape(-1) for p in parameters])
+    all_reduce_sum_(flat, ctx)
+    offset = 0
+    for p in parameters:
+        p.grad.copy_(flat[offset : offset + p.numel()].view_as(p))
+        offset += p.numel()
+
+
 def check_same_models(ctx: DistContext, hashes: Mapping[str, str | None]) -> None:
     """Refuse to start when the ranks loaded different model files (a stale copy on one node, say)."""
     if not ctx.is_distributed:
@@ -302,4 +343,3 @@ def check_same_models(ctx: DistContext, hashes: Mapping[str, str | None]) -> Non
 def report(ctx: DistContext, message: str) -> None:
     """A message on stderr from whichever rank met it, with the rank named in a distributed run."""
     print(f"memstudio: {ctx.label()}{message}", file=sys.stderr, flush=True)
-

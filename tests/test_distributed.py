@@ -89,11 +89,20 @@ def _noise_images(folder: Path, count: int, side: int, seed: int = 0) -> list[Pa
 @pytest.fixture(scope="module")
 def rosinality_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     g = tiny_generator()
+    with torch.no_grad():
+        # rosinality's mapping layers scale their weights by lr_mlp = 0.01 when they run; randn weights would
+        # make w (and every image) almost the same for all z, so these are stored 100× larger, as trained
+        # weights are, and the brightness of the images varies with z (std ≈ 0.16).
+        for name, p in g.named_parameters():
+            if name.startswith("mapping.") and p.ndim > 1:
+                p.mul_(100.0)
     path = tmp_path_factory.mktemp("gen") / "tiny-ros.pt"
-    torch.save(
-        {"g_ema": nvidia_to_rosinality(g), "latent_avg": g.w_avg.clone(), "args": argparse.Namespace(size=16, n_mlp=3)},
-        path,
-    )
+    state = {
+        "g_ema": nvidia_to_rosinality(g),
+        "latent_avg": g.w_avg.clone(),
+        "args": argparse.Namespace(size=16, n_mlp=3),
+    }
+    torch.save(state, path)
     return path
 
 
@@ -200,6 +209,7 @@ def test_sample_on_two_processes_equals_one_and_a_hyperplane_fits_from_it(
     assert torch.equal(a.latents, b.latents)  # sample i's z from (seed, i), whoever draws it
     assert torch.equal(a.scores, b.scores)  # the same batches as one process: the same floats
     assert a.generator["checkpoint_sha256"] == b.generator["checkpoint_sha256"]
+    assert float(a.scores.std()) > 0.05  # images that differ: the hyperplane below has something to find
 
     fitted = []
     for name in ("one", "two"):
@@ -210,6 +220,7 @@ def test_sample_on_two_processes_equals_one_and_a_hyperplane_fits_from_it(
         fitted.append(Direction.load(out))
     assert fitted[0].space == "w" and fitted[0].settings["num_samples"] == 30
     assert fitted[0].metrics["num_train"] + fitted[0].metrics["num_test"] == 30
+    assert fitted[0].metrics["train_accuracy"] >= 0.8
     assert torch.equal(fitted[0].vector, fitted[1].vector)
 
 
@@ -227,8 +238,8 @@ def test_ganalyze_two_ranks_equal_one_with_the_global_batch_and_resume_elsewhere
     assert main([*base, "--steps", "3", "--batch-size", "4", "-o", "one3.json"]) == 0
     two_ranks, one_rank = Direction.load(tmp_path / "two.json"), Direction.load(tmp_path / "one3.json")
     assert two_ranks.settings["batch_size"] == one_rank.settings["batch_size"] == 4
-    # Float32 sums in another order (two partial gradients added, not one): equal to ~1e-7 relative.
-    torch.testing.assert_close(two_ranks.vector, one_rank.vector, rtol=1e-5, atol=1e-8)
+    # Float32 sums in another order (two partial gradients added, not one): ~1e-7 relative per step.
+    assert _relative_gap(two_ranks.vector, one_rank.vector) < 1e-5
     assert two_ranks.metrics["final_loss"] == pytest.approx(one_rank.metrics["final_loss"], rel=1e-5)
     assert two_ranks.metrics["theta_norm"] > 0.05  # θ moved well away from its 1e-3 start: a real comparison
 
@@ -236,13 +247,15 @@ def test_ganalyze_two_ranks_equal_one_with_the_global_batch_and_resume_elsewhere
     resumed = main([*base, "--steps", "6", "--batch-size", "4", "--checkpoint", str(checkpoint), "-o", "res.json"])
     assert resumed == 0
     assert main([*base, "--steps", "6", "--batch-size", "4", "-o", "one6.json"]) == 0
-    torch.testing.assert_close(
-        Direction.load(tmp_path / "res.json").vector,
-        Direction.load(tmp_path / "one6.json").vector,
-        rtol=1e-5,
-        atol=1e-8,
-    )
+    # Adam's steps amplify the 1e-8 gaps of the first steps near θ's sign changes: up to ~1e-6 elementwise.
+    resumed_vector = Direction.load(tmp_path / "res.json").vector
+    assert _relative_gap(resumed_vector, Direction.load(tmp_path / "one6.json").vector) < 1e-5
     assert not checkpoint.exists()  # consumed by the successful resumed run
+
+
+def _relative_gap(a: torch.Tensor, b: torch.Tensor) -> float:
+    """‖a − b‖ / ‖b‖: the size of a float-order difference relative to θ itself."""
+    return float((a - b).norm() / b.norm())
 
 
 HASH_CHECK = """
@@ -252,9 +265,9 @@ from memstudio.core.errors import MemstudioError
 
 with distributed.session(torch.device("cpu")) as ctx:
     assert ctx.world_size == 2 and ctx.backend == "gloo" and str(ctx.device) == "cpu"
-    print("GATHERED", distributed.gather_in_order([ctx.rank * 10, ctx.rank * 10 + 1], ctx), flush=True)
+    print(f"GATHERED {distributed.gather_in_order([ctx.rank * 10, ctx.rank * 10 + 1], ctx)}", flush=True)
     total = distributed.all_reduce_sum_(torch.tensor([ctx.rank + 1.0]), ctx)
-    print("SUM", float(total), flush=True)
+    print(f"SUM {float(total)}", flush=True)
     distributed.check_same_models(ctx, {"generator g": "same"})
     try:
         distributed.check_same_models(ctx, {"generator g": "aaaa" if ctx.rank == 0 else "bbbb"})

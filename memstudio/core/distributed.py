@@ -9,8 +9,9 @@ identity, so a command behaves exactly as before.
 The helpers cut work into *rounds* of ``world_size × per_rank`` consecutive items, rank r taking the r-th
 block of each round: gathering a round in rank order is the input order, so rank 0 can write results as they
 arrive and an interrupted output is always a prefix of the input, which is what makes a run resumable. A
-rank that fails or dies makes the others stop with a :class:`RankLostError` naming it (each rank records the
-round it reached in the rendezvous store, which outlives the workers).
+rank that fails or dies makes the others stop with a :class:`RankLostError` naming it: each rank records the
+collective it reached in the rendezvous store (hosted by torchrun's agent, so it outlives the workers), and
+the survivors answer a roll call there.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ def init(device: torch.device | None = None) -> DistContext:
         torch.cuda.set_device(target)
     if not dist.is_initialized():
         dist.init_process_group(backend, timeout=_timeout())
+    global _stopping
+    _stopping = False
     return DistContext(rank, world, local, target, backend)
 
 

@@ -121,10 +121,12 @@ def sample_scores(
     z_bound: float | None = None,
     class_index: int | None = None,
     ctx: distributed.DistContext | None = None,
-) -> Job[Samples]:
+) -> Job[Samples | None]:
     """Render and score ``num_samples`` latents; under torch.distributed each rank does its rounds' batches
-    and every rank returns all samples, in index order."""
+    and rank 0 returns all samples, in index order (the other ranks None: they need not hold them all)."""
     ctx = ctx or distributed.DistContext()
+    if num_samples < 1:
+        raise DirectionError("no samples to draw: give --num-samples of 1 or more")
     if space not in generator.spaces:
         raise DirectionError(
             f"generator {generator.name!r} has no latent space {space!r} (it has {', '.join(generator.spaces)})"
@@ -145,12 +147,13 @@ def sample_scores(
                 score = assessor.score(generator.render(latent)).float().cpu()
             part.append((latent.values.detach().float().cpu(), score))
         for values, score in distributed.gather_in_order(part, ctx, "gathering samples"):
-            latents.append(values)
-            scores.append(score)
+            if ctx.is_main:
+                latents.append(values)
+                scores.append(score)
             done += values.shape[0]
         yield Progress(done / max(num_samples, 1), f"scored {done}/{num_samples} samples")
-    if not latents:
-        raise DirectionError("no samples to draw: give --num-samples of 1 or more")
+    if not ctx.is_main:
+        return None
     return Samples(
         latents=torch.cat(latents),
         scores=torch.cat(scores),

@@ -298,8 +298,6 @@ def _train(args: argparse.Namespace, ctx: DistContext) -> int:
             print(f"photos: {len(train_paths)} for training, {len(heldout_paths)} held out", file=sys.stderr)
     if args.method == "ganalyze":
         _check_same_models(ctx, generator, assessor)
-
-    if args.method == "ganalyze":
         settings = GanalyzeSettings(
             space=args.space,
             steps=args.steps,

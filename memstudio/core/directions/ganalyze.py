@@ -350,7 +350,10 @@ def _read_checkpoint(path: str | Path | None, theta_shape: tuple[int, ...], key:
     except Exception as exc:  # torch raises many types for a corrupted or foreign file
         raise CheckpointError(f"{path}: not a readable GANalyze checkpoint ({exc})") from exc
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path}: not a GANalyze checkpoint of version {CHECKPOINT_VERSION}")
+        raise CheckpointError(
+            f"{path}: not a GANalyze checkpoint of version {CHECKPOINT_VERSION} (version 1 files, from before "
+            "the per-step random streams, cannot be continued: delete it to start afresh)"
+        )
     if tuple(state["theta"].shape) != theta_shape:
         raise CheckpointError(
             f"{path}: checkpoint θ has shape {tuple(state['theta'].shape)}, this training needs {theta_shape}"

@@ -17,6 +17,7 @@ ORDER = [
     "bench_heatmap.py",
     "bench_figures.py",
     "bench_memgame.py",
+    "bench_distributed.py",
     "eval_directions.py",
     "eval_inversion.py",
 ]

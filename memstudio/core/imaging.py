@@ -153,3 +153,29 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
     for p in map(Path, paths):
         out.extend(list_images(p) if p.is_dir() else [p])
     return out
+
+
+def read_path_list(list_file: str | Path) -> list[Path]:
+    """The images a list names: a ``.csv`` with a ``path`` column (else its first column), or a text file
+    with one path per line (blank lines and ``#`` comments skipped).
+
+    Relative paths are taken from the list's own folder, so a dataset's list works from anywhere.
+    """
+    import csv
+
+    list_file = Path(list_file)
+    try:
+        text = list_file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImageLoadError(f"{list_file}: cannot read the list of images: {exc}") from exc
+    if list_file.suffix.lower() == ".csv":
+        rows = list(csv.reader(text.splitlines()))
+        if not rows:
+            raise ImageLoadError(f"{list_file}: the CSV is empty")
+        header = [cell.strip().lower() for cell in rows[0]]
+        column = header.index("path") if "path" in header else 0
+        names = [row[column].strip() for row in rows[1:] if len(row) > column and row[column].strip()]
+    else:
+        names = [line.strip() for line in text.splitlines()]
+        names = [name for name in names if name and not name.startswith("#")]
+    return [p if p.is_absolute() else list_file.parent / p for p in map(Path, names)]

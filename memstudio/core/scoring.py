@@ -21,6 +21,7 @@ import torch
 
 from memstudio.core.assessors.base import Assessor
 from memstudio.core.atomic import write_text_atomic
+from memstudio.core.distributed import DistContext, gather_in_order, rounds
 from memstudio.core.errors import ImageLoadError, JobCancelled
 from memstudio.core.imaging import load_image
 from memstudio.core.jobs import Job, Progress
@@ -78,6 +79,27 @@ def score_paths(
     """Yield one result per path, in order; unreadable files become :class:`ScoreFailure`."""
     for batch in _decoded_batches(paths, batch_size, functools.partial(_decode, assessors=assessors)):
         yield from _score_batch(batch, assessors, device)
+
+
+def score_paths_sharded(
+    paths: Sequence[Path],
+    assessors: dict[str, Assessor],
+    ctx: DistContext,
+    batch_size: int = 4,
+) -> Iterator[tuple[ImageScores | ScoreFailure, int]]:
+    """Every path's result with the rank that scored it, in input order, on every rank.
+
+    Each round of ``world_size × batch_size`` paths gives rank r its r-th batch; the round's results are
+    gathered in rank order, which is the input order. In one process this is :func:`score_paths`.
+    """
+    if not ctx.is_distributed:
+        for result in score_paths(paths, assessors, batch_size, ctx.device):
+            yield result, 0
+        return
+    for mine in rounds(len(paths), batch_size, ctx):
+        part = [paths[i] for i in mine]
+        local = [(result, ctx.rank) for result in score_paths(part, assessors, batch_size, ctx.device)]
+        yield from gather_in_order(local, ctx, "gathering scores")
 
 
 def _decoded_batches(

@@ -3,6 +3,9 @@
 Every subcommand drives the same core jobs the studio runs (under tqdm here) and reads/writes the same
 direction files (``NAME.json`` + ``NAME.safetensors``). A generator is a stored model name or a checkpoint;
 without ``--generator`` the direction edits photos (``--photos``, default: the built-in sample photos).
+
+``train --method ganalyze`` and ``sample`` also run under ``torchrun`` (see :mod:`memstudio.core.distributed`):
+GANalyze averages θ's gradients over the processes, ``sample`` shares the latents out by index; rank 0 writes.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ if TYPE_CHECKING:
 
     from memstudio.core.assessors.base import Assessor
     from memstudio.core.directions.base import Direction
+    from memstudio.core.directions.samples import Samples
     from memstudio.core.directions.train import TrainDirectionSettings
+    from memstudio.core.distributed import DistContext
     from memstudio.core.generators.base import Generator
 
 
@@ -45,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=0)
     ganalyze = train.add_argument_group("GANalyze (paper 000)")
     ganalyze.add_argument("--steps", type=int, default=1000)
-    ganalyze.add_argument("--batch-size", type=int, default=8)
+    ganalyze.add_argument(
+        "--batch-size", type=int, default=8, help="samples per step and process (global batch: × processes)"
+    )
     ganalyze.add_argument("--micro-batch", type=int, help="split batches into chunks (less memory)")
     ganalyze.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
     ganalyze.add_argument("--alpha-max", type=float, help="α ~ U(-a, a); default from the assessor's spread")
@@ -59,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     hyper = train.add_argument_group("hyperplane (paper 001 §2.4)")
     hyper.add_argument("--num-samples", type=int, default=2000)
+    hyper.add_argument("--samples", help="fit from this file of scored latents (`memstudio direction sample`)")
     hyper.add_argument("--split", choices=("mean", "median", "fraction"), default="mean")
     hyper.add_argument(
         "--fraction", type=float, default=0.02, help="top/bottom fraction for --split fraction"
@@ -74,6 +82,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("-o", "--output", required=True, help="direction file to write (.json)")
     train.set_defaults(func=run_train)
+
+    sample = sub.add_parser(
+        "sample", help="render and score N latents into one file, for a hyperplane (runs under torchrun)"
+    )
+    sample.add_argument("--generator", required=True, help="stored model name, or a checkpoint file / folder")
+    sample.add_argument("--assessor", default="resmem", help="assessor name (default resmem)")
+    sample.add_argument("--space", help="latent space to store: z, w or w+ (default: w where there is one)")
+    sample.add_argument("--num-samples", type=int, default=2000)
+    sample.add_argument("--seed", type=int, default=0, help="sample i's z is drawn from (seed, i)")
+    sample.add_argument(
+        "--z-bound", type=float, help="truncate z to [-b, b] (default: untruncated, as InterFaceGAN)"
+    )
+    sample.add_argument("--class", dest="class_index", type=int, help="class of a conditional generator")
+    sample.add_argument("--device", help="torch device (default: CUDA if present, else CPU)")
+    sample.add_argument("--batch", type=int, default=16, help="samples per forward pass (per process)")
+    sample.add_argument("--quiet", action="store_true", help="no progress bar")
+    sample.add_argument("-o", "--output", required=True, help="samples file to write (.safetensors)")
+    sample.set_defaults(func=run_sample)
 
     evaluate = sub.add_parser("eval", help="measure a direction's evidence on held-out samples")
     evaluate.add_argument("direction", help="direction file (.json)")
@@ -193,10 +219,22 @@ def _photo_editor(paths: list[Path], size: int, device: torch.device) -> Generat
     return editor
 
 
-def _run(job: object, description: str, args: argparse.Namespace) -> object:
+def _run(job: object, description: str, args: argparse.Namespace, main: bool = True) -> object:
     from memstudio.core.jobs import run_with_tqdm
 
-    return run_with_tqdm(job, description, disable=getattr(args, "quiet", False))
+    return run_with_tqdm(job, description, disable=getattr(args, "quiet", False) or not main)
+
+
+def _check_same_models(ctx: DistContext, generator: Generator, assessor: Assessor) -> None:
+    from memstudio.core import distributed
+
+    distributed.check_same_models(
+        ctx,
+        {
+            f"generator {generator.name}": getattr(generator, "checkpoint_hash", None),
+            f"assessor {assessor.name}": assessor.checkpoint_hash,
+        },
+    )
 
 
 def _alphas(args: argparse.Namespace) -> list[float] | None:
@@ -264,30 +302,91 @@ def train_settings(args: argparse.Namespace, photos: list[Path]) -> TrainDirecti
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from memstudio.core import distributed
+
+    with distributed.session(_device(args)) as ctx:
+        return _train(args, ctx)
+
+
+def _train(args: argparse.Namespace, ctx: DistContext) -> int:
+    """GANalyze trains on every rank (rank 0 writes); a hyperplane is fitted by rank 0 alone."""
     from memstudio.core.directions.train import split_photos, train_direction
 
-    device = _device(args)
+    if args.method != "ganalyze" and not ctx.is_main:
+        return 0
+    device = ctx.device
+    samples = None
     if args.generator:
         generator = _open_generator(args, device)
         settings = train_settings(args, [])
+        if args.method == "hyperplane" and args.samples:
+            samples = _read_samples(args, generator)
     else:
         if args.method == "hyperplane":
             raise MemstudioError("a hyperplane needs a GAN's latent space: give --generator")
         generator = None
         settings = train_settings(args, _photo_paths(args))
         split = split_photos(settings.photos, settings.heldout_photos, settings.seed)
-        print(f"photos: {len(split.train)} for training, {len(split.heldout)} held out", file=sys.stderr)
+        if ctx.is_main:
+            print(f"photos: {len(split.train)} for training, {len(split.heldout)} held out", file=sys.stderr)
     checkpoint = settings.checkpoint_path
-    if checkpoint is not None and checkpoint.exists():
+    if checkpoint is not None and checkpoint.exists() and ctx.is_main:
         print(f"resuming from {checkpoint}", file=sys.stderr)
     assessor = _load_assessor(args.assessor, device)
-    result = _run(train_direction(settings, assessor, generator, device), f"training {args.method}", args)
+    if args.method == "ganalyze" and generator is not None:
+        _check_same_models(ctx, generator, assessor)
+    job = train_direction(settings, assessor, generator, device, ctx=ctx, samples=samples)
+    result = _run(job, f"training {args.method}", args, ctx.is_main)
+    if not ctx.is_main:
+        return 0
     direction = result.direction
     if "test_accuracy" in direction.metrics:
         print(f"held-out accuracy {direction.metrics['test_accuracy']:.3f}")
     if "beta" in direction.evidence:
         _report_evidence(direction.evidence)
     print(result.path)
+    return 0
+
+
+def _read_samples(args: argparse.Namespace, generator: Generator) -> Samples:
+    """The samples file, checked against the generator and ``--space`` it is fitted for."""
+    from memstudio.core.directions.samples import Samples
+
+    samples = Samples.load(args.samples)
+    if args.space and args.space != samples.space:
+        raise MemstudioError(f"{args.samples}: its latents are in {samples.space!r}, not --space {args.space!r}")
+    theirs = samples.generator.get("checkpoint_sha256")
+    ours = getattr(generator, "checkpoint_hash", None)
+    if theirs and ours and theirs != ours:
+        raise MemstudioError(
+            f"{args.samples}: sampled from another generator (SHA-256 {theirs}, --generator has {ours})"
+        )
+    return samples
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from memstudio.core import distributed
+    from memstudio.core.directions.hyperplane import default_space
+    from memstudio.core.directions.samples import sample_scores
+
+    with distributed.session(_device(args)) as ctx:
+        generator = _open_generator(args, ctx.device)
+        assessor = _load_assessor(args.assessor, ctx.device)
+        _check_same_models(ctx, generator, assessor)
+        job = sample_scores(
+            generator,
+            assessor,
+            args.space or default_space(generator),
+            args.num_samples,
+            seed=args.seed,
+            batch_size=args.batch,
+            z_bound=args.z_bound,
+            class_index=args.class_index,
+            ctx=ctx,
+        )
+        samples = _run(job, "sampling", args, ctx.is_main)
+        if ctx.is_main:
+            print(samples.save(Path(args.output).with_suffix(".safetensors")))
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Data layout: ``DATA_DIR/images/NAME.jpg`` + ``DATA_DIR/maps/NAME.png`` (grey) or ``NAME.npy``; optionally a
 fixed split in ``DATA_DIR/train/`` and ``DATA_DIR/val/``. The checkpoint is a folder (vms.json +
-vms.safetensors) written after every epoch and on Ctrl-C; ``--resume`` continues it.
+vms.safetensors) written after every epoch and on Ctrl-C; ``--resume`` continues it. Under ``torchrun``
+training is data-parallel (gradients summed over the processes, see :mod:`memstudio.core.maps.vms_train`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--epochs", type=int, default=100, help="total epochs (default 100)")
     train.add_argument("--resume", action="store_true", help="continue the checkpoint in --output")
     train.add_argument("--image-size", type=int, default=256, help="training resolution (default 256)")
-    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--batch-size", type=int, default=8, help="per process (global batch: × processes)")
     train.add_argument("--encoder", type=_channels, help="encoder layout (default 3,32,64,128,256,512)")
     train.add_argument("--decoder", type=_channels, help="decoder layout (default 512,256,128,64,32)")
     train.add_argument("--disc-channels", type=_channels, help="discriminator layout (default 4,100,…,1600)")
@@ -65,13 +66,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.set_defaults(func=run_predict)
 
 
-def _config(args: argparse.Namespace):
+def _config(args: argparse.Namespace, processes: int = 1):
     from memstudio.core.maps.vms import VMSConfig
 
     map_channels = 3 if args.rgb_maps else 1
     values: dict[str, object] = {
         "image_size": args.image_size,
-        "batch_size": args.batch_size,
+        "batch_size": args.batch_size * processes,
         "norm": args.norm,
         "discriminator_norm": args.norm,
         "discriminator": args.discriminator,
@@ -95,17 +96,23 @@ def _config(args: argparse.Namespace):
 def run_train(args: argparse.Namespace) -> int:
     import torch
 
+    from memstudio.core import distributed
     from memstudio.core.device import default_device
     from memstudio.core.jobs import run_with_tqdm
     from memstudio.core.maps.vms_train import train_job
 
-    device = torch.device(args.device) if args.device else default_device()
-    config = None if args.resume else _config(args)
-    job = train_job(args.data, args.output, config, epochs=args.epochs, resume=args.resume, device=device)
-    try:
-        result = run_with_tqdm(job, "vms train", disable=args.quiet)
-    finally:
-        job.close()  # on Ctrl-C this saves the checkpoint of the epochs finished so far
+    with distributed.session(torch.device(args.device) if args.device else default_device()) as ctx:
+        # --batch-size is per process: the global batch of W processes is W times larger.
+        config = None if args.resume else _config(args, ctx.world_size)
+        job = train_job(
+            args.data, args.output, config, epochs=args.epochs, resume=args.resume, device=ctx.device, ctx=ctx
+        )
+        try:
+            result = run_with_tqdm(job, "vms train", disable=args.quiet or not ctx.is_main)
+        finally:
+            job.close()  # on Ctrl-C this saves the checkpoint of the epochs finished so far
+        if not ctx.is_main:
+            return 0
     for h in result.history[-3:]:
         print(f"epoch {h['epoch']}: L_G {h['loss_g']:.4f}  L_D {h['loss_d']:.4f}  val L1 {h['val_l1']:.4f}")
     print(f"mean-map baseline val L1 {result.baseline_val_l1:.4f}")

@@ -6,8 +6,15 @@ to [−2, 2], α ~ U(−a, a) and Adam. The same loop serves every generator thr
 of photos (each batch is a subset of the photos, the zero edit being the "seed image").
 
 The training is a job (:mod:`memstudio.core.jobs`): it yields progress with a preview strip, writes a
-resumable checkpoint (θ, Adam state, step, RNG state) every ``checkpoint_every`` steps and in ``finally``
-(a cancel closes the generator), and continues from that checkpoint when started again with the same path.
+resumable checkpoint (θ, Adam state, step) every ``checkpoint_every`` steps and in ``finally`` (a cancel
+closes the generator), and continues from that checkpoint when started again with the same path.
+
+Each step's batch (z, class, α) is drawn from a generator seeded by (seed, step) alone, so a resumed run
+needs no saved RNG state, and under torch.distributed every rank draws the same global batch and trains on
+its own slice of it: rank r of W takes samples [r·b, (r+1)·b) of the ``batch_size`` = W·b, the slices are
+disjoint, and their union is exactly the batch a one-process run draws. Each rank's loss is divided by the
+global batch size and the gradients of θ are summed over the ranks (DistributedDataParallel's averaging), so
+W processes compute the one-process step up to the order of the float32 sums (≈1e-7 relative per step).
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from memstudio.core import distributed
 from memstudio.core.assessors.base import Assessor
 from memstudio.core.atomic import write_with
 from memstudio.core.checkpoints import safe_torch_load
@@ -30,7 +39,7 @@ from memstudio.core.jobs import Job, Progress
 
 #: Paper 000's training range of α; an assessor whose scores cannot move that far gets a smaller one.
 PAPER_ALPHA_MAX = 0.5
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 THETA_INIT_STD = 1e-3
 
 
@@ -41,6 +50,7 @@ class GanalyzeSettings:
     ``alpha_max`` None → :func:`default_alpha_max`. ``micro_batch`` splits each batch into chunks whose
     gradients are accumulated (same result, less memory; 1 is the unbatched baseline of the benchmark).
     ``edit_std`` jitters the photo editor's starting edits so θ is learnt around, not only at, the photo.
+    ``batch_size`` is the global batch: under torch.distributed each of W processes trains on batch_size / W.
     """
 
     space: str | None = None
@@ -95,15 +105,33 @@ def default_space(generator: Generator) -> str:
     return "z" if "z" in generator.spaces else generator.default_space
 
 
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The random stream of one training step, from (seed, step) only: resumable, and equal on every rank."""
+    state = np.random.SeedSequence([seed % (1 << 63), step]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
 def train_ganalyze(
     generator: Generator,
     assessor: Assessor,
     settings: GanalyzeSettings | None = None,
     checkpoint: str | Path | None = None,
     name: str | None = None,
+    ctx: distributed.DistContext | None = None,
 ) -> Job[Direction]:
-    """The GANalyze training job; its result is the learnt :class:`Direction` (method ``"ganalyze"``)."""
+    """The GANalyze training job; its result is the learnt :class:`Direction` (method ``"ganalyze"``).
+
+    With a distributed ``ctx`` every rank runs this job on its slice of each batch; rank 0 alone writes the
+    checkpoint, and every rank returns the same direction.
+    """
     settings = settings or GanalyzeSettings()
+    ctx = ctx or distributed.DistContext(device=torch.device("cpu"))
+    if settings.batch_size % ctx.world_size:
+        raise DirectionError(
+            f"a global batch of {settings.batch_size} cannot be split evenly among {ctx.world_size} processes"
+        )
+    local = settings.batch_size // ctx.world_size
+    mine = slice(ctx.rank * local, (ctx.rank + 1) * local)
     space = settings.space or default_space(generator)
     source = LatentSource(generator, space, settings.z_bound, settings.classes, settings.edit_std)
     if settings.class_conditional and not source.classes:
@@ -111,19 +139,25 @@ def train_ganalyze(
             f"generator {generator.name!r} is unconditional; a class-conditional θ needs classes"
         )
     device = source.device
-    rng = torch.Generator().manual_seed(settings.seed)
     probe_renderer, probe = source.draw(1, torch.Generator().manual_seed(settings.seed + 2))
     latent_shape = tuple(probe.values.shape[1:])
     rows = generator.num_classes if settings.class_conditional else 1
 
-    state = _read_checkpoint(checkpoint, (rows, *latent_shape), _resume_key(settings))
+    # Rank 0 reads the checkpoint and measures the score spread; every rank then starts from its values.
+    state = distributed.run_on_main(
+        lambda: _read_checkpoint(checkpoint, (rows, *latent_shape), _resume_key(settings)), ctx, "resuming"
+    )
     if state is not None:
         alpha_max = float(state["alpha_max"])
     elif settings.alpha_max is not None:
         alpha_max = float(settings.alpha_max)
     else:
-        alpha_max = default_alpha_max(
-            source, assessor, settings.spread_samples, settings.alpha_k, settings.seed + 1
+        alpha_max = distributed.run_on_main(
+            lambda: default_alpha_max(
+                source, assessor, settings.spread_samples, settings.alpha_k, settings.seed + 1
+            ),
+            ctx,
+            "measuring the score spread",
         )
 
     # A tiny random start rather than zero: piecewise edits (the photo editor's tanh ranges) can have no
@@ -141,7 +175,6 @@ def train_ganalyze(
         with torch.no_grad():
             theta.copy_(state["theta"].to(device))
         optimizer.load_state_dict(state["optimizer"])
-        rng.set_state(state["rng"])
         step = int(state["step"])
         losses = [float(x) for x in state["losses"]]
 
@@ -149,15 +182,25 @@ def train_ganalyze(
     alphas_preview = torch.linspace(-alpha_max, alpha_max, 5).tolist()
 
     def save() -> None:
-        if checkpoint is not None:
-            _write_checkpoint(checkpoint, theta, optimizer, step, rng, alpha_max, losses, settings)
+        if checkpoint is not None and ctx.is_main:
+            _write_checkpoint(checkpoint, theta, optimizer, step, alpha_max, losses, settings)
 
     try:
         while step < settings.steps:
+            rng = step_generator(settings.seed, step)
             renderer, latent = source.draw(settings.batch_size, rng)
             alpha = ((torch.rand(settings.batch_size, generator=rng) * 2 - 1) * alpha_max).to(device)
             row = latent.class_index if settings.class_conditional else 0
-            loss = _accumulate_step(renderer, assessor, latent, theta, row, alpha, settings)
+            renderer = _slice_renderer(renderer, mine.start, mine.stop)
+            latent = latent.with_values(latent.values[mine])
+            loss = _accumulate_step(
+                renderer, assessor, latent, theta, row, alpha[mine], settings, settings.batch_size
+            )
+            if ctx.is_distributed:
+                # The global step: Σ over ranks of (their samples' loss / global batch) and its gradient.
+                distributed.all_reduce_sum_(theta.grad, ctx)
+                summed = torch.tensor([loss], dtype=torch.float64)
+                loss = float(distributed.all_reduce_sum_(summed, ctx, "adding losses"))
             theta.grad = theta.grad.to_sparse(1)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -166,7 +209,8 @@ def train_ganalyze(
             if settings.checkpoint_every and step % settings.checkpoint_every == 0:
                 save()
             preview = None
-            if settings.preview_every and (step % settings.preview_every == 0 or step == settings.steps):
+            due = settings.preview_every and (step % settings.preview_every == 0 or step == settings.steps)
+            if ctx.is_main and due:
                 preview = _preview_strip(preview_renderer, preview_latent, theta, alphas_preview, settings)
             recent = sum(losses[-20:]) / len(losses[-20:])
             yield Progress(step / settings.steps, f"step {step}/{settings.steps} loss {recent:.5f}", preview)
@@ -204,8 +248,12 @@ def _accumulate_step(
     row: int,
     alpha: torch.Tensor,
     settings: GanalyzeSettings,
+    batch_total: int,
 ) -> float:
-    """Eq. 1 on one batch, gradients accumulated over micro-batches; returns the batch MSE."""
+    """Eq. 1 on (this rank's part of) a batch of ``batch_total``, gradients accumulated over micro-batches.
+
+    Returns this part's share of the batch MSE (its squared errors summed, divided by ``batch_total``).
+    """
     n = latent.values.shape[0]
     chunk = settings.micro_batch or n
     total = 0.0
@@ -220,7 +268,7 @@ def _accumulate_step(
         if settings.renormalize:
             edited = renormalize(edited, sub.values)
         score = assessor(sub_renderer.render(sub.with_values(edited)))
-        loss = F.mse_loss(score, target, reduction="sum") / n
+        loss = F.mse_loss(score, target, reduction="sum") / batch_total
         # Only θ's gradient: a user's assessor or generator with trainable weights costs no weight gradients.
         loss.backward(inputs=[theta])
         total += float(loss.detach())
@@ -262,7 +310,6 @@ def _write_checkpoint(
     theta: torch.Tensor,
     optimizer: torch.optim.Optimizer,
     step: int,
-    rng: torch.Generator,
     alpha_max: float,
     losses: list[float],
     settings: GanalyzeSettings,
@@ -275,7 +322,6 @@ def _write_checkpoint(
         "theta": theta.detach().cpu(),
         "optimizer": optimizer.state_dict(),
         "step": step,
-        "rng": rng.get_state(),
         "alpha_max": alpha_max,
         "losses": torch.tensor(losses, dtype=torch.float64),
         "settings": _resume_key(settings),
@@ -284,7 +330,10 @@ def _write_checkpoint(
 
 
 def _resume_key(settings: GanalyzeSettings) -> str:
-    """The settings a resumed run must share with the saved one (more steps or another cadence is fine)."""
+    """The settings a resumed run must share with the saved one (more steps or another cadence is fine).
+
+    ``batch_size`` is the global batch, so a run resumes on any number of processes that divides it.
+    """
     key = asdict(settings)
     for free in ("steps", "checkpoint_every", "preview_every", "micro_batch"):
         key.pop(free)
@@ -300,7 +349,10 @@ def _read_checkpoint(path: str | Path | None, theta_shape: tuple[int, ...], key:
     except CheckpointError as exc:
         raise CheckpointError(f"not a readable GANalyze checkpoint: {exc}") from exc
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path}: not a GANalyze checkpoint of version {CHECKPOINT_VERSION}")
+        raise CheckpointError(
+            f"{path}: not a GANalyze checkpoint of version {CHECKPOINT_VERSION} (version 1 files, from before "
+            "the per-step random streams, cannot be continued: delete it to start afresh)"
+        )
     if tuple(state["theta"].shape) != theta_shape:
         raise CheckpointError(
             f"{path}: checkpoint θ has shape {tuple(state['theta'].shape)}, this training needs {theta_shape}"

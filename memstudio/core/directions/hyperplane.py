@@ -11,6 +11,7 @@ linear SVM with the squared hinge loss, both smooth, both minimised with SciPy's
 
 from __future__ import annotations
 
+from collections.abc import Generator as Coroutine
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -107,15 +108,10 @@ def default_space(generator: Generator) -> str:
     return "w" if "w" in generator.spaces else generator.default_space
 
 
-def fit_hyperplane(
-    generator: Generator,
-    assessor: Assessor,
-    settings: HyperplaneSettings | None = None,
-    name: str | None = None,
-) -> Job[Direction]:
-    """The hyperplane job: sampling and scoring (progress 0 → 0.9), then the fit; returns the direction."""
-    settings = replace(settings or HyperplaneSettings())
-    settings.space = settings.space or default_space(generator)
+def _sample(
+    generator: Generator, assessor: Assessor, settings: HyperplaneSettings
+) -> Coroutine[Progress, None, tuple[torch.Tensor, torch.Tensor]]:
+    """Draw and score ``settings.num_samples`` latents; returns (latents, scores)."""
     source = LatentSource(generator, settings.space, z_bound=settings.z_bound)
     latents, scores = [], []
     done = 0
@@ -126,10 +122,31 @@ def fit_hyperplane(
         done += latent.values.shape[0]
         total = source.count(settings.num_samples)
         yield Progress(0.9 * done / total, f"scored {done}/{total} samples")
-    values = torch.cat(latents)
+    return torch.cat(latents), torch.cat(scores)
+
+
+def fit_hyperplane(
+    generator: Generator,
+    assessor: Assessor,
+    settings: HyperplaneSettings | None = None,
+    name: str | None = None,
+    samples: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> Job[Direction]:
+    """The hyperplane job: sampling and scoring (progress 0 → 0.9), then the fit; returns the direction.
+
+    ``samples`` = (latents in ``settings.space``, their scores) fits from latents sampled beforehand
+    (``memstudio direction sample``, possibly on many processes) instead of sampling here.
+    """
+    settings = replace(settings or HyperplaneSettings())
+    settings.space = settings.space or default_space(generator)
+    if samples is None:
+        values, scores = yield from _sample(generator, assessor, settings)
+    else:
+        values, scores = samples[0].float().cpu(), samples[1].float().cpu()
+        settings.num_samples = int(values.shape[0])
     latent_shape = tuple(values.shape[1:])
     x = values.reshape(values.shape[0], -1).double().numpy()
-    s = torch.cat(scores).double().numpy()
+    s = scores.double().numpy()
 
     keep, y = split_labels(s, settings.split, settings.fraction)
     order = np.random.default_rng(settings.seed).permutation(len(keep))

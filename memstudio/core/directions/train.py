@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     from memstudio.core.assessors.base import Assessor
     from memstudio.core.directions.base import Direction
+    from memstudio.core.directions.samples import Samples
+    from memstudio.core.distributed import DistContext
     from memstudio.core.generators.base import Generator
 
 METHODS = ("ganalyze", "hyperplane")
@@ -175,13 +177,18 @@ def train_direction(
     assessor: Assessor,
     generator: Generator | None = None,
     device: torch.device | str | None = None,
+    ctx: DistContext | None = None,
+    samples: Samples | None = None,
 ) -> Job[TrainResult]:
     """Train, measure the evidence and save, as a job; photo mode when ``generator`` is None.
 
     The caller supplies the assessor and the generator already on their device (the CLI loads them, the
     studio's engine holds them resident); photos are loaded onto ``device`` (default: the assessor's).
+    Under torchrun (``ctx``) every rank trains GANalyze on its slice of each global batch of
+    ``batch_size`` × ranks; rank 0 alone measures the evidence and saves. A hyperplane can be fitted from
+    ``samples`` drawn beforehand (``memstudio direction sample``, sharded over ranks).
     """
-    return (yield from _grad_mode(_train(settings, assessor, generator, device)))
+    return (yield from _grad_mode(_train(settings, assessor, generator, device, ctx, samples)))
 
 
 def _grad_mode(job: Job[TrainResult]) -> Job[TrainResult]:
@@ -210,6 +217,8 @@ def _train(
     assessor: Assessor,
     generator: Generator | None,
     device: torch.device | str | None,
+    ctx: DistContext | None,
+    samples: Samples | None,
 ) -> Job[TrainResult]:
     import torch
 
@@ -236,7 +245,10 @@ def _train(
         _require_trainable(generator, f"generator {generator.name!r}")
 
     share = TRAIN_SHARE if settings.evaluate else 1.0
-    direction = yield from _scaled(_training_job(settings, assessor, generator, checkpoint), 0.0, share)
+    job = _training_job(settings, assessor, generator, checkpoint, ctx, samples)
+    direction = yield from _scaled(job, 0.0, share)
+    if ctx is not None and not ctx.is_main:
+        return TrainResult(settings.output_path, direction, "", ())  # rank 0 measures and writes
 
     warnings: list[str] = []
     if settings.evaluate:
@@ -272,7 +284,12 @@ def _train(
 
 
 def _training_job(
-    settings: TrainDirectionSettings, assessor: Assessor, generator: Generator, checkpoint: Path | None
+    settings: TrainDirectionSettings,
+    assessor: Assessor,
+    generator: Generator,
+    checkpoint: Path | None,
+    ctx: DistContext | None = None,
+    samples: Samples | None = None,
 ) -> Iterator[Progress]:
     from memstudio.core.directions.ganalyze import GanalyzeSettings, train_ganalyze
     from memstudio.core.directions.hyperplane import HyperplaneSettings, fit_hyperplane
@@ -281,7 +298,7 @@ def _training_job(
         ganalyze = GanalyzeSettings(
             space=settings.space,
             steps=settings.steps,
-            batch_size=settings.batch_size,
+            batch_size=settings.batch_size * (ctx.world_size if ctx is not None else 1),
             micro_batch=settings.micro_batch,
             lr=settings.lr,
             alpha_max=settings.alpha_max,
@@ -291,18 +308,19 @@ def _training_job(
             seed=settings.seed,
             checkpoint_every=settings.checkpoint_every,
         )
-        return train_ganalyze(generator, assessor, ganalyze, checkpoint=checkpoint, name=settings.name)
+        return train_ganalyze(generator, assessor, ganalyze, checkpoint=checkpoint, name=settings.name, ctx=ctx)
     hyperplane = HyperplaneSettings(
-        space=settings.space,
+        space=samples.space if samples is not None else settings.space,
         num_samples=settings.num_samples,
         split=settings.split,
         fraction=settings.fraction,
         classifier=settings.classifier,
         l2=settings.l2,
         batch_size=settings.eval_batch,
-        seed=settings.seed,
+        seed=samples.seed if samples is not None else settings.seed,
     )
-    return fit_hyperplane(generator, assessor, hyperplane, name=settings.name)
+    pair = (samples.latents, samples.scores) if samples is not None else None
+    return fit_hyperplane(generator, assessor, hyperplane, name=settings.name, samples=pair)
 
 
 def summarize(direction: Direction, path: Path) -> str:

@@ -45,6 +45,13 @@ def _save_npy(path: Path, arr: np.ndarray) -> None:
         np.save(f, arr)
 
 
+def save_picture(rgb: np.ndarray, path: str | Path) -> Path:
+    """Write an RGB uint8 picture (a map blended over its photo) as PNG, atomically like the maps."""
+    path = Path(path)
+    write_with(path, lambda p: Image.fromarray(rgb, mode="RGB").save(p, format="PNG"))
+    return path
+
+
 def load_map(path: str | Path) -> np.ndarray:
     """Read a map saved as ``.npy`` or as a grey image (8- or 16-bit); returns ``[H, W]`` float32 in [0, 1].
 

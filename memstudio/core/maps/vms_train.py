@@ -9,6 +9,13 @@ and after each epoch the validation L1 — the paper's yardstick, independent of
 checkpoint is written after every epoch and again when the job is closed (cancelled) mid-epoch; resuming
 restarts at the first unfinished epoch. Shuffles and flips come from a generator seeded per epoch, so a run
 resumed from epoch k continues exactly as the uninterrupted run would have.
+
+Under torch.distributed (``ctx``) ``batch_size`` is the global batch: every rank draws the same order and
+flips, takes its contiguous part of each batch, weighs its losses by its share of the batch, and the
+gradients are summed over the ranks before each optimizer step, so W processes take the one-process step
+(up to the order of float sums). Batch norm then needs the statistics of the whole batch: on GPUs it becomes
+SyncBatchNorm; on the CPU (gloo has no SyncBatchNorm) distributed training needs ``norm`` instance or none.
+Rank 0 reads and writes the checkpoint and computes the validation L1.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from memstudio.core.errors import CheckpointError
+from memstudio.core import distributed
+from memstudio.core.errors import CheckpointError, MemstudioError
 from memstudio.core.jobs import Job, Progress
 from memstudio.core.maps.vms import Discriminator, UNet, VMSConfig, build_networks, build_optimizer
 from memstudio.core.maps.vms_checkpoint import META_NAME, read_checkpoint, restore, save_checkpoint
@@ -66,22 +74,40 @@ def _step(
     images: torch.Tensor,
     real: torch.Tensor,
     lambda_l1: float,
+    share: float = 1.0,
+    ctx: distributed.DistContext | None = None,
 ) -> tuple[float, float]:
-    fake = generator(images)
-    d_fake = discriminator(fake.detach(), images)
-    d_real = discriminator(real, images)
-    loss_d = 0.5 * (
-        F.mse_loss(d_fake, torch.zeros_like(d_fake)) + F.mse_loss(d_real, torch.ones_like(d_real))
-    )
+    """One D step and one G step; ``share`` = this rank's part of the global batch (1 in one process)."""
+    ctx = ctx or distributed.DistContext()
+    empty = images.shape[0] == 0  # a short last batch can leave a rank nothing; it still joins the sums
+    fake = generator(images) if not empty else None
     opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
+    loss_d = torch.zeros(())
+    if not empty:
+        d_fake = discriminator(fake.detach(), images)
+        d_real = discriminator(real, images)
+        loss_d = share * 0.5 * (
+            F.mse_loss(d_fake, torch.zeros_like(d_fake)) + F.mse_loss(d_real, torch.ones_like(d_real))
+        )
+        loss_d.backward()
+    distributed.all_reduce_gradients_(list(discriminator.parameters()), ctx)
     opt_d.step()
-    d_fake = discriminator(fake, images)
-    loss_g = F.mse_loss(d_fake, torch.ones_like(d_fake)) + lambda_l1 * F.l1_loss(fake, real)
     opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
+    loss_g = torch.zeros(())
+    if not empty:
+        d_fake = discriminator(fake, images)
+        loss_g = share * (F.mse_loss(d_fake, torch.ones_like(d_fake)) + lambda_l1 * F.l1_loss(fake, real))
+        loss_g.backward()
+    distributed.all_reduce_gradients_(list(generator.parameters()), ctx)
     opt_g.step()
-    return loss_g.item(), loss_d.item()
+    losses = torch.tensor([float(loss_g.detach()), float(loss_d.detach())], dtype=torch.float64)
+    distributed.all_reduce_sum_(losses, ctx, "adding losses")
+    return float(losses[0]), float(losses[1])
+
+
+def _refuse_existing(output: Path) -> None:
+    if (output / META_NAME).exists():
+        raise CheckpointError(f"{output}: already holds a VMS checkpoint; resume it or choose another folder")
 
 
 def train_job(
@@ -91,6 +117,7 @@ def train_job(
     epochs: int = 100,
     resume: bool = False,
     device: torch.device | str | None = None,
+    ctx: distributed.DistContext | None = None,
 ) -> Job[TrainResult]:
     """Train on the pairs in ``data`` (layout in :mod:`~memstudio.core.maps.vms_data`) into the checkpoint
     folder ``output``, up to ``epochs`` epochs in total. With ``resume`` the config comes from the checkpoint.
@@ -100,20 +127,31 @@ def train_job(
     """
     output = Path(output)
     device = torch.device(device or "cpu")
+    ctx = ctx or distributed.DistContext(device=device)
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     history: list[dict[str, float]] = []
     start_epoch = 0
     if resume:
-        config, meta, tensors = read_checkpoint(output)
+        config, meta, tensors = distributed.run_on_main(lambda: read_checkpoint(output), ctx, "resuming")
         start_epoch, history = int(meta["epoch"]), list(meta["history"])
-    elif (output / META_NAME).exists():
-        raise CheckpointError(f"{output}: already holds a VMS checkpoint; resume it or choose another folder")
     config = config or VMSConfig()
+    batch_norm = "batch" in (config.norm, config.discriminator_norm)
+    if ctx.is_distributed and batch_norm and device.type != "cuda":
+        raise MemstudioError(
+            "batch norm over several CPU processes would see only each process's part of the batch "
+            "(SyncBatchNorm needs GPUs): train with --norm instance or --norm none, or on GPUs"
+        )
+    if not resume:
+        distributed.run_on_main(lambda: _refuse_existing(output), ctx, "checking the output")
     train, val = load_dataset(data, config.image_size, config.map_channels, config.val_fraction, config.seed)
     baseline = mean_map_l1(train, val)
     generator, discriminator = build_networks(config)
     generator, discriminator = generator.to(device), discriminator.to(device)
+    if ctx.is_distributed and batch_norm:
+        # Statistics of the whole global batch, as one process computes them (same state_dict keys).
+        generator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(generator)
+        discriminator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
     opt_g = build_optimizer(
         config.optimizer_g, generator.parameters(), config.lr_g, config.betas_g, config.momentum
     )
@@ -126,6 +164,8 @@ def train_job(
     data_info = {"root": str(Path(data)), "train": len(train), "val": len(val)}
 
     def save(epoch: int, interrupted: bool) -> None:
+        if not ctx.is_main:
+            return
         best = min((h["val_l1"] for h in history), default=None)
         progress = {
             "epoch": epoch,
@@ -154,7 +194,9 @@ def train_job(
             discriminator.train()
             sums = [0.0, 0.0]
             for b in range(steps):
-                index = order[b * bs : (b + 1) * bs]
+                batch = order[b * bs : (b + 1) * bs]
+                part = distributed.shard_range(len(batch), ctx)
+                index = batch[part.start : part.stop]
                 images, real = train.batch(index)
                 if config.flip:
                     flip = flips[index].view(-1, 1, 1, 1)
@@ -168,6 +210,8 @@ def train_job(
                     images.to(device),
                     real.to(device),
                     config.lambda_l1,
+                    share=len(index) / len(batch),
+                    ctx=ctx,
                 )
                 dirty = True
                 sums[0] += loss_g
@@ -177,7 +221,9 @@ def train_job(
                     done / total,
                     f"epoch {epoch + 1}/{epochs} batch {b + 1}/{steps} L_G {loss_g:.4f} L_D {loss_d:.4f}",
                 )
-            val_l1 = validation_l1(generator, val, bs, device)
+            val_l1 = distributed.run_on_main(
+                lambda: validation_l1(generator, val, bs, device), ctx, "sharing the validation L1"
+            )
             history.append(
                 {"epoch": epoch + 1, "loss_g": sums[0] / steps, "loss_d": sums[1] / steps, "val_l1": val_l1}
             )

@@ -41,6 +41,18 @@ def _private_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     monkeypatch.setenv("MEMSTUDIO_SETTINGS_DIR", str(settings_dir))
 
 
+@pytest.fixture(scope="module")
+def single_thread():
+    """One intra-op thread for a module of tiny networks: they run fastest so, and two xdist workers share the
+    machine's cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def shared_dir() -> Path:
     """``../shared`` beside the checkout; tests that need it skip with a reason where it is missing."""

@@ -31,13 +31,7 @@ from memstudio.core.session.directions import TrainDirection
 TIMEOUT = 240_000  # the real-ResMem case takes ~80 s on a loaded 2-core machine
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    """One intra-op thread for both runs: tiny networks are fastest so on the shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 class TinyConv(Assessor):

@@ -8,7 +8,6 @@ by explicit offsets, torchvision's own ``resnet50`` for EmoNet — none of it sh
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +23,7 @@ from memstudio.core.assessors.tensor_pickle import read_tensor_pickle
 from memstudio.core.errors import CheckpointError
 from memstudio.core.imaging import pil_to_tensor
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 # --- MemNet -------------------------------------------------------------------------------------------------

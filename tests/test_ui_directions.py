@@ -6,7 +6,6 @@ GAN is a tiny StyleGAN2 with seeded random weights written as an NVIDIA pickle b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +29,7 @@ from memstudio.ui.main_window import MainWindow
 TIMEOUT = 60_000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    """Tiny networks run fastest on one thread on the shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def feature_of(window: MainWindow) -> DirectionsFeature:

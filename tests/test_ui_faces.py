@@ -7,7 +7,6 @@ architecture (seeded random weights) written as an NVIDIA pickle by the test. Sc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +32,7 @@ TIMEOUT = 60_000
 SHOTS = Path("/tmp")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    """Tiny networks run fastest on one thread; the shared 2-core machine thrashes with more."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ def _status_kb(field: str) -> int:
 
 
 class _Deadline(Exception):
-    pass
+    """Raised by the SIGALRM handler when one hostile file takes longer than its time limit."""
 
 
 def _alarm(signum: int, frame: Any) -> None:

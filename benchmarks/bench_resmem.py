@@ -9,13 +9,14 @@ Also reports cold-start load times: the package's ``torch.load`` of ``model.pt``
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import tempfile
 import time
 import warnings
 from pathlib import Path
+
+from _cache import use_private_cache
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
-    os.environ.setdefault("MEMSTUDIO_CACHE_DIR", tempfile.mkdtemp(prefix="memstudio-bench-"))
+    use_private_cache()
 
     import torch
     from PIL import Image

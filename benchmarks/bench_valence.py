@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from _cache import use_private_cache
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,7 +58,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    os.environ.setdefault("MEMSTUDIO_CACHE_DIR", tempfile.mkdtemp(prefix="memstudio-bench-"))
+    use_private_cache()
 
     import torch
 

@@ -7,7 +7,9 @@ The ResMem safetensors conversion is shared by the whole session to avoid re-con
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,6 +28,9 @@ os.environ.setdefault("MEMSTUDIO_DEVICE", "cpu")
 # (tests/test_shipped_directions.py) turns them on.
 os.environ.setdefault("MEMSTUDIO_SHIPPED_DIRECTIONS", "0")
 _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="memstudio-test-cache-"))
+# Each pytest process (the controller and every xdist worker) converts ResMem into its own folder: 500 MB that
+# would otherwise stay in /tmp after every run and fill the disk within weeks.
+atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
 os.environ["MEMSTUDIO_CACHE_DIR"] = str(_SESSION_CACHE)
 # The log goes beside the cache, never into the user's log folder.
 os.environ["MEMSTUDIO_LOG_DIR"] = str(_SESSION_CACHE / "logs")

@@ -1,9 +1,10 @@
 """The inference engine: one long-lived QThread that owns every model (QtCore only, no widgets)."""
 
-from memstudio.engine.commands import JobCommand, JobHandle
+from memstudio.engine.commands import Command, JobCommand, JobHandle, RequestHandle
 from memstudio.engine.engine import Engine, Failure, Frame, JobDone, JobUpdate, ScoreResult, TaskDone
 
 __all__ = [
+    "Command",
     "Engine",
     "Failure",
     "Frame",
@@ -11,6 +12,7 @@ __all__ = [
     "JobDone",
     "JobHandle",
     "JobUpdate",
+    "RequestHandle",
     "ScoreResult",
     "TaskDone",
 ]

@@ -2,8 +2,10 @@
 
 Rules (ARCHITECTURE.md): a render slot holds only the newest request (latest wins), every result carries its
 request id, and per request the order is render → show → score, a newer render abandoning stale scoring.
-Other work waits its turn: tasks (load a model, open a direction) before job steps. Long jobs are Python
-generators (:mod:`memstudio.core.jobs`), advanced one step at a time with pending renders answered in
+Other work waits its turn: requests (open a direction, an export preview) in the order sent, before job
+steps. Requests and jobs are typed commands (:mod:`memstudio.engine.commands`) answered on a handle of their
+own; a request may name a key, and a newer request with the same key supersedes the older one. Long jobs are
+Python generators (:mod:`memstudio.core.jobs`), advanced one step at a time with pending renders answered in
 between, so the studio stays live while a job runs; cancelling closes the generator within one step.
 
 The loop is sealed: a device that cannot be used at start-up (``MEMSTUDIO_DEVICE=gpu``, CUDA without a
@@ -22,12 +24,12 @@ import time
 import traceback
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from memstudio.core.errors import MemstudioError
 from memstudio.core.jobs import Progress
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     import torch
 
     from memstudio.core.pipeline import Pipeline
-    from memstudio.engine.commands import JobCommand, JobHandle
+    from memstudio.engine.commands import Command, JobCommand, JobHandle, RequestHandle
 
 log = logging.getLogger("memstudio.engine")
 
@@ -103,6 +105,15 @@ class JobDone:
 
 
 @dataclass
+class _Work:
+    """One queued request (``handle``) or, until the last closures are gone, an :meth:`Engine.call` task."""
+
+    run: Callable[[Pipeline], Any]
+    task_id: str = ""
+    handle: RequestHandle | None = None
+
+
+@dataclass
 class _JobState:
     title: str
     factory: Callable[[Pipeline], Iterator[Progress]]
@@ -148,7 +159,11 @@ class Engine(QObject):
         self.pipeline: Pipeline | None = None
         self._cond = threading.Condition()
         self._render: RenderRequest | None = None
-        self._tasks: deque[tuple[str, Callable[[Pipeline], Any]]] = deque()
+        self._tasks: deque[_Work] = deque()
+        self._running: RequestHandle | None = None  # the request being run now (engine thread sets it)
+        #: Handles whose answer is still to come: kept alive here, however the caller holds them.
+        self._outstanding: set[RequestHandle] = set()
+        self._request_ids = itertools.count(1)
         self._jobs: OrderedDict[str, _JobState] = OrderedDict()
         self._cancel: set[str] = set()
         self._stopping = False
@@ -158,7 +173,9 @@ class Engine(QObject):
         self.death: Failure | None = None
         self._thread = _WorkerThread(self)
         self._thread.finished.connect(self._thread_finished)
-        self._to_handle.connect(self._deliver)
+        # Queued even when emitted on the GUI thread (a superseded request): a handle never answers inside the
+        # call that made or superseded it.
+        self._to_handle.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         _live_engines.add(self)
 
     # ----- lifecycle ------------------------------------------------------------------------------------
@@ -203,10 +220,65 @@ class Engine(QObject):
             self._cond.notify_all()
 
     def call(self, task_id: str, fn: Callable[[Pipeline], Any]) -> None:
-        """Run ``fn(pipeline)`` on the engine thread; its result arrives as :attr:`task_done`."""
+        """Run ``fn(pipeline)`` on the engine thread; its result arrives as :attr:`task_done`.
+
+        Deprecated: the faces and generators features still send closures; new code sends a command with
+        :meth:`request`.
+        """
         with self._cond:
-            self._tasks.append((task_id, fn))
+            self._tasks.append(_Work(fn, task_id=task_id))
             self._cond.notify_all()
+
+    def request(self, command: Command, key: Hashable | None = None) -> RequestHandle:
+        """Run ``command.run(pipeline)`` once on the engine thread; its :class:`RequestHandle` says how it went.
+
+        With a ``key``, this request supersedes any earlier one with the same key: a waiting one is dropped, a
+        running one has its result discarded, and each of them reports ``cancelled`` (``superseded`` True).
+        A command that raises becomes a :class:`Failure` on the handle and on :attr:`failed` (the window shows
+        it); the engine keeps serving. The handle's signals come from the GUI thread's event loop, never before
+        this call has returned, so connecting right after ``request`` misses nothing.
+        """
+        from memstudio.engine.commands import RequestHandle, check_command
+
+        check_command(command, "run")
+        handle = RequestHandle(self, command, key, next(self._request_ids))
+        with self._cond:
+            older: list[RequestHandle] = []
+            if key is not None:
+                waiting = [w for w in self._tasks if w.handle is not None and w.handle.key == key]
+                for work in waiting:
+                    self._tasks.remove(work)
+                older = [w.handle for w in waiting]
+                if self._running is not None and self._running.key == key:
+                    older.append(self._running)
+            self._tasks.append(_Work(command.run, handle=handle))
+            self._outstanding.add(handle)
+            self._cond.notify_all()
+        for old in older:
+            old.superseded = True
+            self._discard(old)
+        return handle
+
+    def cancel_request(self, handle: RequestHandle) -> None:
+        """Drop ``handle``'s request if it waits; a running one finishes, and its result is discarded."""
+        with self._cond:
+            for work in [w for w in self._tasks if w.handle is handle]:
+                self._tasks.remove(work)
+        self._discard(handle)
+
+    def _discard(self, handle: RequestHandle) -> None:
+        """No result of ``handle`` will be delivered; it says ``cancelled`` from the event loop, like any answer."""
+        handle.discarded = True
+        self._to_handle.emit(handle, "cancelled", None)
+
+    def _settle(self, handle: RequestHandle, kind: str, payload: object) -> None:
+        """GUI thread: the handle's first answer is delivered, later ones dropped; a discarded handle's answer
+        is ``cancelled`` whatever the command did."""
+        self._outstanding.discard(handle)
+        if handle.discarded:
+            kind, payload = "cancelled", None
+        if handle.deliver(kind, payload) and kind == "failed":
+            self.failed.emit(payload)
 
     def submit_job(self, job_id: str, title: str, factory: Callable[[Pipeline], Iterator[Progress]]) -> None:
         """Start a stepped job; ``factory(pipeline)`` is called on the engine thread and returns the steps."""
@@ -217,8 +289,13 @@ class Engine(QObject):
             self._cond.notify_all()
 
     @Slot(object, str, object)
-    def _deliver(self, handle: JobHandle, kind: str, payload: object) -> None:
-        handle.deliver(kind, payload)
+    def _deliver(self, handle: JobHandle | RequestHandle, kind: str, payload: object) -> None:
+        from memstudio.engine.commands import RequestHandle
+
+        if isinstance(handle, RequestHandle):
+            self._settle(handle, kind, payload)
+        else:
+            handle.deliver(kind, payload)
 
     def submit(self, command: JobCommand, job_id: str | None = None) -> JobHandle:
         """Run a typed job command; its :class:`JobHandle` reports progress, done, failed and cancelled.
@@ -226,8 +303,9 @@ class Engine(QObject):
         The handle's signals are emitted on the GUI thread from its event loop, never before this call has
         returned, so connecting to them right after ``submit`` misses nothing even when the job fails at once.
         """
-        from memstudio.engine.commands import JobHandle
+        from memstudio.engine.commands import JobHandle, check_command
 
+        check_command(command, "steps")
         job_id = job_id or f"{type(command).__name__}-{next(self._job_ids)}"
         handle = JobHandle(self, job_id, command.title)
         with self._cond:
@@ -259,6 +337,11 @@ class Engine(QObject):
                 self._report(_failure("engine", "loop", exc))
         for job_id in list(self._jobs):
             self._finish_job(job_id, cancelled=True)
+        with self._cond:
+            left, self._tasks = list(self._tasks), deque()
+        for work in left:
+            if work.handle is not None:
+                self._to_handle.emit(work.handle, "cancelled", None)
 
     def _start_up(self) -> None:
         """Import torch and build the pipeline on the wanted device, or on the CPU when that device fails."""
@@ -301,7 +384,7 @@ class Engine(QObject):
         if request is not None:
             self._serve_render(request)
         elif task is not None:
-            self._serve_task(*task)
+            self._serve_task(task)
         elif self._jobs:
             self._step_next_job()
         return True
@@ -343,13 +426,29 @@ class Engine(QObject):
                 ScoreResult(request.request_id, scores.values, scores.errors, elapsed, complete, ovalized)
             )
 
-    def _serve_task(self, task_id: str, fn: Callable[[Pipeline], Any]) -> None:
-        try:
-            result = fn(self.pipeline)
-        except Exception as exc:  # noqa: BLE001
-            self._report(_failure("task", task_id, exc))
+    def _serve_task(self, work: _Work) -> None:
+        handle = work.handle
+        if handle is None:
+            try:
+                result = work.run(self.pipeline)
+            except Exception as exc:  # noqa: BLE001
+                self._report(_failure("task", work.task_id, exc))
+                return
+            self.task_done.emit(TaskDone(work.task_id, result))
             return
-        self.task_done.emit(TaskDone(task_id, result))
+        with self._cond:
+            self._running = handle
+        try:
+            result = work.run(self.pipeline)
+        except Exception as exc:  # noqa: BLE001 - sealed: the failure goes to the handle, the loop goes on
+            failure = _failure("request", handle.ident, exc)
+            log.error("request %s failed: %s\n%s", failure.ident, failure.message, failure.details)
+            self._to_handle.emit(handle, "failed", failure)
+        else:
+            self._to_handle.emit(handle, "done", result)
+        finally:
+            with self._cond:
+                self._running = None
 
     def _step_next_job(self) -> None:
         import torch

@@ -354,12 +354,12 @@ class MainWindow(QMainWindow):
 
     def score_folder(self, folder: Path, csv_path: Path, assessors: tuple[str, ...] = ("resmem",)) -> str:
         """Start the folder-scoring job; returns its id."""
-        from memstudio.engine.jobs import score_folder_factory
+        from memstudio.core.session.scoring import ScoreFolder
 
         job_id = f"score-{folder.name}-{int(time.time() * 1000) % 100000}"
-        title = f"Scoring {folder.name} → {csv_path.name}"
-        self.jobs.add_job(job_id, title)
-        self.engine.submit_job(job_id, title, score_folder_factory(folder, csv_path, assessors))
+        command = ScoreFolder(Path(folder), Path(csv_path), tuple(assessors))
+        self.jobs.add_job(job_id, command.title)
+        self.engine.submit(command, job_id)
         return job_id
 
     def _job_finished(self, done: JobDone) -> None:

@@ -430,14 +430,12 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_project(args: argparse.Namespace) -> int:
-    from memstudio.core.atomic import refuse_inputs
     from memstudio.core.directions.conditional import make_conditional
+    from memstudio.core.session.directions import refuse_direction_inputs
 
     # A projected direction is a new one: writing it over the direction it keeps orthogonal to would
-    # silently change what "kept" means for every later use.
-    output = Path(args.output).with_suffix(".json")
-    kept = [Path(p).with_suffix(suffix) for p in args.keep for suffix in (".json", ".safetensors")]
-    refuse_inputs([output, output.with_suffix(".safetensors")], kept)
+    # silently change what "kept" means for every later use (the studio's MakeConditional refuses it too).
+    refuse_direction_inputs(args.output, list(args.keep))
     direction = _load_direction(args.direction)
     keep = [_load_direction(path) for path in args.keep]
     new = make_conditional(direction, keep, keep_norm=not args.no_keep_norm, name=args.name)

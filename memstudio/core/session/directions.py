@@ -1,18 +1,18 @@
 """The directions feature's commands and tasks: open, check, train, condition and dissect directions.
 
 Everything here runs on the engine thread — the job commands :class:`TrainDirection` and
-:class:`AnalyzeLayers` (``Engine.submit``), and ``Engine.call`` tasks — and hands plain values back to the
-GUI thread: a direction's *info* dict (what a slider row shows) rather than the :class:`Direction` itself, so
-the widgets never touch tensors. Training and the layer analysis are the core's one implementation
-(:func:`~memstudio.core.directions.train.train_direction`, :func:`~memstudio.core.directions.layer_job.
-analyze_and_record`), the same the CLI runs. The remaining tasks are closures still; they become commands the
-same way.
+:class:`AnalyzeLayers` (``Engine.submit``) and the one-shot commands :class:`OpenDirection`,
+:class:`RecheckDirections`, :class:`GeneratorContext`, :class:`MakeConditional` and :class:`SaveLayerwiseCopy`
+(``Engine.request``) — and hands plain values back to the GUI thread: a direction's *info* dict (what a slider
+row shows) rather than the :class:`Direction` itself, so the widgets never touch tensors. Training and the
+layer analysis are the core's one implementation (:func:`~memstudio.core.directions.train.train_direction`,
+:func:`~memstudio.core.directions.layer_job.analyze_and_record`), the same the CLI runs.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,27 +156,31 @@ def make_up(direction: Direction) -> str | None:
     return loadings_summary({str(k): float(v) for k, v in loadings.items()})
 
 
-def open_direction_task(path: str, direction_id: str) -> Callable[[Pipeline], dict[str, Any]]:
-    """Load ``path``, check that it fits, and make it available to renders under ``direction_id``."""
+@dataclass(frozen=True)
+class OpenDirection:
+    """Load ``path``, check that it fits, and make it available to renders under ``direction_id``; result:
+    the direction's info dict."""
 
-    def task(pipeline: Pipeline) -> dict[str, Any]:
+    path: str
+    direction_id: str
+
+    def run(self, pipeline: Pipeline) -> dict[str, Any]:
         from memstudio.core.directions.base import Direction
 
-        direction = Direction.load(path)
-        check_fit(pipeline, direction, path)
-        pipeline.directions[direction_id] = direction
-        pipeline.direction_paths[direction_id] = str(Path(path).with_suffix(".json"))
-        return direction_info(direction_id, direction, pipeline.direction_paths[direction_id])
-
-    return task
+        direction = Direction.load(self.path)
+        check_fit(pipeline, direction, self.path)
+        return _keep(pipeline, self.direction_id, direction, str(Path(self.path).with_suffix(".json")))
 
 
-def recheck_task(direction_ids: list[str]) -> Callable[[Pipeline], dict[str, str | None]]:
-    """After the generator changed: per direction, None when it still fits, else why it does not."""
+@dataclass(frozen=True)
+class RecheckDirections:
+    """After the generator changed: per loaded direction, None when it still fits, else why it does not."""
 
-    def task(pipeline: Pipeline) -> dict[str, str | None]:
+    direction_ids: tuple[str, ...]
+
+    def run(self, pipeline: Pipeline) -> dict[str, str | None]:
         reasons: dict[str, str | None] = {}
-        for direction_id in direction_ids:
+        for direction_id in self.direction_ids:
             direction = pipeline.directions.get(direction_id)
             if direction is None:
                 continue
@@ -187,66 +191,86 @@ def recheck_task(direction_ids: list[str]) -> Callable[[Pipeline], dict[str, str
                 reasons[direction_id] = str(exc)
         return reasons
 
-    return task
 
+@dataclass(frozen=True)
+class GeneratorContext:
+    """The current generator's spaces and W+ layout, for the dialog and the layer dock (None: no generator)."""
 
-def generator_context_task(pipeline: Pipeline) -> dict[str, Any] | None:
-    """The current generator's spaces and W+ layout, for the dialog and the layer dock."""
-    from memstudio.core.directions.layerwise import layer_groups
+    def run(self, pipeline: Pipeline) -> dict[str, Any] | None:
+        from memstudio.core.directions.layerwise import layer_groups
 
-    generator = pipeline.generator
-    if generator is None:
-        return None
-    num_ws = int(generator.num_ws)
-    return {
-        "name": generator.name,
-        "spaces": list(generator.spaces),
-        "num_ws": num_ws,
-        "resolution": int(generator.resolution),
-        "groups": layer_groups(num_ws, int(generator.resolution)) if num_ws else {},
-        "w_plus": "w+" in generator.spaces and num_ws > 0,
-    }
+        generator = pipeline.generator
+        if generator is None:
+            return None
+        num_ws = int(generator.num_ws)
+        return {
+            "name": generator.name,
+            "spaces": list(generator.spaces),
+            "num_ws": num_ws,
+            "resolution": int(generator.resolution),
+            "groups": layer_groups(num_ws, int(generator.resolution)) if num_ws else {},
+            "w_plus": "w+" in generator.spaces and num_ws > 0,
+        }
 
 
 # ----- conditional and layerwise ----------------------------------------------------------------------------
-def conditional_task(
-    base_id: str, keep_ids: list[str], output: str, direction_id: str
-) -> Callable[[Pipeline], dict[str, Any]]:
-    """Make the base direction orthogonal to the kept ones (001 A.5), save it and load it as a slider."""
+@dataclass(frozen=True)
+class MakeConditional:
+    """Make the base direction orthogonal to the kept ones (001 A.5), save it to ``output`` and load it as
+    ``direction_id``; result: its info dict (with the cosines)."""
 
-    def task(pipeline: Pipeline) -> dict[str, Any]:
+    base_id: str
+    keep_ids: tuple[str, ...]
+    output: str
+    direction_id: str
+
+    def run(self, pipeline: Pipeline) -> dict[str, Any]:
         from memstudio.core.directions.conditional import make_conditional
 
-        base = _loaded(pipeline, base_id)
-        keep = [_loaded(pipeline, k) for k in keep_ids]
+        base = _loaded(pipeline, self.base_id)
+        keep = [_loaded(pipeline, k) for k in self.keep_ids]
+        sources = [pipeline.direction_paths.get(i) for i in (self.base_id, *self.keep_ids)]
+        refuse_direction_inputs(self.output, sources)
         new = make_conditional(base, keep)
-        path = new.save(output)
-        pipeline.directions[direction_id] = new
-        pipeline.direction_paths[direction_id] = str(path)
-        return direction_info(direction_id, new, str(path))
-
-    return task
+        return _keep(pipeline, self.direction_id, new, str(new.save(self.output)))
 
 
-def save_layers_task(
-    direction_id: str, weights: list[float], output: str, new_id: str
-) -> Callable[[Pipeline], dict[str, Any]]:
-    """Save a copy of a direction acting with the layer dock's coefficients (the CLI's ``layers --apply``)."""
+@dataclass(frozen=True)
+class SaveLayerwiseCopy:
+    """Save a copy of a direction acting with the layer dock's coefficients (the CLI's ``layers --apply``) and
+    load it as ``new_id``; result: its info dict."""
 
-    def task(pipeline: Pipeline) -> dict[str, Any]:
+    direction_id: str
+    weights: tuple[float, ...]
+    output: str
+    new_id: str
+
+    def run(self, pipeline: Pipeline) -> dict[str, Any]:
         from memstudio.core.directions.layerwise import with_layers
 
-        direction = _loaded(pipeline, direction_id)
-        layers = [i for i, w in enumerate(weights) if w != 0.0]
-        coefficients = [weights[i] for i in layers]
-        new = with_layers(direction, len(weights), layers, coefficients)
+        direction = _loaded(pipeline, self.direction_id)
+        refuse_direction_inputs(self.output, [pipeline.direction_paths.get(self.direction_id)])
+        layers = [i for i, w in enumerate(self.weights) if w != 0.0]
+        coefficients = [self.weights[i] for i in layers]
+        new = with_layers(direction, len(self.weights), layers, coefficients)
         new = replace(new, name=f"{direction.name}-layers")
-        path = new.save(output)
-        pipeline.directions[new_id] = new
-        pipeline.direction_paths[new_id] = str(path)
-        return direction_info(new_id, new, str(path))
+        return _keep(pipeline, self.new_id, new, str(new.save(self.output)))
 
-    return task
+
+def refuse_direction_inputs(output: str | Path, inputs: list[str | Path | None]) -> None:
+    """Refuse to write a new direction (``NAME.json`` + ``NAME.safetensors``) over one it is made from."""
+    from memstudio.core.atomic import refuse_inputs
+
+    output = Path(output).with_suffix(".json")
+    sources = [Path(p).with_suffix(suffix) for p in inputs if p is not None for suffix in (".json", ".safetensors")]
+    refuse_inputs([output, output.with_suffix(".safetensors")], sources)
+
+
+def _keep(pipeline: Pipeline, direction_id: str, direction: Direction, path: str) -> dict[str, Any]:
+    """Make ``direction`` available to renders under ``direction_id``; its info for the GUI thread."""
+    pipeline.directions[direction_id] = direction
+    pipeline.direction_paths[direction_id] = path
+    return direction_info(direction_id, direction, path)
 
 
 @dataclass(frozen=True)

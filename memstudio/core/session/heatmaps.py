@@ -1,9 +1,10 @@
-"""The heatmap feature's command and tasks: map a frame, save it, check its emphasis, open a VMS model.
+"""The heatmap feature's commands: map a frame, save it, check its emphasis, open a VMS model, draw the figure.
 
 Everything here runs on the engine thread — the job command :class:`ComputeMap` (``Engine.submit``) and the
-``Engine.call`` tasks — and hands plain values back to the GUI thread. The map is the core's one
-implementation (:func:`memstudio.core.maps.api.map_job`), so the studio's map is the CLI's map, at the CLI's
-cost per window (``benchmarks/bench_heatmap.py`` times both in one run, wall and CPU time).
+one-shot commands :class:`HeatmapSetup`, :class:`DescribeVms`, :class:`SaveMap`, :class:`EmphasisCheck` and
+:class:`ExportHeatmapFigure` (``Engine.request``) — and hands plain values back to the GUI thread. The map
+is the core's one implementation (:func:`memstudio.core.maps.api.map_job`), so the studio's map is the CLI's
+map, at the CLI's cost per window (``benchmarks/bench_heatmap.py`` times both in one run, wall and CPU time).
 """
 
 from __future__ import annotations
@@ -115,64 +116,89 @@ def map_scale(settings: MapSettings, assessor: Any, raw_range: tuple[float, floa
     return scale_for(settings.method, settings.assessor, assessor, raw_range)
 
 
-def setup_task(pipeline: Pipeline) -> dict[str, Any]:
+@dataclass(frozen=True)
+class HeatmapSetup:
     """The colormap tables (``[256, 3]`` uint8 per name) and the core's default scales, made where matplotlib
     and torch are already imported, so the GUI thread imports neither."""
-    from memstudio.core.maps import occlusion, regions
-    from memstudio.core.maps.colormap import apply_colormap, colormap_names
 
-    ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)[None]
-    return {
-        "luts": {name: apply_colormap(ramp, name)[0] for name in colormap_names()},
-        "scales": {"regions": regions.DEFAULT_SCALES, "occlusion": occlusion.DEFAULT_SCALES},
-    }
+    def run(self, pipeline: Pipeline) -> dict[str, Any]:
+        from memstudio.core.maps import occlusion, regions
+        from memstudio.core.maps.colormap import apply_colormap, colormap_names
 
-
-def describe_vms(pipeline: Pipeline, path: str) -> dict[str, str]:
-    """Load (and so validate) a VMS checkpoint on the engine's device; a one-line summary of it."""
-    from memstudio.core.maps.vms_checkpoint import META_NAME, load_generator
-
-    _, config = load_generator(path, pipeline.device)
-    folder = Path(path) if Path(path).is_dir() else Path(path).parent
-    meta = json.loads((folder / META_NAME).read_text(encoding="utf-8"))
-    history = meta.get("history") or []
-    summary = f"{folder.name}: U-Net {config.image_size} px, {meta.get('epoch', 0)} epochs"
-    if history:
-        summary += f", val L1 {min(h['val_l1'] for h in history):.3f}"
-    return {"path": str(folder), "summary": summary}
+        ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)[None]
+        return {
+            "luts": {name: apply_colormap(ramp, name)[0] for name in colormap_names()},
+            "scales": {"regions": regions.DEFAULT_SCALES, "occlusion": occlusion.DEFAULT_SCALES},
+        }
 
 
-def save_task(map_: np.ndarray, path: str, colormap: str) -> str:
-    """The bare map for data: ``.npy`` values or a coloured ``.png``."""
-    from memstudio.core.maps.io import save_map
+@dataclass(frozen=True)
+class DescribeVms:
+    """Load (and so validate) a VMS checkpoint on the engine's device; result: its folder and a summary line."""
 
-    return str(save_map(map_, path, colormap))
+    path: str
+
+    def run(self, pipeline: Pipeline) -> dict[str, str]:
+        from memstudio.core.maps.vms_checkpoint import META_NAME, load_generator
+
+        _, config = load_generator(self.path, pipeline.device)
+        folder = Path(self.path) if Path(self.path).is_dir() else Path(self.path).parent
+        meta = json.loads((folder / META_NAME).read_text(encoding="utf-8"))
+        history = meta.get("history") or []
+        summary = f"{folder.name}: U-Net {config.image_size} px, {meta.get('epoch', 0)} epochs"
+        if history:
+            summary += f", val L1 {min(h['val_l1'] for h in history):.3f}"
+        return {"path": str(folder), "summary": summary}
 
 
-def emphasis_task(
-    pipeline: Pipeline, tensor: torch.Tensor, map_: np.ndarray, name: str, frame_id: int, thumb: int
-) -> dict[str, Any]:
-    """Scores of the four emphasis renders (paper 004 §5) and ``thumb``-px thumbnails of them for the dock."""
-    import torch.nn.functional as F
+@dataclass(frozen=True, eq=False)
+class SaveMap:
+    """The bare map for data: ``.npy`` values or a coloured ``.png``; result: the path written."""
 
-    from memstudio.core.imaging import tensor_to_uint8
-    from memstudio.core.maps.emphasis import emphasis_check
+    map: np.ndarray
+    path: str
+    colormap: str
 
-    result = emphasis_check(tensor.to(pipeline.device), map_, pipeline.assessor(name))
-    thumbnails = {}
-    for render, image in result["images"].items():
-        height, width = image.shape[2:]
-        k = thumb / max(height, width)
-        size = (max(1, round(height * k)), max(1, round(width * k)))
-        small = F.interpolate(image.float().cpu(), size=size, mode="bilinear", antialias=True, align_corners=False)
-        thumbnails[render] = tensor_to_uint8(small)[0]
-    return {
-        "scores": result["scores"],
-        "order_holds": bool(result["order_holds"]),
-        "thumbnails": thumbnails,
-        "assessor": name,
-        "frame_id": frame_id,
-    }
+    def run(self, pipeline: Pipeline) -> str:
+        from memstudio.core.maps.io import save_map
+
+        return str(save_map(self.map, self.path, self.colormap))
+
+
+@dataclass(frozen=True, eq=False)
+class EmphasisCheck:
+    """Scores of the four emphasis renders (paper 004 §5) of a frame ``[1, 3, H, W]`` and its map, and
+    ``thumb``-px thumbnails of them for the dock."""
+
+    image: torch.Tensor
+    map: np.ndarray
+    assessor: str
+    frame_id: int
+    thumb: int
+
+    def run(self, pipeline: Pipeline) -> dict[str, Any]:
+        import torch.nn.functional as F
+
+        from memstudio.core.imaging import tensor_to_uint8
+        from memstudio.core.maps.emphasis import emphasis_check
+
+        result = emphasis_check(self.image.to(pipeline.device), self.map, pipeline.assessor(self.assessor))
+        thumbnails = {}
+        for render, image in result["images"].items():
+            height, width = image.shape[2:]
+            k = self.thumb / max(height, width)
+            size = (max(1, round(height * k)), max(1, round(width * k)))
+            small = F.interpolate(
+                image.float().cpu(), size=size, mode="bilinear", antialias=True, align_corners=False
+            )
+            thumbnails[render] = tensor_to_uint8(small)[0]
+        return {
+            "scores": result["scores"],
+            "order_holds": bool(result["order_holds"]),
+            "thumbnails": thumbnails,
+            "assessor": self.assessor,
+            "frame_id": self.frame_id,
+        }
 
 
 def frame_image_path(figure: str | Path) -> Path:
@@ -181,36 +207,45 @@ def frame_image_path(figure: str | Path) -> Path:
     return figure.with_name(f"{figure.stem}-frame.png")
 
 
-def export_figure_task(
-    pixels: np.ndarray,
-    map_: np.ndarray,
-    scale: MapScale,
-    settings: MapSettings,
-    path: str,
-    colormap: str,
-    opacity: float,
-    width_in: float | None = None,
-) -> list[str]:
+@dataclass(frozen=True, eq=False)
+class ExportHeatmapFigure:
     """The heatmap figure of a studio frame (the CLI's ``heatmap --figure``): the frame is saved beside it as
-    a PNG and named in the sidecar, so ``memstudio heatmap --from`` draws the figure again."""
-    from PIL import Image
+    a PNG and named in the sidecar, so ``memstudio heatmap --from`` draws the figure again; result: the paths
+    written."""
 
-    from memstudio.core.atomic import save_image_atomic
-    from memstudio.core.checkpoints import sha256_file
-    from memstudio.core.figures.heatmap_figure import DEFAULT_WIDTH_IN, HeatmapFigureSpec, write_heatmap_figures
+    pixels: np.ndarray
+    map: np.ndarray
+    scale: MapScale
+    settings: MapSettings
+    path: str
+    colormap: str
+    opacity: float
+    width_in: float | None = None
 
-    frame = frame_image_path(path)
-    save_image_atomic(Image.fromarray(np.ascontiguousarray(pixels), mode="RGB"), frame)
-    spec = HeatmapFigureSpec(
-        photo=str(frame.resolve()),
-        photo_sha256=sha256_file(frame),
-        method=settings.method,
-        assessor=settings.assessor,
-        scales=list(settings.scales) if settings.scales else None,
-        vms_checkpoint=settings.vms_checkpoint,
-        max_side=int(max(pixels.shape[:2])),
-        colormap=colormap,
-        opacity=float(opacity),
-        width_in=width_in or DEFAULT_WIDTH_IN,
-    )
-    return [str(p) for p in write_heatmap_figures(pixels, map_, scale, spec, [path])]
+    def run(self, pipeline: Pipeline) -> list[str]:
+        from PIL import Image
+
+        from memstudio.core.atomic import save_image_atomic
+        from memstudio.core.checkpoints import sha256_file
+        from memstudio.core.figures.heatmap_figure import (
+            DEFAULT_WIDTH_IN,
+            HeatmapFigureSpec,
+            write_heatmap_figures,
+        )
+
+        settings, pixels = self.settings, self.pixels
+        frame = frame_image_path(self.path)
+        save_image_atomic(Image.fromarray(np.ascontiguousarray(pixels), mode="RGB"), frame)
+        spec = HeatmapFigureSpec(
+            photo=str(frame.resolve()),
+            photo_sha256=sha256_file(frame),
+            method=settings.method,
+            assessor=settings.assessor,
+            scales=list(settings.scales) if settings.scales else None,
+            vms_checkpoint=settings.vms_checkpoint,
+            max_side=int(max(pixels.shape[:2])),
+            colormap=self.colormap,
+            opacity=float(self.opacity),
+            width_in=self.width_in or DEFAULT_WIDTH_IN,
+        )
+        return [str(p) for p in write_heatmap_figures(pixels, self.map, self.scale, spec, [self.path])]

@@ -24,19 +24,18 @@ from memstudio.core.directions.train import TrainResult
 from memstudio.core.requests import PhotoSubject
 from memstudio.core.session.directions import (
     AnalyzeLayers,
+    GeneratorContext,
+    MakeConditional,
+    OpenDirection,
+    RecheckDirections,
+    SaveLayerwiseCopy,
     TrainDirection,
-    conditional_task,
-    generator_context_task,
-    open_direction_task,
-    recheck_task,
-    save_layers_task,
 )
-from memstudio.engine import Failure, TaskDone
-from memstudio.engine.commands import JobHandle
+from memstudio.engine import Command, Failure, JobHandle, RequestHandle
 from memstudio.ui.direction_sliders import DirectionSliders
 from memstudio.ui.layer_editor import LayerEditor
 
-PREFIX = "directions:"
+PREFIX = "directions:"  # of this feature's job ids in the Jobs dock
 #: "0" starts the studio without the shipped directions (the test suite's default, so sliders start empty).
 SHIPPED_ENV = "MEMSTUDIO_SHIPPED_DIRECTIONS"
 
@@ -63,7 +62,7 @@ class DirectionsFeature(QObject):
         self.context: dict[str, Any] | None = None
         self.dialog = None
         self._ids = itertools.count(1)
-        self._pending: dict[str, str] = {}  # task id → direction id being opened or made
+        self._pending: set[str] = set()  # ids of directions being opened or made
         self._train_jobs: dict[str, TrainDirection] = {}
         self._handles: dict[str, JobHandle] = {}
         self._unusable: dict[str, str] = {}  # direction id → why it cannot edit the current generator
@@ -85,8 +84,6 @@ class DirectionsFeature(QObject):
         window.state.changed.connect(self._state_changed)
         window.state.subject_changed.connect(self._subject_changed)
         window.scores_shown.connect(self._scores_shown)
-        window.engine.task_done.connect(self._task_done)
-        window.engine.failed.connect(self._failed)
         window.path_handlers.append(self.claim_paths)
         # Installed before the generators feature (name order): connect once the window has them all.
         QTimer.singleShot(0, self._connect_generators)
@@ -109,8 +106,8 @@ class DirectionsFeature(QObject):
         self.window.tools_menu.addAction(train)
 
     # ----- opening ----------------------------------------------------------------------------------------
-    def open_shipped(self) -> list[str]:
-        """Open the directions that ship with memstudio (the photo editor's Memorability slider); task ids.
+    def open_shipped(self) -> list[RequestHandle]:
+        """Open the directions that ship with memstudio (the photo editor's Memorability slider).
 
         They are opened like any file, read-only from the package, so a user's own directions sit beside them.
         """
@@ -123,14 +120,26 @@ class DirectionsFeature(QObject):
         if path:
             self.open_direction(path)
 
-    def open_direction(self, path: str | Path) -> str:
-        """Load ``path`` in the engine (checked against the current generator / photo mode); its task id."""
+    def open_direction(self, path: str | Path) -> RequestHandle:
+        """Load ``path`` in the engine (checked against the current generator / photo mode); a refusal reaches
+        the message bar through the engine's ``failed``."""
         direction_id = self._new_id(Path(path).stem)
-        task_id = f"{PREFIX}open-{next(self._ids)}"
-        self._pending[task_id] = direction_id
-        self.window.engine.call(task_id, open_direction_task(str(path), direction_id))
+        handle = self._make(OpenDirection(str(path), direction_id), direction_id)
         self.window.statusBar().showMessage(f"opening direction {Path(path).name}…", 10_000)
-        return task_id
+        return handle
+
+    def _make(self, command: Command, direction_id: str) -> RequestHandle:
+        """Request a command whose result is a new direction's info: it becomes a slider."""
+        self._pending.add(direction_id)
+        handle = self.window.engine.request(command)
+        handle.done.connect(self._loaded)
+        for settled in (handle.done, handle.failed, handle.cancelled):
+            settled.connect(lambda *_: self._pending.discard(direction_id))
+        return handle
+
+    def _loaded(self, info: dict[str, Any]) -> None:
+        self._add(info)
+        self.window.statusBar().showMessage(f"direction {info['name']} loaded", 10_000)
 
     def claim_paths(self, paths: list[Path]) -> tuple[list[Path], list[str]]:
         """The window's path handler: dropped direction files open as sliders."""
@@ -143,7 +152,7 @@ class DirectionsFeature(QObject):
     def _new_id(self, stem: str) -> str:
         base = re.sub(r"[^A-Za-z0-9_.+-]", "_", stem) or "direction"
         # Removed ids stay taken: an undo of the removal brings that direction back under its id.
-        taken = set(self.infos) | set(self._pending.values()) | self._removed
+        taken = set(self.infos) | self._pending | self._removed
         candidate, n = base, 2
         while candidate in taken:
             candidate, n = f"{base}-{n}", n + 1
@@ -247,9 +256,16 @@ class DirectionsFeature(QObject):
         self._update_usability()
         self._state_changed()
         self.window.state.forget_layer_weights()  # re-renders; the layer count may have changed
-        self.window.engine.call(f"{PREFIX}context-{next(self._ids)}", generator_context_task)
+        engine = self.window.engine
+        engine.request(GeneratorContext(), key=(id(self), "context")).done.connect(self._set_context)
         if self.infos:
-            self.window.engine.call(f"{PREFIX}recheck-{next(self._ids)}", recheck_task(list(self.infos)))
+            recheck = engine.request(RecheckDirections(tuple(self.infos)), key=(id(self), "recheck"))
+            recheck.done.connect(self._rechecked)
+
+    def _rechecked(self, reasons: dict[str, str | None]) -> None:
+        self._unusable = {k: v for k, v in reasons.items() if v is not None}
+        self._update_usability()
+        self._state_changed()
 
     def _set_context(self, context: dict[str, Any] | None) -> None:
         self.context = context
@@ -329,14 +345,22 @@ class DirectionsFeature(QObject):
                 button.clicked.connect(lambda: self.resume(job_id))
                 row.add_action(button)
 
-    def make_conditional(self, base_id: str, keep_ids: list[str], output: str) -> str:
+    def make_conditional(self, base_id: str, keep_ids: list[str], output: str) -> RequestHandle:
         """Project the base direction off the kept ones (001 A.5); the new one becomes a slider."""
-        stem = Path(output).stem
-        direction_id = self._new_id(stem)
-        task_id = f"{PREFIX}conditional-{next(self._ids)}"
-        self._pending[task_id] = direction_id
-        self.window.engine.call(task_id, conditional_task(base_id, list(keep_ids), output, direction_id))
-        return task_id
+        direction_id = self._new_id(Path(output).stem)
+        handle = self._make(MakeConditional(base_id, tuple(keep_ids), str(output), direction_id), direction_id)
+        handle.done.connect(self._conditional_made)
+        handle.failed.connect(self._conditional_failed)
+        return handle
+
+    def _conditional_made(self, info: dict[str, Any]) -> None:
+        if self.dialog is not None:
+            self.dialog.show_cosines(info)
+        self.conditional_made.emit(info)
+
+    def _conditional_failed(self, failure: Failure) -> None:
+        if self.dialog is not None:
+            self.dialog.cosines.setText(failure.message)
 
     # ----- layers -----------------------------------------------------------------------------------------
     def analyse_layers(self, direction_id: str, num_samples: int) -> str:
@@ -375,42 +399,11 @@ class DirectionsFeature(QObject):
         if path:
             self.save_layerwise_copy(direction_id, path)
 
-    def save_layerwise_copy(self, direction_id: str, path: str | Path) -> str:
+    def save_layerwise_copy(self, direction_id: str, path: str | Path) -> RequestHandle:
         """Write the direction restricted to the dock's layer coefficients and load it as a slider."""
-        weights = [row.weight() for row in self.editor.rows]
+        weights = tuple(row.weight() for row in self.editor.rows)
         new_id = self._new_id(Path(path).stem)
-        task_id = f"{PREFIX}savelayers-{next(self._ids)}"
-        self._pending[task_id] = new_id
-        self.window.engine.call(task_id, save_layers_task(direction_id, weights, str(path), new_id))
-        return task_id
-
-    # ----- engine results ---------------------------------------------------------------------------------
-    def _task_done(self, done: TaskDone) -> None:
-        if not done.task_id.startswith(PREFIX):
-            return
-        self._pending.pop(done.task_id, None)
-        kind = done.task_id[len(PREFIX) :].split("-", 1)[0]
-        if kind == "context":
-            self._set_context(done.result)
-        elif kind == "recheck":
-            self._unusable = {k: v for k, v in done.result.items() if v is not None}
-            self._update_usability()
-            self._state_changed()
-        elif kind in ("open", "conditional", "savelayers"):
-            self._add(done.result)
-            if kind == "conditional":
-                if self.dialog is not None:
-                    self.dialog.show_cosines(done.result)
-                self.conditional_made.emit(done.result)
-            self.window.statusBar().showMessage(f"direction {done.result['name']} loaded", 10_000)
-
-    def _failed(self, failure: Failure) -> None:
-        ident = str(failure.ident)
-        if ident.startswith(PREFIX):
-            self._pending.pop(ident, None)
-            if self.dialog is not None and ident.startswith(f"{PREFIX}conditional"):
-                self.dialog.cosines.setText(failure.message)
-
+        return self._make(SaveLayerwiseCopy(direction_id, weights, str(path), new_id), new_id)
 
 def install(window: Any) -> DirectionsFeature:
     return DirectionsFeature(window)

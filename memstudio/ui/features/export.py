@@ -1,14 +1,14 @@
 """File ▸ Export figure…: strips, grids and plots of the current image with a live preview (issue 7, item 5).
 
 The dialog's choices become a :class:`~memstudio.core.figures.request.FigureRequest`; everything that touches
-a model runs on the engine thread: the preview as a task (debounced by 300 ms, one in flight, the newest
-choice wins), the export and batch export as jobs with progress and cancel in the jobs dock. The engine runs
-the same core jobs as ``memstudio strip | grid | plot``, so the files are the CLI's files.
+a model runs on the engine thread as a command of :mod:`memstudio.core.session.figures`: the preview as a
+request (debounced by 300 ms; each supersedes the one before, so only the newest choice is ever shown), the
+export and batch export as jobs with progress and cancel in the jobs dock. The engine runs the same core jobs
+as ``memstudio strip | grid | plot``, so the files are the CLI's files.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,19 @@ from memstudio.core.errors import MemstudioError
 from memstudio.core.figures.request import FigureRequest
 from memstudio.core.figures.spec import parse_seeds
 from memstudio.core.requests import PhotoSubject, SeedSubject
+from memstudio.core.session.figures import (
+    BatchExport,
+    DirectionChoice,
+    ExportFigure,
+    Inventory,
+    Preview,
+    ReadDirectionFile,
+    RenderPreview,
+    TakeInventory,
+)
+from memstudio.engine import Failure, JobCommand, JobDone
 from memstudio.ui.export_dialog import ExportDialog, edit_parameter_items
 
-PREVIEW_TASK = "export-preview:"
-INVENTORY_TASK = "export-inventory:"
-DIRECTION_TASK = "export-direction:"
 JOB_PREFIX = "export-job-"
 #: Quiet time after the last change before the preview re-renders: typing "0.25" is one render, not four.
 DEBOUNCE_MS = 300
@@ -64,19 +72,12 @@ class ExportFeature(QObject):
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self._send_preview)
         self._serial = 0  # of the newest preview sent
-        self._in_flight: int | None = None
-        self._pending = False
         self.previews_sent = 0
-        self._inventory: dict[str, Any] = {"generator": None, "num_ws": 0, "directions": []}
+        self._inventory = Inventory(None, 0, ())
         self._file_directions: dict[str, tuple[str, str]] = {}  # key → (label, space)
-        self._jobs: set[str] = set()
         self._job_serial = 0
-        self._inventory_serial = 0
         self.last_result: Any = None
 
-        self.engine.task_done.connect(self._task_done)
-        self.engine.failed.connect(self._failed)
-        self.engine.job_finished.connect(self._job_finished)
         window.state.subject_changed.connect(self._subject_changed)
         window.closing.connect(self._close_dialog)
         window.closing.connect(self._timer.stop)  # a pending preview must not outlive the window
@@ -153,36 +154,28 @@ class ExportFeature(QObject):
             self._timer.start()
 
     def _send_preview(self) -> None:
-        if self._in_flight is not None:
-            self._pending = True  # sent when the one in flight comes back: never a queue of stale renders
-            return
         try:
             request = self.request()
         except MemstudioError as exc:
             self.dialog.show_preview_message(str(exc))
             return
-        from memstudio.core.figures.request import preview_pixels
-
         self._serial += 1
-        self._in_flight = self._serial
         self.previews_sent += 1
         self.dialog.show_preview_message("rendering preview…")
-        self.engine.call(f"{PREVIEW_TASK}{self._serial}", partial(_preview_task, preview_pixels, request))
+        # Supersedes the preview sent before: never a queue of stale renders, and no stale one shown.
+        handle = self.engine.request(RenderPreview(request), key=(id(self), "preview"))
+        serial = self._serial
+        handle.done.connect(lambda preview: self._preview_done(serial, preview))
+        handle.failed.connect(lambda failure: self._preview_done(serial, Preview(None, failure.message)))
 
-    def _preview_done(self, serial: int, result: tuple[str, Any]) -> None:
-        self._in_flight = None
-        if self._pending:
-            self._pending = False
-            self._send_preview()  # newer choices exist: this result is already out of date
+    def _preview_done(self, serial: int, preview: Preview) -> None:
+        if self.dialog is None:
             return
-        if self.dialog is None or serial != self._serial:
-            return
-        status, payload = result
-        if status == "ok":
-            self.dialog.show_preview(payload)
+        if preview.pixels is not None:
+            self.dialog.show_preview(preview.pixels)
             self.preview_shown.emit(serial)
         else:
-            self.dialog.show_preview_message(payload)
+            self.dialog.show_preview_message(preview.message)
 
     # ----- export ---------------------------------------------------------------------------------------
     def choose_export_path(self) -> None:
@@ -208,13 +201,8 @@ class ExportFeature(QObject):
 
     def export_to(self, path: str | Path, panels_dir: str | Path | None = None) -> str:
         """Start the export job for the dialog's current choices; returns its job id."""
-        from memstudio.core.figures.request import export_job
-
-        request = self.request()
-        path = Path(path)
-        return self._submit(
-            f"Export {path.name}", partial(export_job, request=request, path=path, panels_dir=panels_dir)
-        )
+        panels = Path(panels_dir) if panels_dir is not None else None
+        return self._submit(ExportFigure(self.request(), Path(path), panels))
 
     def choose_batch_folder(self) -> None:
         try:
@@ -229,27 +217,26 @@ class ExportFeature(QObject):
 
     def batch_export(self, out_dir: str | Path, panels_dir: str | Path | None = None) -> str:
         """One strip per selected photo (or typed seed) into ``out_dir``, as a job; returns its id."""
-        from memstudio.core.figures.request import batch_job
-
         request = self.request(batch=True)
-        fmt = self.dialog.choices()["format"]
-        factory = partial(batch_job, request=request, out_dir=Path(out_dir), fmt=fmt, panels_dir=panels_dir)
-        return self._submit(f"Batch export of {len(request.seeds)} strips → {Path(out_dir).name}", factory)
+        panels = Path(panels_dir) if panels_dir is not None else None
+        return self._submit(BatchExport(request, Path(out_dir), self.dialog.choices()["format"], panels))
 
-    def _submit(self, title: str, factory: Any) -> str:
+    def _submit(self, command: JobCommand) -> str:
         self._job_serial += 1
         job_id = f"{JOB_PREFIX}{self._job_serial}"
-        self._jobs.add(job_id)
+        title = command.title
         self.window.jobs.add_job(job_id, title)
-        self.engine.submit_job(job_id, title, lambda pipeline: factory(pipeline))
+        handle = self.engine.submit(command, job_id)
+        handle.done.connect(lambda result: self._job_finished(JobDone(job_id, title, result, False, None)))
+        handle.failed.connect(
+            lambda failure: self._job_finished(JobDone(job_id, title, None, False, failure.message))
+        )
+        handle.cancelled.connect(lambda: self._job_finished(JobDone(job_id, title, None, True, None)))
         if self.dialog is not None:
             self.dialog.show_preview_message(f"{title}: running (see Jobs)")
         return job_id
 
-    def _job_finished(self, done: Any) -> None:
-        if done.job_id not in self._jobs:
-            return
-        self._jobs.discard(done.job_id)
+    def _job_finished(self, done: JobDone) -> None:
         self.last_result = done.result
         if done.cancelled:
             text = f"{done.title}: cancelled"
@@ -271,11 +258,29 @@ class ExportFeature(QObject):
 
     def load_direction_file(self, path: Path) -> None:
         """Read a direction file on the engine thread and offer it in the combo (selected when it arrives)."""
-        self.engine.call(f"{DIRECTION_TASK}{path}", partial(_direction_summary, path))
+        handle = self.engine.request(ReadDirectionFile(str(path)))
+        handle.done.connect(self._direction_read)
+        handle.failed.connect(self._show_failure)
+
+    def _direction_read(self, choice: DirectionChoice) -> None:
+        self._file_directions[choice.key] = (choice.label, choice.space)
+        if self.dialog is not None:
+            self._refresh_subject()
+            if not self.dialog.select_direction(choice.key):
+                self.dialog.show_preview_message(f"{choice.label} does not fit the current image")
+
+    def _show_failure(self, failure: Failure) -> None:
+        if self.dialog is not None:
+            self.dialog.show_preview_message(failure.message)
 
     def _ask_inventory(self) -> None:
-        self._inventory_serial += 1
-        self.engine.call(f"{INVENTORY_TASK}{self._inventory_serial}", _inventory)
+        handle = self.engine.request(TakeInventory(), key=(id(self), "inventory"))
+        handle.done.connect(self._inventory_arrived)
+
+    def _inventory_arrived(self, inventory: Inventory) -> None:
+        self._inventory = inventory
+        if self.dialog is not None:
+            self._refresh_subject()
 
     def _subject_changed(self) -> None:
         if self.dialog is not None and self.dialog.isVisible():
@@ -289,11 +294,11 @@ class ExportFeature(QObject):
         if isinstance(subject, PhotoSubject):
             text = f"Photo: {Path(subject.path).name}"
         elif isinstance(subject, SeedSubject):
-            gen = inv["generator"] or "no generator loaded"
+            gen = inv.generator or "no generator loaded"
             text = f"Seed {subject.seed} of {gen} (ψ = {subject.truncation:g})"
         else:
             text = "No photo or seed is open: figures are drawn from one"
-        self.dialog.set_subject(text, not isinstance(subject, SeedSubject), inv["num_ws"] > 0)
+        self.dialog.set_subject(text, not isinstance(subject, SeedSubject), inv.num_ws > 0)
         self.dialog.set_directions(self._direction_items(subject))
 
     def _direction_items(self, subject: Any) -> list[tuple[str, str]]:
@@ -301,7 +306,7 @@ class ExportFeature(QObject):
         items = edit_parameter_items() if photo else []
         loaded = [
             (f"pipeline:{ident}", f"{name} ({space})", space)
-            for ident, name, space in self._inventory["directions"]
+            for ident, name, space in self._inventory.directions
         ]
         files = [(key, label, space) for key, (label, space) in self._file_directions.items()]
         for key, label, space in [*loaded, *files]:
@@ -316,59 +321,3 @@ class ExportFeature(QObject):
         if isinstance(subject, SeedSubject):
             return f"seed{subject.seed:04d}"
         return "figure"
-
-    # ----- engine replies -------------------------------------------------------------------------------
-    def _task_done(self, done: Any) -> None:
-        task_id = str(done.task_id)
-        if task_id.startswith(PREVIEW_TASK):
-            self._preview_done(int(task_id[len(PREVIEW_TASK) :]), done.result)
-        elif task_id.startswith(INVENTORY_TASK):
-            self._inventory = done.result
-            if self.dialog is not None:
-                self._refresh_subject()
-        elif task_id.startswith(DIRECTION_TASK):
-            key, label, space = done.result
-            self._file_directions[key] = (label, space)
-            if self.dialog is not None:
-                self._refresh_subject()
-                if not self.dialog.select_direction(key):
-                    self.dialog.show_preview_message(f"{label} does not fit the current image")
-
-    def _failed(self, failure: Any) -> None:
-        ident = str(failure.ident)
-        if failure.origin != "task" or not ident.startswith("export-"):
-            return
-        if ident.startswith(PREVIEW_TASK):
-            self._preview_done(int(ident[len(PREVIEW_TASK) :]), ("error", failure.message))
-        elif self.dialog is not None:
-            self.dialog.show_preview_message(failure.message)
-
-
-def _preview_task(render: Any, request: FigureRequest, pipeline: Any) -> tuple[str, Any]:
-    """Engine thread. A user error (no generator, wrong space) is an answer for the preview area, not a
-    problem report."""
-    try:
-        return "ok", render(pipeline, request)
-    except MemstudioError as exc:
-        return "error", str(exc)
-
-
-def _inventory(pipeline: Any) -> dict[str, Any]:
-    """Engine thread: what the pipeline holds, as plain values for the GUI thread."""
-    generator = pipeline.generator
-    return {
-        "generator": generator.name if generator is not None else None,
-        "num_ws": int(generator.num_ws or 0) if generator is not None else 0,
-        "directions": [(ident, d.name, d.space) for ident, d in pipeline.directions.items()],
-    }
-
-
-def _direction_summary(path: Path, pipeline: Any) -> tuple[str, str, str]:
-    from memstudio.core.directions.base import Direction
-
-    direction = Direction.load(path)
-    return (
-        f"file:{path.with_suffix('.json')}",
-        f"{direction.name} ({direction.space}, {path.name})",
-        direction.space,
-    )

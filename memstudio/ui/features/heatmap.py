@@ -30,19 +30,19 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog
 from memstudio.core.maps.scale import MapScale
 from memstudio.core.session.heatmaps import (
     ComputeMap,
+    DescribeVms,
+    EmphasisCheck,
+    ExportHeatmapFigure,
+    HeatmapSetup,
     MapResult,
     MapSettings,
-    describe_vms,
-    emphasis_task,
-    export_figure_task,
-    save_task,
-    setup_task,
+    SaveMap,
 )
-from memstudio.engine import Failure, Frame, JobDone, JobUpdate, TaskDone
+from memstudio.engine import Command, Failure, Frame, JobHandle, JobUpdate, RequestHandle
 from memstudio.ui.heatmap_panel import EMPHASIS_THUMB, SCALED_METHODS, HeatmapPanel, ScalesError
 from memstudio.ui.main_window import LIVE_ASSESSORS
 
-PREFIX = "heatmap:"
+PREFIX = "heatmap:"  # of this feature's job ids (transient: never listed in the Jobs dock)
 #: Quiet time after the last frame before a map is started: a slider drag yields a frame every few tens of
 #: ms, and a map costs seconds, so only the frame the user stops at is worth mapping.
 DEBOUNCE_MS = 400
@@ -60,6 +60,7 @@ class RunningMap:
     frame: Frame
     settings: MapSettings
     passes: int | None  # previews to expect (one per scale), None when unknown
+    handle: JobHandle
     previews: int = 0
 
 
@@ -106,7 +107,6 @@ class HeatmapFeature(QObject):
         self.final_scale: MapScale | None = None
         self.vms_checkpoint: str | None = None
         self.last_emphasis: dict[str, Any] | None = None
-        self._tasks: dict[str, str] = {}  # task id → kind
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -121,13 +121,9 @@ class HeatmapFeature(QObject):
         self.panel.emphasis_requested.connect(self.run_emphasis)
         window.frame_changed.connect(self._frame_changed)
         window.state.subject_changed.connect(self._subject_changed)
-        window.engine.job_progress.connect(self._job_progress)
-        window.engine.job_finished.connect(self._job_finished)
-        window.engine.task_done.connect(self._task_done)
-        window.engine.failed.connect(self._failed)
         window.canvas.setMouseTracking(True)
         window.canvas.installEventFilter(self)
-        self._call("setup", setup_task)
+        self._request("setup", HeatmapSetup()).done.connect(self._set_up)
 
     # ----- showing and following the frame -------------------------------------------------------------
     @property
@@ -209,9 +205,14 @@ class HeatmapFeature(QObject):
             return ""
         job_id = f"{PREFIX}map-{next(self._ids)}"
         passes = self._passes(settings)
-        self.job = RunningMap(job_id, frame, settings, passes)
+        handle = self.window.engine.submit(ComputeMap(frame.tensor, settings, frame.request_id, MAP_BATCH), job_id)
+        running = RunningMap(job_id, frame, settings, passes, handle)
+        handle.progress.connect(lambda update, running=running: self._job_progress(running, update))
+        handle.done.connect(lambda result, running=running: self._map_done(running, result))
+        handle.failed.connect(lambda failure, running=running: self._map_failed(running, failure))
+        handle.cancelled.connect(lambda job_id=job_id: self.job_cancelled.emit(job_id))
+        self.job = running
         self.submitted.append((job_id, frame.request_id))
-        self.window.engine.submit(ComputeMap(frame.tensor, settings, frame.request_id, MAP_BATCH), job_id)
         # Until it finishes the bar has no units: the previews' raw range is not known on this thread.
         self.panel.set_scale(MapScale(f"map of frame #{frame.request_id}, refining"))
         self.panel.set_progress(0.0)
@@ -231,15 +232,14 @@ class HeatmapFeature(QObject):
         running, self.job = self.job, None
         if running is None:
             return
-        self.window.engine.cancel_job(running.job_id)
+        running.handle.cancel()
         self.cancelled.append(running.job_id)
         self.panel.set_progress(None)
 
     # ----- engine results -------------------------------------------------------------------------------
-    def _job_progress(self, update: JobUpdate) -> None:
-        running = self.job
-        if running is None or update.job_id != running.job_id:
-            return  # another feature's job, or a map of a frame that is gone
+    def _job_progress(self, running: RunningMap, update: JobUpdate) -> None:
+        if running is not self.job:
+            return  # a map of a frame that is gone
         self.panel.set_progress(update.fraction)
         if update.preview is None:
             return
@@ -253,28 +253,24 @@ class HeatmapFeature(QObject):
         else:
             self.panel.set_status(f"frame #{frame_id}: {update.message}")
 
-    def _job_finished(self, done: JobDone) -> None:
-        if not done.job_id.startswith(PREFIX):
+    def _map_failed(self, running: RunningMap, failure: Failure) -> None:
+        if running is not self.job:
             return
-        if done.cancelled:
-            self.job_cancelled.emit(done.job_id)
-        running = self.job
-        if running is None or done.job_id != running.job_id:
+        self.job = None
+        self.panel.set_progress(None)
+        self.panel.set_status(f"the map of frame #{running.frame.request_id} failed: {failure.message}", problem=True)
+
+    def _map_done(self, running: RunningMap, result: MapResult) -> None:
+        if running is not self.job:
             return
         self.job = None
         self.panel.set_progress(None)
         frame_id = running.frame.request_id
-        if done.error:
-            self.panel.set_status(f"the map of frame #{frame_id} failed: {done.error}", problem=True)
-            return
-        if done.cancelled or done.result is None:
-            return
-        result: MapResult = done.result
         final = result.map
         self.final_map, self.final_frame, self.final_settings = final, running.frame, running.settings
         self.final_scale = result.scale
         self.panel.set_scale(result.scale)
-        self._show(_to_index(final), frame_id, final=True, job_id=done.job_id)
+        self._show(_to_index(final), frame_id, final=True, job_id=running.job_id)
         self.panel.set_map_ready(True)
         self.panel.set_status(f"map of frame #{frame_id} ({self._describe(running.settings)})")
 
@@ -348,11 +344,23 @@ class HeatmapFeature(QObject):
         if folder:
             self.load_vms(folder)
 
-    def load_vms(self, path: str | Path) -> str:
-        """Check the checkpoint on the engine; once it loads, the VMS method is chosen. Returns the task."""
+    def load_vms(self, path: str | Path) -> RequestHandle | None:
+        """Check the checkpoint on the engine; once it loads, the VMS method is chosen."""
         path = str(path)
         self.panel.set_status(f"opening the VMS model {Path(path).name}…")
-        return self._call("vms", lambda pipeline: describe_vms(pipeline, path))
+        handle = self._request("vms", DescribeVms(path))
+        handle.done.connect(self._vms_described)
+        return handle
+
+    def _vms_described(self, described: dict[str, str]) -> None:
+        self.vms_checkpoint = described["path"]
+        self.panel.set_vms_model(described["path"], described["summary"])
+        self.panel.set_status(f"VMS model ready: {described['summary']}")
+        self.vms_loaded.emit(described["path"])
+        if self.panel.method_id() == "vms":
+            self.recompute()  # another checkpoint for the method already chosen
+        else:
+            self.panel.select_method("vms")
 
     # ----- saving ---------------------------------------------------------------------------------------
     def choose_save_path(self) -> None:
@@ -371,14 +379,21 @@ class HeatmapFeature(QObject):
             path += ".npy" if "npy" in chosen else ".png"
         self.save_map(path)
 
-    def save_map(self, path: str | Path) -> str:
+    def save_map(self, path: str | Path) -> RequestHandle | None:
         """Write the last finished map to ``path`` (.npy values or .png in the chosen colormap), on the
-        engine thread; ``map_saved`` reports the path. Returns the task id ("" if there is no map)."""
+        engine thread; ``map_saved`` reports the path. None when there is no map."""
         if self.final_map is None:
             self.panel.set_status(NO_MAP, problem=True)
-            return ""
-        map_, colormap, path = self.final_map, self.panel.colormap_name(), str(path)
-        return self._call("save", lambda pipeline: save_task(map_, path, colormap))
+            return None
+        handle = self._request("save", SaveMap(self.final_map, str(path), self.panel.colormap_name()))
+        frame_id = self.final_frame.request_id
+        handle.done.connect(lambda written: self._map_written(frame_id, written))
+        return handle
+
+    def _map_written(self, frame_id: int, path: str) -> None:
+        self.panel.set_status(f"saved the map of frame #{frame_id} → {path}")
+        self.window.statusBar().showMessage(f"heatmap saved → {path}", 8000)
+        self.map_saved.emit(path)
 
     def choose_figure_path(self) -> None:
         if self.final_map is None:
@@ -398,13 +413,13 @@ class HeatmapFeature(QObject):
             path += "." + chosen.split("*.")[-1].rstrip(")") if "*." in chosen else ".pdf"
         self.export_figure(path)
 
-    def export_figure(self, path: str | Path) -> str:
+    def export_figure(self, path: str | Path) -> RequestHandle | None:
         """The figure of the last finished map (image, overlay at the dock's opacity, numbered colour bar),
-        written on the engine thread with the frame beside it for ``heatmap --from``; returns the task id."""
+        written on the engine thread with the frame beside it for ``heatmap --from``; None without a map."""
         if self.final_map is None or self.final_frame is None or self.final_scale is None:
             self.panel.set_status(NO_MAP, problem=True)
-            return ""
-        args = (
+            return None
+        command = ExportHeatmapFigure(
             self.final_frame.pixels,
             self.final_map,
             self.final_scale,
@@ -413,63 +428,47 @@ class HeatmapFeature(QObject):
             self.panel.colormap_name(),
             self.panel.opacity_value(),
         )
-        return self._call("figure", lambda pipeline: export_figure_task(*args))
+        handle = self._request("figure", command)
+        handle.done.connect(self._figure_written)
+        return handle
+
+    def _figure_written(self, paths: list[str]) -> None:
+        self.panel.set_status(f"heatmap figure → {', '.join(paths)}")
+        self.window.statusBar().showMessage(f"heatmap figure saved → {paths[0]}", 8000)
+        self.figure_saved.emit(paths)
 
     # ----- emphasis check -------------------------------------------------------------------------------
-    def run_emphasis(self) -> str:
-        """Paper 004 §5 on the last finished map and its frame, scored by the dock's assessor (a task)."""
+    def run_emphasis(self) -> RequestHandle | None:
+        """Paper 004 §5 on the last finished map and its frame, scored by the dock's assessor."""
         if self.final_map is None or self.final_frame is None:
             self.panel.set_status(NO_MAP, problem=True)
-            return ""
-        frame, map_, name = self.final_frame, self.final_map, self.panel.assessor_name()
+            return None
+        frame, name = self.final_frame, self.panel.assessor_name()
         self.panel.set_status(f"emphasis check of frame #{frame.request_id} with {name}…")
-        return self._call(
-            "emphasis",
-            lambda pipeline: emphasis_task(pipeline, frame.tensor, map_, name, frame.request_id, EMPHASIS_THUMB),
-        )
+        command = EmphasisCheck(frame.tensor, self.final_map, name, frame.request_id, EMPHASIS_THUMB)
+        handle = self._request("emphasis", command)
+        handle.done.connect(self._emphasis_checked)
+        return handle
 
-    # ----- engine tasks ---------------------------------------------------------------------------------
-    def _call(self, kind: str, fn: Any) -> str:
-        task_id = f"{PREFIX}{kind}-{next(self._ids)}"
-        self._tasks[task_id] = kind
-        self.window.engine.call(task_id, fn)
-        return task_id
+    def _emphasis_checked(self, result: dict[str, Any]) -> None:
+        self.last_emphasis = result
+        self.panel.show_emphasis(result)
+        verdict = "holds" if result["order_holds"] else "does not hold"
+        self.panel.set_status(f"emphasis check: high > medium > low {verdict}")
+        self.emphasis_done.emit(result)
 
-    def _task_done(self, done: TaskDone) -> None:
-        kind = self._tasks.pop(done.task_id, None)
-        if kind == "setup":
-            self._luts = done.result["luts"]
-            self._default_scales = done.result["scales"]
-            self.panel.set_defaults(self._default_scales, sorted(self._luts))
-            self._recolour()
-        elif kind == "vms":
-            self.vms_checkpoint = done.result["path"]
-            self.panel.set_vms_model(done.result["path"], done.result["summary"])
-            self.panel.set_status(f"VMS model ready: {done.result['summary']}")
-            self.vms_loaded.emit(done.result["path"])
-            if self.panel.method_id() == "vms":
-                self.recompute()  # another checkpoint for the method already chosen
-            else:
-                self.panel.select_method("vms")
-        elif kind == "save":
-            self.panel.set_status(f"saved the map of frame #{self.final_frame.request_id} → {done.result}")
-            self.window.statusBar().showMessage(f"heatmap saved → {done.result}", 8000)
-            self.map_saved.emit(done.result)
-        elif kind == "figure":
-            self.panel.set_status(f"heatmap figure → {', '.join(done.result)}")
-            self.window.statusBar().showMessage(f"heatmap figure saved → {done.result[0]}", 8000)
-            self.figure_saved.emit(done.result)
-        elif kind == "emphasis":
-            self.last_emphasis = done.result
-            self.panel.show_emphasis(done.result)
-            verdict = "holds" if done.result["order_holds"] else "does not hold"
-            self.panel.set_status(f"emphasis check: high > medium > low {verdict}")
-            self.emphasis_done.emit(done.result)
+    # ----- engine requests ------------------------------------------------------------------------------
+    def _request(self, kind: str, command: Command) -> RequestHandle:
+        """Send ``command``; its failure is said in the dock, naming ``kind``."""
+        handle = self.window.engine.request(command)
+        handle.failed.connect(lambda failure: self.panel.set_status(f"{kind} failed: {failure.message}", problem=True))
+        return handle
 
-    def _failed(self, failure: Failure) -> None:
-        kind = self._tasks.pop(str(failure.ident), None) if failure.origin == "task" else None
-        if kind is not None:
-            self.panel.set_status(f"{kind} failed: {failure.message}", problem=True)
+    def _set_up(self, setup: dict[str, Any]) -> None:
+        self._luts = setup["luts"]
+        self._default_scales = setup["scales"]
+        self.panel.set_defaults(self._default_scales, sorted(self._luts))
+        self._recolour()
 
 
 def _to_index(map_: np.ndarray) -> np.ndarray:

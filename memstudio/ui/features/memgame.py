@@ -4,13 +4,13 @@ Build a game from a strip's panels (the export dialog's "unlabelled panels + man
 targets, play one of its sequences here in the local runner, export it as a static web experiment
 (core/experiments/web_export.py), and score a folder of response CSVs with the consistency report. Each runs
 the core function the CLI runs (:mod:`memstudio.core.experiments.session`, the runner's ``play_sequence``);
-building, exporting and scoring run on the engine thread, so a large game never freezes the window. Results
-or the reason they failed go to the status bar and to the feature's signals.
+building, exporting and scoring are commands of :mod:`memstudio.core.session.memgame` run on the engine
+thread, so a large game never freezes the window. Results or the reason they failed go to the status bar and
+to the feature's signals.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,10 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from memstudio.core.errors import MemstudioError
 from memstudio.core.experiments.protocol import BLANK_MS, IMAGE_MS
-
-WEB_TASK = "memgame-web:"
-BUILD_TASK = "memgame-build:"
-SCORE_TASK = "memgame-score:"
-#: Split-half consistency splits in the studio's report (paper 004 uses 25).
-STUDIO_SPLITS = 25
+from memstudio.core.experiments.session import BuiltGame, ScoredGame
+from memstudio.core.experiments.stimuli import GANALYZE_GAME
+from memstudio.core.session.memgame import BuildGame, ExportWebGame, ScoreGame
+from memstudio.engine import Command, Failure, RequestHandle
 
 
 def install(window: Any) -> MemoryGameFeature:
@@ -78,8 +76,6 @@ class MemoryGameFeature(QObject):
         self.menu.addAction(self.score_action)
         self.last_report: str = ""
         self.report_box: QMessageBox | None = None
-        window.engine.task_done.connect(self._task_done)
-        window.engine.failed.connect(self._failed)
 
     # ----- build ----------------------------------------------------------------------------------------
     def choose_and_build(self) -> None:
@@ -98,16 +94,17 @@ class MemoryGameFeature(QObject):
         if output:
             self.build(Path(targets), Path(fillers), participants, Path(output))
 
-    def build(self, targets: Path, fillers: Path, participants: int, output: Path, config: Any = None) -> None:
+    def build(
+        self, targets: Path, fillers: Path, participants: int, output: Path, config: Any = None
+    ) -> RequestHandle:
         """Build the game on the engine thread (a strip's panels folder is read through its manifest)."""
-        from memstudio.core.experiments.session import build_game
-        from memstudio.core.experiments.stimuli import GANALYZE_GAME
+        command = BuildGame(Path(targets), Path(fillers), participants, Path(output), config or GANALYZE_GAME)
+        self.window.statusBar().showMessage(f"building a memory game from {Path(targets).name}…")
+        return self._request(command, self.built, self._built)
 
-        manifest = targets / "manifest.json"
-        source = manifest if targets.is_dir() and manifest.is_file() else targets
-        call = partial(_build_task, build_game, source, fillers, participants, output, config or GANALYZE_GAME)
-        self.window.statusBar().showMessage(f"building a memory game from {targets.name}…")
-        self.window.engine.call(f"{BUILD_TASK}{output}", call)
+    def _built(self, built: BuiltGame) -> None:
+        self.window.statusBar().showMessage(built.summary, 15_000)
+        self.built.emit(built)
 
     # ----- play -----------------------------------------------------------------------------------------
     def choose_and_play(self) -> None:
@@ -161,14 +158,17 @@ class MemoryGameFeature(QObject):
         if output:
             self.score(Path(folder), Path(output))
 
-    def score(self, folder: Path, output: Path, settings: Any = None) -> None:
+    def score(self, folder: Path, output: Path, settings: Any = None) -> RequestHandle:
         """Score every response CSV in ``folder`` on the engine thread, with the consistency report."""
-        from memstudio.core.experiments.session import ScoreSettings, response_files, score_game
+        command = ScoreGame(Path(folder), Path(output), settings) if settings else ScoreGame(Path(folder), Path(output))
+        self.window.statusBar().showMessage(f"scoring the responses in {Path(folder).name}…")
+        return self._request(command, self.scored, self._scored)
 
-        settings = settings or ScoreSettings(consistency=STUDIO_SPLITS)
-        self.window.statusBar().showMessage(f"scoring the responses in {folder.name}…")
-        call = partial(_score_task, response_files, score_game, folder, output, settings)
-        self.window.engine.call(f"{SCORE_TASK}{output}", call)
+    def _scored(self, scored: ScoredGame) -> None:
+        self.last_report = "\n".join([*scored.lines, f"{scored.scores}: per-image scores"])
+        self.window.statusBar().showMessage(scored.lines[-1], 15_000)
+        self._show_report(self.last_report)
+        self.scored.emit(scored)
 
     def choose_and_export(self) -> None:
         design = QFileDialog.getExistingDirectory(self.window, "Memory game to export (a 'memgame build' folder)")
@@ -178,28 +178,19 @@ class MemoryGameFeature(QObject):
         if site:
             self.export(Path(design), Path(site))
 
-    def export(self, design: Path, site: Path, options: Any = None) -> None:
+    def export(self, design: Path, site: Path, options: Any = None) -> RequestHandle:
         """Write the site for ``design`` into the new folder ``site`` (on the engine thread)."""
-        from memstudio.core.experiments.web_export import export_web
+        self.window.statusBar().showMessage(f"exporting {Path(design).name} for the web…")
+        return self._request(ExportWebGame(Path(design), Path(site), options), self.exported, self._exported)
 
-        self.window.statusBar().showMessage(f"exporting {design.name} for the web…")
-        self.window.engine.call(f"{WEB_TASK}{site}", partial(_export_task, export_web, design, site, options))
+    def _request(self, command: Command, signal: Any, done: Any) -> RequestHandle:
+        """Send ``command``; ``done(result)`` on success, else the failure's message to the bar and ``signal``."""
+        handle = self.window.engine.request(command)
+        handle.done.connect(done)
+        handle.failed.connect(lambda failure: self._failed(failure, signal))
+        return handle
 
-    def _task_done(self, done: Any) -> None:
-        task = str(done.task_id)
-        if task.startswith(BUILD_TASK):
-            self.window.statusBar().showMessage(done.result.summary, 15_000)
-            self.built.emit(done.result)
-            return
-        if task.startswith(SCORE_TASK):
-            self.last_report = "\n".join([*done.result.lines, f"{done.result.scores}: per-image scores"])
-            self.window.statusBar().showMessage(done.result.lines[-1], 15_000)
-            self._show_report(self.last_report)
-            self.scored.emit(done.result)
-            return
-        if not task.startswith(WEB_TASK):
-            return
-        result = done.result
+    def _exported(self, result: Any) -> None:
         self.window.statusBar().showMessage(
             f"{result.site}: web memory game, {result.sequences} sequences, {result.images} images; "
             f"open index.html?participant={result.first}",
@@ -215,33 +206,6 @@ class MemoryGameFeature(QObject):
         box.open()
         self.report_box = box
 
-    def _failed(self, failure: Any) -> None:
-        if failure.origin != "task":
-            return
-        task = str(failure.ident)
-        signal = next(
-            (sig for prefix, sig in ((WEB_TASK, self.exported), (BUILD_TASK, self.built), (SCORE_TASK, self.scored))
-             if task.startswith(prefix)),
-            None,
-        )
-        if signal is None:
-            return
+    def _failed(self, failure: Failure, signal: Any) -> None:
         self.window.statusBar().showMessage(failure.message, 15_000)
         signal.emit(failure.message)
-
-
-def _build_task(
-    build_game: Any, targets: Path, fillers: Path, participants: int, output: Path, config: Any, pipeline: Any
-) -> Any:
-    return build_game([targets], [fillers], participants, output, config)
-
-
-def _score_task(
-    response_files: Any, score_game: Any, folder: Path, output: Path, settings: Any, pipeline: Any
-) -> Any:
-    return score_game(response_files(folder), output, settings)
-
-
-def _export_task(export_web: Any, design: Path, site: Path, options: Any, pipeline: Any) -> Any:
-    """Engine thread; the models are not needed (``pipeline`` is the engine's calling convention)."""
-    return export_web(design, site, options)

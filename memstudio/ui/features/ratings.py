@@ -50,7 +50,7 @@ class RatingsFeature(QObject):
     def train(self, csv_path: Path, name: str, property_name: str = "rating") -> str | None:
         """Start training ``name`` from ``csv_path``; its job id, or None when the name is refused (shown)."""
         from memstudio.core.assessors.registry import check_trained_name
-        from memstudio.engine.jobs import train_assessor_factory
+        from memstudio.core.session.ratings import TrainAssessor
 
         try:
             check_trained_name(name)
@@ -58,9 +58,9 @@ class RatingsFeature(QObject):
             self.window.messages.show_problem(str(exc))
             return None
         job_id = f"train-assessor-{name}-{next(self._ids)}"
-        title = f"Training assessor {name} from {csv_path.name}"
-        self.window.jobs.add_job(job_id, title)
-        self.window.engine.submit_job(job_id, title, train_assessor_factory(csv_path, name, property_name))
+        command = TrainAssessor(Path(csv_path), name, property_name)
+        self.window.jobs.add_job(job_id, command.title)
+        self.window.engine.submit(command, job_id)
         self.submitted.append(job_id)
         return job_id
 

@@ -150,3 +150,44 @@ def test_commands_defined_in_the_window_code_are_refused(engine):
     job_type = type("SneakyJob", (), {"steps": lambda self, p: iter(()), "title": "t", "__module__": "memstudio.ui"})
     with pytest.raises(MemstudioError, match="belong in memstudio.core.session"):
         engine.submit(job_type())
+
+
+@dataclass(frozen=True, eq=False)
+class Count:
+    """A job of ``n`` slow steps; ``closed`` records that its ``finally`` ran."""
+
+    label: str
+    n: int
+    closed: list[str]
+
+    @property
+    def title(self) -> str:
+        return f"Count {self.label}"
+
+    def steps(self, pipeline):
+        import time
+
+        from memstudio.core.jobs import Progress
+
+        try:
+            for i in range(self.n):
+                time.sleep(0.01)
+                yield Progress((i + 1) / self.n, f"{self.label} {i}")
+        finally:
+            self.closed.append(self.label)
+        return self.label
+
+
+def test_a_newer_job_with_the_same_key_cancels_the_older_one(qtbot, engine):
+    closed: list[str] = []
+    old = engine.submit(Count("old", 10_000, closed), key="map")
+    old_seen = outcome(old)
+    progress: list = []
+    old.progress.connect(progress.append)
+    qtbot.waitUntil(lambda: bool(progress), timeout=TIMEOUT)
+    new_seen = outcome(engine.submit(Count("new", 5, closed), key="map"))
+    seen_before = len(progress)
+    qtbot.waitUntil(lambda: bool(new_seen["done"]), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: bool(old_seen["cancelled"]), timeout=TIMEOUT)
+    assert new_seen["done"] == ["new"] and old_seen["done"] == [] and old_seen["failed"] == []
+    assert "old" in closed and len(progress) == seen_before  # no progress of the superseded job after it

@@ -115,6 +115,8 @@ class JobHandle(QObject):
         self.job_id = job_id
         self.title = title
         self.settled = False
+        #: True once a newer job with the same key took this one's place.
+        self.discarded = False
 
     def deliver(self, kind: str, payload: object) -> bool:
         """Emit the signal called ``kind`` (the engine routes its reports here on the GUI thread)."""

@@ -118,6 +118,7 @@ class _JobState:
     title: str
     factory: Callable[[Pipeline], Iterator[Progress]]
     handle: JobHandle | None = None
+    key: Hashable | None = None
     iterator: Iterator[Progress] | None = None
     started: float = 0.0
     last_emit: float = 0.0
@@ -294,12 +295,18 @@ class Engine(QObject):
 
         if isinstance(handle, RequestHandle):
             self._settle(handle, kind, payload)
+        elif handle.discarded:
+            # Superseded: its progress is stale, and whatever else it reports now, to its caller it ended.
+            if kind != "progress":
+                handle.deliver("cancelled", None)
         else:
             handle.deliver(kind, payload)
 
-    def submit(self, command: JobCommand, job_id: str | None = None) -> JobHandle:
+    def submit(self, command: JobCommand, job_id: str | None = None, key: Hashable | None = None) -> JobHandle:
         """Run a typed job command; its :class:`JobHandle` reports progress, done, failed and cancelled.
 
+        With a ``key``, the job supersedes running jobs with the same key: they are cancelled within a step
+        (their ``finally`` runs), their handles deliver no more progress and report ``cancelled``.
         The handle's signals are emitted on the GUI thread from its event loop, never before this call has
         returned, so connecting to them right after ``submit`` misses nothing even when the job fails at once.
         """
@@ -311,8 +318,13 @@ class Engine(QObject):
         with self._cond:
             if job_id in self._jobs:
                 raise MemstudioError(f"a job called {job_id!r} is already running")
-            self._jobs[job_id] = _JobState(command.title, command.steps, handle)
+            older = [(i, s.handle) for i, s in self._jobs.items() if key is not None and s.key == key]
+            self._cancel.update(i for i, _ in older)
+            self._jobs[job_id] = _JobState(command.title, command.steps, handle, key)
             self._cond.notify_all()
+        for _, old in older:
+            if old is not None:
+                old.discarded = True
         return handle
 
     def cancel_job(self, job_id: str) -> None:

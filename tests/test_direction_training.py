@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from engine_commands import OnEngine
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 from test_model_store import write_nvidia_pickle
@@ -67,11 +68,6 @@ def same_files(a: Path, b: Path) -> None:
     """Both halves of a direction file, byte for byte."""
     for suffix in (".json", ".safetensors"):
         assert a.with_suffix(suffix).read_bytes() == b.with_suffix(suffix).read_bytes(), suffix
-
-
-def is_score(done) -> bool:
-    """Our scoring task, not one of the features' own."""
-    return done.task_id == "score"
 
 
 def train_in_studio(qtbot, window, command: TrainDirection) -> Direction:
@@ -143,9 +139,10 @@ def test_an_assessor_first_loaded_under_inference_mode_trains_and_equals_the_cli
     # The engine scores with the assessor first (Pipeline.score runs under torch.inference_mode), as the
     # studio does with ResMem on every frame, so the resident model was built inside inference mode.
     image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    with qtbot.waitSignal(window.engine.task_done, timeout=TIMEOUT, check_params_cb=is_score) as scored:
-        window.engine.call("score", lambda pipeline: pipeline.score(image, (tiny_conv,)).values)
-    assert tiny_conv in scored.args[0].result
+    scoring = window.engine.request(OnEngine(lambda pipeline: pipeline.score(image, (tiny_conv,)).values))
+    with qtbot.waitSignal(scoring.done, timeout=TIMEOUT) as scored:
+        pass
+    assert tiny_conv in scored.args[0]
     photos = tuple(sorted(str(p) for p in photos_dir.iterdir() if p.suffix in (".png", ".jpg")))
     settings = TrainDirectionSettings(
         assessor=tiny_conv, output=str(tmp_path / "studio" / "t.json"), photos=photos, photo_size=16,
@@ -228,8 +225,9 @@ def test_resmem_trains_in_the_studio_as_from_the_cli(qtbot, window, tmp_path, ph
     if reason is not None:
         pytest.skip(reason)
     # ResMem loads while scoring, under inference mode.
-    with qtbot.waitSignal(window.engine.task_done, timeout=TIMEOUT, check_params_cb=is_score):
-        window.engine.call("score", lambda p: p.score(torch.rand(1, 3, 64, 64), ("resmem",)).values)
+    scoring = window.engine.request(OnEngine(lambda p: p.score(torch.rand(1, 3, 64, 64), ("resmem",)).values))
+    with qtbot.waitSignal(scoring.done, timeout=TIMEOUT):
+        pass
     photos = tuple(str(photos_dir / name) for name in ("chelsea.png", "coffee.png", "rocket.jpg"))
     settings = TrainDirectionSettings(
         assessor="resmem", output=str(tmp_path / "studio" / "m.json"), photos=photos, photo_size=64,

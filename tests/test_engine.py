@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from engine_commands import OnEngine, StepsOf
 
 from memstudio.core.assessors import registry
 from memstudio.core.assessors.base import Assessor
@@ -121,7 +122,7 @@ def test_jobs_report_progress_and_cancel_within_a_step(qtbot, engine):
         finally:
             state["closed"] = True
 
-    engine.submit_job("count", "Counting", slow_job)
+    engine.submit(StepsOf("Counting", slow_job), "count")
     qtbot.waitUntil(lambda: len(updates) >= 3 and updates[-1].fraction > 0.02, timeout=10_000)
     assert updates[-1].fraction > 0 and updates[-1].eta_s is not None and updates[-1].eta_s > 0
     engine.cancel_job("count")
@@ -141,7 +142,7 @@ def test_job_result_and_renders_between_steps(qtbot, engine, photos_dir):
             yield Progress((i + 1) / 30)
         return "answer"
 
-    engine.submit_job("j", "Job", job)
+    engine.submit(StepsOf("Job", job), "j")
     engine.request_render(request(engine, photos_dir / "coffee.png", assessors=()))
     qtbot.waitUntil(lambda: bool(done), timeout=10_000)
     assert frames, "a render requested during the job was answered before the job ended"
@@ -155,7 +156,7 @@ def test_job_exception_is_reported(qtbot, engine):
         yield Progress(0.1)
         raise ValueError("bad settings")
 
-    engine.submit_job("b", "Broken", broken)
+    engine.submit(StepsOf("Broken", broken), "b")
     qtbot.waitUntil(lambda: bool(done), timeout=5_000)
     assert done[0].error and "bad settings" in done[0].error
     assert failures and failures[0].origin == "job"
@@ -225,7 +226,7 @@ def test_malformed_job_step_fails_that_job_only(qtbot, engine, photos_dir):
         finally:
             closed.append(True)
 
-    engine.submit_job("m", "Malformed", malformed)
+    engine.submit(StepsOf("Malformed", malformed), "m")
     qtbot.waitUntil(lambda: bool(done), timeout=5_000)
     assert done[0].error and "yielded a float, not a Progress" in done[0].error
     assert failures[-1].origin == "job" and closed == [True]
@@ -240,7 +241,7 @@ def test_bad_preview_fails_the_job_not_the_thread(qtbot, engine, photos_dir):
         yield Progress(0.5, preview=torch.zeros(3))  # not [N, 3, H, W]
         return "never"
 
-    engine.submit_job("p", "Preview", job)
+    engine.submit(StepsOf("Preview", job), "p")
     qtbot.waitUntil(lambda: bool(done), timeout=5_000)
     assert done[0].error and done[0].result is None
     render_works(qtbot, engine, photos_dir / "chelsea.png")
@@ -329,7 +330,7 @@ def test_stop_that_times_out_says_so_and_the_thread_ends_later(qtbot):
         time.sleep(1.5)
         yield Progress(1.0)
 
-    eng.submit_job("long", "Long", long_step)
+    eng.submit(StepsOf("Long", long_step), "long")
     qtbot.waitUntil(lambda: bool(steps), timeout=5_000)
     assert eng.stop(100) is False and eng.is_running() and eng.stopping
     qtbot.waitUntil(lambda: bool(stopped), timeout=10_000)
@@ -344,7 +345,7 @@ def test_a_thread_that_ends_on_its_own_is_announced(qtbot):
     def leave(pipeline):
         raise SystemExit("a library called sys.exit()")
 
-    eng.call("exit", leave)
+    eng.request(OnEngine(leave))
     qtbot.waitUntil(lambda: bool(died), timeout=10_000)
     assert not eng.is_running()
     assert died[0].origin == "engine" and "sys.exit" in died[0].message

@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from memstudio.core.directions.base import Direction
 from memstudio.core.atomic import OverwriteInputError
+from memstudio.core.directions.base import Direction
 from memstudio.core.errors import MemstudioError
 from memstudio.core.figures.request import FigureRequest
 from memstudio.core.generators.edit_params import PARAMETERS

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from engine_commands import OnEngine
 from PIL import Image
 from test_figures_support import tiny_stylegan2
 
@@ -169,7 +170,7 @@ def test_batch_export_of_selected_photos_and_cancel(qtbot, window, two_photos, t
 
     # Cancel before the job's first step: the engine is held busy by a task until the cancel is queued.
     release = threading.Event()
-    window.engine.call("test-hold", lambda pipeline: release.wait(20))
+    window.engine.request(OnEngine(lambda pipeline: release.wait(20)))
     with qtbot.waitSignal(feature.export_finished, timeout=30_000) as done:
         job_id = feature.export_to(tmp_path / "cancelled.png", tmp_path / "cancelled_panels")
         window.jobs.cancel_requested.emit(job_id)
@@ -197,8 +198,8 @@ def test_gan_seed_strip_and_layer_grid(qtbot, tmp_path, monkeypatch):
         pipeline.set_generator(open_generator("tiny-sg2", pipeline.device))
         pipeline.directions["memo"] = direction
 
-    with qtbot.waitSignal(win.engine.task_done, timeout=30_000, check_params_cb=lambda d: d.task_id == "test-load"):
-        win.engine.call("test-load", load)
+    with qtbot.waitSignal(win.engine.request(OnEngine(load)).done, timeout=30_000):
+        pass
     with qtbot.waitSignal(win.frame_shown, timeout=30_000):
         win.state.set_subject(SeedSubject(3, truncation=0.8))
     feature = win.features["export"]

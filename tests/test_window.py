@@ -8,6 +8,7 @@ from pathlib import Path
 
 import bad_images
 import pytest
+from engine_commands import OnEngine, StepsOf
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
@@ -189,7 +190,7 @@ def test_close_waits_for_a_long_engine_step_then_closes_itself(qtbot):
         time.sleep(1.5)
         yield Progress(1.0)
 
-    win.engine.submit_job("long", "Long step", long_step)
+    win.engine.submit(StepsOf("Long step", long_step), "long")
     qtbot.waitUntil(lambda: bool(started), timeout=5_000)
     assert win.close() is False  # stop() timed out: the window stays and says why
     assert win.isVisible() and not win.isEnabled() and win.engine.is_running()
@@ -206,7 +207,7 @@ def test_the_window_says_when_the_engine_thread_dies(qtbot, window):
 
     qtbot.waitUntil(lambda: window.engine.pipeline is not None, timeout=20_000)
     with qtbot.waitSignal(window.engine.died, timeout=10_000):
-        window.engine.call("exit", leave)
+        window.engine.request(OnEngine(leave))
     assert "The engine stopped" in window.messages.text() and "restart memstudio" in window.messages.text()
     assert window._device_label.text() == "device: engine stopped"
 
@@ -221,7 +222,7 @@ def test_a_failed_job_is_named_in_the_message_bar_and_on_its_card(qtbot, window)
     qtbot.waitUntil(lambda: window.engine.pipeline is not None, timeout=20_000)
     window.jobs.add_job("broken", "Broken job")
     with qtbot.waitSignal(window.engine.job_finished, timeout=10_000):
-        window.engine.submit_job("broken", "Broken job", broken)
+        window.engine.submit(StepsOf("Broken job", broken), "broken")
     assert window.messages.text() == "Broken job failed: ValueError: the settings make no sense"
     row = window.jobs.rows["broken"]
     assert "failed" in row.title.text() and row.message.text() == "ValueError: the settings make no sense"

@@ -282,7 +282,10 @@ class Engine(QObject):
             self.failed.emit(payload)
 
     def submit_job(self, job_id: str, title: str, factory: Callable[[Pipeline], Iterator[Progress]]) -> None:
-        """Start a stepped job; ``factory(pipeline)`` is called on the engine thread and returns the steps."""
+        """Start a stepped job; ``factory(pipeline)`` is called on the engine thread and returns the steps.
+
+        Deprecated like :meth:`call`: new code submits a job command with :meth:`submit`.
+        """
         with self._cond:
             if job_id in self._jobs:
                 raise MemstudioError(f"a job called {job_id!r} is already running")

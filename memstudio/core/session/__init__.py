@@ -1,8 +1,13 @@
 """The studio's work as Qt-free commands over a :class:`~memstudio.core.pipeline.Pipeline` (issue 13).
 
-This package is where the engine-thread logic that used to live in ``memstudio/ui/*_tasks.py`` moves, one
-feature at a time, so the CLI, the tests and the studio's engine run the same code. A *job command* is a
-frozen value with a ``title`` and ``steps(pipeline) -> iterator of Progress`` (the engine runs it with
-``Engine.submit`` and reports on a per-call handle); the remaining *tasks* are functions of the pipeline
-that ``Engine.call`` runs. Directions are here (:mod:`memstudio.core.session.directions`).
+The engine-thread logic that used to live in ``memstudio/ui`` lives here, one module per area, so the CLI, the
+tests and the studio's engine run the same code. A command is a frozen value built on the GUI thread:
+
+- a *request* has ``run(pipeline) -> result`` and is sent with ``Engine.request(command, key=...)`` (a newer
+  request with the same key supersedes the older one);
+- a *job command* has a ``title`` and ``steps(pipeline) -> iterator of Progress`` and is sent with
+  ``Engine.submit(command)``.
+
+Both answer on a per-call handle (:mod:`memstudio.engine.commands`). The areas: directions, figures (the
+export dialog), heatmaps, memgame, ratings, scoring.
 """

@@ -1,0 +1,29 @@
+"""Test harness commands: run a test's own function on the engine thread, to set up or inspect the pipeline
+(or to misbehave on purpose). The studio never does this: its commands live in memstudio.core.session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, eq=False)
+class OnEngine:
+    """A one-shot request: ``fn(pipeline)``."""
+
+    fn: Callable[[Any], Any]
+
+    def run(self, pipeline: Any) -> Any:
+        return self.fn(pipeline)
+
+
+@dataclass(frozen=True, eq=False)
+class StepsOf:
+    """A job: the steps of the generator function ``fn(pipeline)``."""
+
+    title: str
+    fn: Callable[[Any], Iterator[Any]]
+
+    def steps(self, pipeline: Any) -> Iterator[Any]:
+        return self.fn(pipeline)

@@ -266,3 +266,21 @@ def test_heatmap_row_from_the_dialog_equals_the_cli(qtbot, window, two_photos, t
     args = ["strip", "--photo", str(photo), "--direction", direction, "--assessor", "brightness"]
     assert main([*args, "--alphas", *ALPHAS, "--heatmap-row", "--heatmap-method", "gradient", "-o", str(cli)]) == 0
     assert np.array_equal(pixels(out), pixels(cli))
+
+
+def test_only_the_newest_preview_is_shown_when_the_engine_is_busy(qtbot, window, two_photos):
+    feature, dialog = open_photo_and_dialog(qtbot, window, two_photos[0])
+    shown: list[int] = []
+    feature.preview_shown.connect(shown.append)
+    sent = feature.previews_sent
+    release = threading.Event()
+    window.engine.request(OnEngine(lambda pipeline: release.wait(20)))
+    start = dialog.font_size.value()
+    for n in (1, 2, 3):  # three settled changes while the engine is held
+        dialog.font_size.setValue(start + 2 * n)
+        qtbot.waitUntil(lambda n=n: feature.previews_sent == sent + n, timeout=5_000)
+    assert shown == []
+    release.set()
+    qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
+    qtbot.wait(300)  # a superseded preview would have arrived by now
+    assert shown == [feature._serial]  # one preview shown: the newest

@@ -47,7 +47,7 @@ def test_strip_cli_labels_formats_and_from(photo_inputs, tmp_path, capsys):
     # Each format has its own sidecar, so exporting the PDF did not overwrite the PNG's.
     assert json.loads((tmp_path / "s.pdf.json").read_text())["spec"] == meta["spec"]
     for p in meta["panels"]:
-        assert p["label"] == [f"{p['scores']['brightness']:.2f}"]
+        assert p["label"] == [f"Bright {p['scores']['brightness']:.2f}"]
     x, y, w, h = meta["panels"][2]["box"]
     original = np.asarray(Image.open(out_png).convert("RGB"))[y : y + h, x : x + w].astype(np.float32) / 255
     untouched = torch.from_numpy(original[32:, :]).permute(2, 0, 1)[None]  # below the label

@@ -99,7 +99,7 @@ def test_live_preview_debounces_and_strip_equals_cli(qtbot, window, two_photos, 
     assert spec["kind"] == "strip" and spec["alphas"] == [-0.2, -0.1, 0.0, 0.1, 0.2]
     assert spec["label"]["decimals"] == 2 and spec["label"]["text_color"] == "#ffff00"
     original = sidecar["panels"][2]
-    assert original["label"] == [f"{original['scores']['brightness']:.2f}"]
+    assert original["label"] == [f"Bright {original['scores']['brightness']:.2f}"]
     direction_file = Path(spec["directions"][0]["path"])
     assert direction_file.is_file() and spec["directions"][0]["name"] == "edit-exposure"
 

@@ -193,7 +193,7 @@ def write_outputs(spec: Any, sources: Any, outputs: list[Path], panels_dir: Path
     with panel_writer(panels_dir) as writer:
         job = compose_job(spec, sources, writer.add if writer is not None else None)
         scene, metadata = run_with_tqdm(job, "rendering")
-        written = [save_scene(scene, out, metadata, spec.output.dpi) for out in outputs]
+        written = [save_scene(scene, out, metadata, spec.output.dpi, outputs) for out in outputs]
         if writer is not None:
             written.append(writer.finish(sidecar_path(written[0])))
     return written

@@ -247,7 +247,7 @@ def save_plot(
     """Write a plot figure as PNG/PDF/SVG (text kept as text) and a sidecar with the plotted numbers.
 
     ``formats`` are all the files this figure is written to (``path`` among them; default ``path`` alone):
-    each one's sidecar names every one of them, as a strip's PNG and PDF do."""
+    each one's sidecar names every one of them, as a strip's PNG and PDF do (the file itself does not)."""
     import matplotlib
 
     path = Path(path)
@@ -255,11 +255,7 @@ def save_plot(
     files = [Path(f) for f in formats] or [path]
     if path not in files:
         raise FigureSpecError(f"{path}: not among the files this plot is written to")
-    metadata = {
-        "spec": spec.to_dict(),
-        "data": dict(data),
-        "formats": [{"path": str(f), "format": output_format(f)} for f in files],
-    }
+    metadata = {"spec": spec.to_dict(), "data": dict(data)}
     check_outputs([path], metadata)
     compact = json.dumps(metadata, separators=(",", ":"))
     meta = {
@@ -269,7 +265,7 @@ def save_plot(
     }[fmt]
     with matplotlib.rc_context(plot_rc(spec.output)):
         write_with(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=spec.output.dpi, metadata=meta))
-    write_sidecar(path, metadata)
+    write_sidecar(path, metadata, files)
     return path
 
 

@@ -198,7 +198,11 @@ class ExportDialog(QDialog):
         self.title = QLineEdit("")
         self.caption = QLineEdit("")
         self.caption.setPlaceholderText("'auto': the direction's property, method and assessor")
-        self.label_names = QCheckBox("Assessor names next to the scores")
+        self.label_names = QCheckBox("Assessor names next to the scores (not property tags)")
+        self.label_names.setToolTip(
+            "Without it each score carries its property's tag (Mem 0.774, Aesth 5.21; † ovalized) and a "
+            "legend line names each tag's assessor"
+        )
         self.panels = QCheckBox("Also write unlabelled panels + manifest (memory game)")
         self.panels.setToolTip(
             "Each image without its label as <seed>_alpha<α>.png and manifest.json, the targets of "

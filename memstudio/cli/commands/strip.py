@@ -124,7 +124,10 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
         help="a line under the title; 'auto' names each direction's property, method and assessor",
     )
     p.add_argument(
-        "--label-names", action="store_true", help="print the assessor's name next to every score"
+        "--label-names",
+        action="store_true",
+        help="print each assessor's name next to its scores instead of its property's tag (Mem 0.774, "
+        "explained by the legend line)",
     )
     p.add_argument("--photo-max-side", type=int, default=512, help="longest side photos are loaded at")
 

@@ -43,11 +43,13 @@ def test_strip_cli_labels_formats_and_from(photo_inputs, tmp_path, capsys):
     rc = main([*args, "--decimals", "2", "--label-mode", "outline", "-o", str(out_png), "-o", str(out_pdf)])
     assert rc == 0 and out_png.is_file() and out_pdf.is_file()
     meta = read_png_metadata(out_png)
-    assert meta == json.loads((tmp_path / "s.png.json").read_text())
-    # Each format has its own sidecar, so exporting the PDF did not overwrite the PNG's.
-    assert json.loads((tmp_path / "s.pdf.json").read_text())["spec"] == meta["spec"]
+    png_side, pdf_side = (json.loads((tmp_path / f"s.{s}.json").read_text()) for s in ("png", "pdf"))
+    # Each format has its own sidecar (exporting the PDF did not overwrite the PNG's), naming both files.
+    both = [{"path": str(out_png), "format": "png"}, {"path": str(out_pdf), "format": "pdf"}]
+    assert png_side.pop("formats") == pdf_side.pop("formats") == both
+    assert meta == png_side and pdf_side["spec"] == meta["spec"]
     for p in meta["panels"]:
-        assert p["label"] == [f"{p['scores']['brightness']:.2f}"]
+        assert p["label"] == [f"Bright {p['scores']['brightness']:.2f}"]
     x, y, w, h = meta["panels"][2]["box"]
     original = np.asarray(Image.open(out_png).convert("RGB"))[y : y + h, x : x + w].astype(np.float32) / 255
     untouched = torch.from_numpy(original[32:, :]).permute(2, 0, 1)[None]  # below the label

@@ -97,7 +97,10 @@ def test_batch_strips_write_one_reproducible_file_per_seed(batch, tmp_path, monk
     meta = read_png_metadata(written[0])
     assert meta["spec"]["kind"] == "strip" and meta["spec"]["seeds"] == [spec.seeds[0]]
     assert meta["spec"]["photos"] == [spec.photos[0]]
-    assert (tmp_path / "out" / "000_p0.png.json").is_file()
+    # Each seed's PNG and SVG sidecars name both of that seed's files (and only those).
+    side = json.loads((tmp_path / "out" / "000_p0.svg.json").read_text())
+    assert side["formats"] == [{"path": str(p), "format": p.suffix[1:]} for p in written[:2]]
+    assert [p.name for p in written[:2]] == ["000_p0.png", "000_p0.svg"]
 
 
 def test_cancelled_stream_leaves_no_partial_png(batch, tmp_path):

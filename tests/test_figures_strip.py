@@ -57,7 +57,8 @@ def test_strip_panels_labels_and_png_metadata(setup, tmp_path):
     out = run_to_end(figure_job(spec, sources, tmp_path / "strip.png"))
     meta = read_png_metadata(out)
     sidecar = json.loads((tmp_path / "strip.png.json").read_text())
-    assert meta == sidecar
+    # The sidecar also names the files written; the PNG's own copy does not (its bytes never depend on it).
+    assert sidecar.pop("formats") == [{"path": str(out), "format": "png"}] and meta == sidecar
     panels = meta["panels"]
     assert [p["alpha"] for p in panels] == ALPHAS
     assert panels[len(panels) // 2]["alpha"] == 0.0  # the original is in the middle
@@ -66,7 +67,7 @@ def test_strip_panels_labels_and_png_metadata(setup, tmp_path):
     for p in panels:
         raw, score = _expected(photo, direction, p["alpha"])
         assert p["scores"]["luma"] == pytest.approx(score, abs=1e-6)
-        assert p["label"] == [f"{score:.4f}"]
+        assert p["label"] == [f"Bright {score:.4f}"]  # the property's tag; the legend line names luma
         x, y, w, h = p["box"]
         crop = figure[y : y + h, x : x + w]
         assert crop.shape == raw.shape
@@ -178,7 +179,7 @@ def test_two_assessors_outline_mode_and_preview(setup, tmp_path):
     sources = FigureSources([direction], [MeanLuma(), red])
     run_to_end(figure_job(spec, sources, tmp_path / "two.png"))
     p = json.loads((tmp_path / "two.png.json").read_text())["panels"][0]
-    assert p["label"] == [f"luma {p['scores']['luma']:.3f}", f"red {p['scores']['red']:.2f}"]
+    assert p["label"] == [f"Bright {p['scores']['luma']:.3f}", f"Red {p['scores']['red']:.2f}"]
     image = preview(spec, sources)
     assert np.array_equal(np.asarray(image), np.asarray(Image.open(tmp_path / "two.png").convert("RGB")))
 

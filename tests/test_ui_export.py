@@ -100,7 +100,7 @@ def test_live_preview_debounces_and_strip_equals_cli(qtbot, window, two_photos, 
     assert spec["kind"] == "strip" and spec["alphas"] == [-0.2, -0.1, 0.0, 0.1, 0.2]
     assert spec["label"]["decimals"] == 2 and spec["label"]["text_color"] == "#ffff00"
     original = sidecar["panels"][2]
-    assert original["label"] == [f"{original['scores']['brightness']:.2f}"]
+    assert original["label"] == [f"Bright {original['scores']['brightness']:.2f}"]
     direction_file = Path(spec["directions"][0]["path"])
     assert direction_file.is_file() and spec["directions"][0]["name"] == "edit-exposure"
 
@@ -155,6 +155,16 @@ def test_grid_and_plot_equal_cli_and_reproduce(qtbot, window, two_photos, tmp_pa
     replotted = tmp_path / "plot_again.png"
     assert main(["strip", "--from", str(sidecar_path(plot)), "-o", str(replotted)]) == 0
     assert np.array_equal(pixels(plot), pixels(replotted))
+    # At the single-column preset the dialog's plot is the CLI's `plot --width single`: 3.5 in at 300 dpi.
+    with qtbot.waitSignal(feature.preview_shown, timeout=30_000):
+        dialog.figure_width.setCurrentIndex(dialog.figure_width.findData(3.5))
+    assert dialog.figure_width.isEnabled() and dialog.font_pt.isEnabled()
+    single = export(qtbot, feature, tmp_path / "plot_single.png")
+    output = json.loads(sidecar_path(single).read_text())["spec"]["output"]
+    assert (output["width_in"], output["font_pt"], output["dpi"]) == (3.5, 7.0, 300.0)
+    cli_single = tmp_path / "plot_single_cli.png"
+    assert main([*plot_args, "--width", "single", "-o", str(cli_single)]) == 0
+    assert pixels(single).shape[1] == 1050 and np.array_equal(pixels(single), pixels(cli_single))
 
 
 def test_batch_export_of_selected_photos_and_cancel(qtbot, window, two_photos, tmp_path):

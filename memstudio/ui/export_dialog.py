@@ -192,11 +192,17 @@ class ExportDialog(QDialog):
         self.line_pt.setSingleStep(0.25)
         self.line_pt.setValue(1.0)
         self.line_pt.setSuffix(" pt")
-        self.line_pt.setToolTip("Width of the frame around the original at the chosen width")
+        self.line_pt.setToolTip(
+            "At the chosen width: the frame around the original (strips, grids) or the curves (plots)"
+        )
         self.title = QLineEdit("")
         self.caption = QLineEdit("")
         self.caption.setPlaceholderText("'auto': the direction's property, method and assessor")
-        self.label_names = QCheckBox("Assessor names next to the scores")
+        self.label_names = QCheckBox("Assessor names next to the scores (not property tags)")
+        self.label_names.setToolTip(
+            "Without it each score carries its property's tag (Mem 0.774, Aesth 5.21; † ovalized) and a "
+            "legend line names each tag's assessor"
+        )
         self.panels = QCheckBox("Also write unlabelled panels + manifest (memory game)")
         self.panels.setToolTip(
             "Each image without its label as <seed>_alpha<α>.png and manifest.json, the targets of "
@@ -217,7 +223,7 @@ class ExportDialog(QDialog):
         output.addRow("Width", self.figure_width)
         output.addRow("Custom width", self.custom_width)
         output.addRow("Text size", self.font_pt)
-        output.addRow("Frame line", self.line_pt)
+        output.addRow("Line width", self.line_pt)
         output.addRow("Panel size", self.panel_px)
         output.addRow("DPI", self.dpi)
         output.addRow("Title", self.title)
@@ -431,7 +437,6 @@ class ExportDialog(QDialog):
         self.heatmap_row.setEnabled(kind in ("strip", "grid"))
         self.heatmap_method.setEnabled(kind in ("strip", "grid") and self.heatmap_row.isChecked())
         physical = self.width_in() is not None
-        self.figure_width.setEnabled(kind != "plot")  # a plot keeps matplotlib's own size
         self.custom_width.setEnabled(self.figure_width.currentData() == "custom")
         for widget in (self.font_pt, self.line_pt):
             widget.setEnabled(physical)

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from memstudio.cli.commands.strip import DEFAULT_ALPHAS
+from memstudio.cli.commands.strip import DEFAULT_ALPHAS, add_width_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--factors-output", type=Path, action="append", default=[], help="factor plot file(s)")
     p.add_argument("--error", choices=["sem", "std", "ci95"], default="sem", help="what the error bars show")
     p.add_argument("--title", default="")
-    p.add_argument("--dpi", type=float, default=150.0)
+    add_width_options(p, "PNG", "the curves")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--generator", metavar="NAME_OR_PATH", help="compute scores with this generator")
     source.add_argument("--photo", nargs="+", default=[], metavar="PATH", help="compute scores over photos")
@@ -41,13 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from memstudio.cli.commands.strip import width_options
     from memstudio.core.directions.base import Direction
     from memstudio.core.figures import plots
     from memstudio.core.figures.sources import record_direction
     from memstudio.core.figures.spec import FigureSpec, OutputOptions
 
     direction = Direction.load(args.direction)
-    output = OutputOptions(dpi=args.dpi, title=args.title)
+    output = OutputOptions(title=args.title, **width_options(args))
     if args.generator or args.photo:
         spec, score, factors, raw = _computed(args, direction)
     else:
@@ -64,15 +65,15 @@ def run(args: argparse.Namespace) -> int:
     spec.plot = {"source": "computed" if raw else "evidence", "error": args.error}
     spec.output = output
     data = {"score": plots.plot_data({score.label: score})[score.label]}
-    fig = plots.score_figure(score, title=args.title)
+    fig = plots.score_figure(score, title=args.title, output=output)
     for path in args.output:
-        print(plots.save_plot(fig, path, spec, data))
+        print(plots.save_plot(fig, path, spec, data, args.output))
     if args.factors_output:
         normalized = {n: plots.normalized_factor(c, raw.get(n)) for n, c in factors.items()}
-        fig = plots.factors_figure(normalized, title=args.title)
+        fig = plots.factors_figure(normalized, title=args.title, output=output)
         factor_data = {"factors": plots.plot_data(normalized)}
         for path in args.factors_output:
-            print(plots.save_plot(fig, path, spec, factor_data))
+            print(plots.save_plot(fig, path, spec, factor_data, args.factors_output))
     return 0
 
 

@@ -115,22 +115,7 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--box-color", default="#000000")
     p.add_argument("--box-opacity", type=float, default=0.55)
     p.add_argument("--panel-px", type=int, help="resize each image to this many pixels (default: native)")
-    p.add_argument(
-        "--width",
-        metavar="W",
-        help="lay the figure out at a physical width: 3.5in, 8.9cm, 89mm, or single (3.5 in), double "
-        "(7.16 in), slide (13.33 in); text then in points (--font-pt), images at --dpi",
-    )
-    p.add_argument("--font-pt", type=float, default=7.0, help="with --width: text size in points (default 7)")
-    p.add_argument(
-        "--line-pt", type=float, default=1.0, help="with --width: the original's frame in points (default 1)"
-    )
-    p.add_argument(
-        "--dpi",
-        type=float,
-        help="dots per inch: with --width the raster resolution of the images (default 300); otherwise the "
-        "physical size of PDF/SVG and the PNG's pHYs (default 150)",
-    )
+    add_width_options(p, "images", "the original's frame")
     p.add_argument("--title", default="")
     p.add_argument(
         "--caption",
@@ -139,16 +124,45 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
         help="a line under the title; 'auto' names each direction's property, method and assessor",
     )
     p.add_argument(
-        "--label-names", action="store_true", help="print the assessor's name next to every score"
+        "--label-names",
+        action="store_true",
+        help="print each assessor's name next to its scores instead of its property's tag (Mem 0.774, "
+        "explained by the legend line)",
     )
     p.add_argument("--photo-max-side", type=int, default=512, help="longest side photos are loaded at")
 
 
-def style_options(args: argparse.Namespace) -> dict[str, Any]:
+def add_width_options(p: argparse.ArgumentParser, raster: str, line: str) -> None:
+    """``--width``/``--font-pt``/``--line-pt``/``--dpi``: a figure's physical size, shared by every figure
+    command (``raster`` is what --dpi rasterises, ``line`` what --line-pt draws)."""
+    p.add_argument(
+        "--width",
+        metavar="W",
+        help="lay the figure out at a physical width: 3.5in, 8.9cm, 89mm, or single (3.5 in), double "
+        f"(7.16 in), slide (13.33 in); text then in points (--font-pt), {raster} at --dpi",
+    )
+    p.add_argument("--font-pt", type=float, default=7.0, help="with --width: text size in points (default 7)")
+    p.add_argument("--line-pt", type=float, default=1.0, help=f"with --width: {line} in points (default 1)")
+    p.add_argument(
+        "--dpi",
+        type=float,
+        help=f"dots per inch: with --width the raster resolution of the {raster} (default 300); otherwise "
+        "the physical size of PDF/SVG and the PNG's pHYs (default 150)",
+    )
+
+
+def width_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`OutputOptions` fields :func:`add_width_options` sets (dpi 300 at a width, else 150)."""
     from memstudio.core.figures.size import parse_width
-    from memstudio.core.figures.spec import LabelStyle, OutputOptions
 
     width_in = parse_width(args.width) if args.width else None
+    dpi = args.dpi if args.dpi is not None else (300.0 if width_in is not None else 150.0)
+    return {"dpi": dpi, "width_in": width_in, "font_pt": args.font_pt, "line_pt": args.line_pt}
+
+
+def style_options(args: argparse.Namespace) -> dict[str, Any]:
+    from memstudio.core.figures.spec import LabelStyle, OutputOptions
+
     label = LabelStyle(
         font=args.font,
         bold=args.bold,
@@ -160,15 +174,7 @@ def style_options(args: argparse.Namespace) -> dict[str, Any]:
         mode=args.label_mode,
         show_names=True if args.label_names else None,
     )
-    output = OutputOptions(
-        panel_px=args.panel_px,
-        dpi=args.dpi if args.dpi is not None else (300.0 if width_in is not None else 150.0),
-        title=args.title,
-        caption=args.caption,
-        width_in=width_in,
-        font_pt=args.font_pt,
-        line_pt=args.line_pt,
-    )
+    output = OutputOptions(panel_px=args.panel_px, title=args.title, caption=args.caption, **width_options(args))
     return {"label": label, "output": output, "photo_max_side": args.photo_max_side}
 
 
@@ -190,7 +196,7 @@ def write_outputs(spec: Any, sources: Any, outputs: list[Path], panels_dir: Path
     with panel_writer(panels_dir) as writer:
         job = compose_job(spec, sources, writer.add if writer is not None else None)
         scene, metadata = run_with_tqdm(job, "rendering")
-        written = [save_scene(scene, out, metadata, spec.output.dpi) for out in outputs]
+        written = [save_scene(scene, out, metadata, spec.output.dpi, outputs) for out in outputs]
         if writer is not None:
             written.append(writer.finish(sidecar_path(written[0])))
     return written

@@ -24,6 +24,7 @@ from memstudio.core.figures.compose import (
     geometry,
     header_band,
     label_record,
+    label_samples,
     row_band,
     row_text,
     stack,
@@ -136,7 +137,7 @@ def figure_geometry(spec: FigureSpec, rows: list[RowPlan], panels: list[Panel]) 
     if spec.heatmap:
         captions.append("map")
     geo = geometry(spec, panels[0].pixels.shape[:2], captions)
-    return fit_labels(geo, [label_record(p, spec) for p in panels])
+    return fit_labels(geo, *label_samples(spec, panels))
 
 
 def row_bands(spec: FigureSpec, geo: Geometry, row: RowPlan, panels: list[Panel]) -> list[Scene]:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from memstudio.core.figures.label import label_items, label_lines, text_size
+from memstudio.core.figures.label import label_extent, label_items, label_lines, text_size, uses_legend, wrap_text
+from memstudio.core.figures.legend import legend_entries
 from memstudio.core.figures.render import Panel
 from memstudio.core.figures.scene import ImageItem, RectItem, Scene, TextItem
 from memstudio.core.figures.size import pt_to_px
@@ -48,6 +49,8 @@ class Geometry:
     caption_h: int = 0
     #: Score labels print each assessor's name on its own line (a narrow panel at a physical width).
     split_names: bool = False
+    #: The caption and the labels' legend, wrapped to the figure's width (``caption_h`` is their height).
+    caption_lines: tuple[str, ...] = ()
 
     @property
     def width(self) -> int:
@@ -102,11 +105,13 @@ def row_text(seed: int | str, layer: int | None) -> str:
 
 def figure_caption(spec: FigureSpec) -> str:
     """What the figure shows, for its caption line: each direction's property, method and assessor, and
-    the assessors whose scores the labels print."""
+    the assessors whose scores the labels print (unless the legend line names them already)."""
     parts = []
     for d in spec.directions:
         how = ", ".join(str(v) for v in (d.get("method"), d.get("assessor")) if v)
         parts.append(f"edit: {d.get('property') or d.get('name') or 'direction'}" + (f" ({how})" if how else ""))
+    if uses_legend(spec.label):
+        return " · ".join(parts)
     scores = [
         f"{a['name']} ({a['property']})" if a.get("property") not in (None, "", a["name"]) else str(a["name"])
         for a in spec.assessors
@@ -114,6 +119,25 @@ def figure_caption(spec: FigureSpec) -> str:
     if scores:
         parts.append("scores: " + ", ".join(scores))
     return " · ".join(parts)
+
+
+def legend_text(spec: FigureSpec) -> str:
+    """The legend line of the score labels' tags, empty when the labels print names or bare scores."""
+    if not uses_legend(spec.label) or not spec.assessors:
+        return ""
+    return " · ".join(legend_entries(spec.assessors))
+
+
+def header_lines(spec: FigureSpec, size_px: float, width: float) -> tuple[str, ...]:
+    """The caption and the legend, each wrapped to ``width`` pixels: a long assessor name takes a second
+    line instead of shrinking the text below 6 pt or running off the page."""
+    texts = [t for t in (spec.output.caption, legend_text(spec)) if t]
+    return tuple(line for text in texts for line in wrap_text(text, size_px, width - 2))
+
+
+def caption_gap(lines: tuple[str, ...], gap: int) -> int:
+    """Space between the caption block and the α labels, so the legend never touches them."""
+    return gap // 2 if lines else 0
 
 
 def geometry(spec: FigureSpec, panel_shape: tuple[int, int], row_captions: list[str]) -> Geometry:
@@ -131,12 +155,14 @@ def geometry(spec: FigureSpec, panel_shape: tuple[int, int], row_captions: list[
     header_h = 0
     if out.column_labels:
         header_h = out.header_px if out.header_px is not None else line_h + gap
-    caption_h = line_h if out.caption else 0
-    title_h = (line_h + gap if out.title else 0) + caption_h
+    columns = len(spec.alphas)
+    lines = header_lines(spec, caption_px, left + columns * (panel_shape[1] + gap) - gap)
+    caption_h = line_h * len(lines)
+    title_h = (line_h + gap if out.title else 0) + caption_h + caption_gap(lines, gap)
     return Geometry(
         panel_shape[1],
         panel_shape[0],
-        len(spec.alphas),
+        columns,
         left,
         gap,
         header_h,
@@ -145,6 +171,7 @@ def geometry(spec: FigureSpec, panel_shape: tuple[int, int], row_captions: list[
         spec.label,
         FRAME_PX,
         caption_h=caption_h,
+        caption_lines=lines,
     )
 
 
@@ -173,8 +200,9 @@ def physical_geometry(spec: FigureSpec, panel_shape: tuple[int, int], row_captio
     panel_h = max(1, round(panel_w * panel_shape[0] / panel_shape[1]))
     line_h = text_size("Ag", font_px)[1]
     header_h = line_h + gap if out.column_labels else 0
-    caption_h = line_h if out.caption else 0
-    title_h = (text_size("Ag", font_px * 1.15)[1] + gap if out.title else 0) + caption_h
+    lines = header_lines(spec, font_px, total - 2 * gap)
+    caption_h = line_h * len(lines)
+    title_h = (text_size("Ag", font_px * 1.15)[1] + gap if out.title else 0) + caption_h + caption_gap(lines, gap)
     label = replace(
         spec.label,
         size_px=font_px,
@@ -198,12 +226,33 @@ def physical_geometry(spec: FigureSpec, panel_shape: tuple[int, int], row_captio
         extra=total - used,
         scaled=True,
         caption_h=caption_h,
+        caption_lines=lines,
     )
 
 
-def fit_labels(geo: Geometry, samples: list[list[str]]) -> Geometry:
-    """At a physical width, shrink the score labels (never below 6 pt) so the widest of ``samples`` (the
-    first row's labels, with 10 % room for longer numbers in later rows) fits inside its panel."""
+def label_samples(spec: FigureSpec, panels: list[Panel]) -> tuple[list[list[str]], float]:
+    """Labels to size the score labels by, and the room they need beyond their own width.
+
+    Later rows may print wider numbers than the first (a minus sign, 10.00 after 9.87). Where every
+    assessor records its nominal range, a label of each score's widest printing (its range's ends, or its
+    first-row value when wider) is added and no further room is needed; older descriptions keep 10 %."""
+    samples = [label_record(p, spec) for p in panels]
+    ranges = {str(a["name"]): a.get("score_range") for a in spec.assessors}
+    if not panels or not ranges or any(not isinstance(r, list) or len(r) != 2 for r in ranges.values()):
+        return samples, 1.1
+    style = spec.label
+    worst = []
+    for name, value in panels[0].scores.items():
+        candidates = [value, *(float(v) for v in ranges.get(name) or ())]
+        lines = [label_lines({name: v}, spec.assessors, style)[0] for v in candidates]
+        worst.append(max(lines, key=lambda t: text_size(t, style.size_px, style.font, style.bold)[0]))
+    return [*samples, worst], 1.0
+
+
+def fit_labels(geo: Geometry, samples: list[list[str]], room_factor: float = 1.1) -> Geometry:
+    """At a physical width, shrink the score labels (never below 6 pt) so the widest of ``samples`` (times
+    ``room_factor``, see :func:`label_samples`) fits inside its panel, and the tallest fits its height; a
+    label that cannot fit at 6 pt is refused rather than clipped."""
     lines = [line for label in samples for line in label]
     if not geo.scaled or not lines:
         return geo
@@ -211,15 +260,26 @@ def fit_labels(geo: Geometry, samples: list[list[str]]) -> Geometry:
     room = geo.panel_w - 2 * style.padding_px - style.margin_px - style.outline_px - 1
 
     def widest(texts: list[str]) -> float:
-        return 1.1 * max(text_size(t, style.size_px, style.font, style.bold)[0] for t in texts)
+        return room_factor * max(text_size(t, style.size_px, style.font, style.bold)[0] for t in texts)
 
     if widest(lines) * geo.min_text_px / style.size_px > room and any(" " in line for line in lines):
         # Even 6 pt is too wide for "name score": the name goes on its own line above its score.
         geo = replace(geo, split_names=True)
         lines = split_lines(lines)
-    if widest(lines) <= room:
-        return geo
-    return replace(geo, label=replace(style, size_px=max(geo.min_text_px, style.size_px * room / widest(lines))))
+    if widest(lines) > room:
+        style = replace(style, size_px=max(geo.min_text_px, style.size_px * room / widest(lines)))
+    tallest = max(len(split_lines(label) if geo.split_names else label) for label in samples)
+    room_h = geo.panel_h - 1
+    extra = label_extent(["Ag"], style)[1] - text_size("Ag", style.size_px, style.font, style.bold)[1]
+    height = label_extent(["Ag"] * tallest, style)[1]
+    if height > room_h:
+        style = replace(style, size_px=max(geo.min_text_px, style.size_px * (room_h - extra) / (height - extra)))
+        if label_extent(["Ag"] * tallest, style)[1] > room_h:
+            raise FigureSpecError(
+                f"{tallest} score lines do not fit an image {geo.panel_h} px high even at 6 pt; choose a wider "
+                "figure, fewer α or fewer assessors"
+            )
+    return replace(geo, label=style)
 
 
 def split_lines(lines: list[str]) -> list[str]:
@@ -233,11 +293,12 @@ def header_band(spec: FigureSpec, geo: Geometry) -> Scene:
     fg = spec.output.foreground
     if spec.output.title:
         band.add(TextItem(geo.width / 2, geo.gap, spec.output.title, geo.label_px * 1.15, fg, align="center"))
-    if spec.output.caption:
-        text = spec.output.caption
-        size = _fit(text, geo.label_px, geo.width - 2 * geo.gap, geo.min_text_px)
-        y = geo.title_h - geo.caption_h + (geo.gap if not spec.output.title else 0)
-        band.add(TextItem(geo.width / 2, y, text, size, fg, align="center"))
+    if geo.caption_lines:
+        line_h = text_size("Ag", geo.label_px)[1]
+        y = geo.title_h - geo.caption_h - caption_gap(geo.caption_lines, geo.gap)
+        y += geo.gap if not spec.output.title else 0
+        for i, line in enumerate(geo.caption_lines):
+            band.add(TextItem(geo.width / 2, y + i * line_h, line, geo.label_px, fg, align="center"))
     if spec.output.column_labels:
         y = geo.title_h + geo.gap
         for col, alpha in enumerate(spec.alphas):
@@ -270,7 +331,6 @@ def row_band(
                 clip=(0, 0, geo.left, geo.row_h),
             )
         )
-    decimals = {str(a["name"]): int(a.get("decimals", 3)) for a in spec.assessors}
     for col, panel in enumerate(panels):
         x = geo.column_x(col)
         pixels = panel.heatmap if heatmap else panel.pixels
@@ -280,7 +340,7 @@ def row_band(
         w, h = geo.display_size(pixels)
         band.add(ImageItem(x, y, pixels, size=(w, h) if geo.scaled else None))
         if not heatmap:
-            lines = label_lines(panel.scores, decimals, spec.label)
+            lines = label_lines(panel.scores, spec.assessors, spec.label)
             lines = split_lines(lines) if geo.split_names else lines
             for item in label_items(x, y, lines, geo.label, clip=(x, y, w, h)):
                 band.add(item)
@@ -305,8 +365,7 @@ def stack(bands: list[Scene], background: str) -> Scene:
 
 def label_record(panel: Panel, spec: FigureSpec, geo: Geometry | None = None) -> list[str]:
     """The label lines a panel shows, as stored in the figure's metadata."""
-    decimals = {str(a["name"]): int(a.get("decimals", 3)) for a in spec.assessors}
-    lines = label_lines(panel.scores, decimals, spec.label)
+    lines = label_lines(panel.scores, spec.assessors, spec.label)
     return split_lines(lines) if geo is not None and geo.split_names else lines
 
 

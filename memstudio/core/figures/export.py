@@ -1,18 +1,21 @@
 """Writing a figure to PNG, PDF or SVG with its metadata inside and a JSON sidecar beside it.
 
-Metadata goes where each format keeps it: PNG text chunks (``memstudio`` holds the whole sidecar), the PDF
+Metadata goes where each format keeps it: PNG text chunks (``memstudio`` holds the whole description), the PDF
 Info dictionary (``Subject``) and SVG's RDF ``Description``. Creation dates are left out so that the same
 figure gives the same file.
 
 The sidecar of ``fig.png`` is ``fig.png.json`` (one per file written), so the PNG and PDF of one figure never
 overwrite each other's sidecar and a figure named like its direction (``bright.png`` beside ``bright.json``)
-never replaces the direction. Sidecars of older versions (``fig.json``) are still read. Every file is written
+never replaces the direction. Each sidecar also names every file that figure was written to (``formats``);
+the copy inside the file leaves that list out, so a figure's bytes depend on what it shows, not on its name.
+Sidecars of older versions (``fig.json``) are still read. Every file is written
 atomically and never over one of the figure's own inputs.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +66,19 @@ def figure_metadata(spec: FigureSpec, panels: list[dict[str, Any]], size: tuple[
     return {"spec": spec.to_dict(), "panels": panels, "figure": {"width": size[0], "height": size[1]}}
 
 
-def write_sidecar(path: str | Path, metadata: dict[str, Any]) -> Path:
-    """Write the sidecar of the figure file ``path`` (atomically); returns the sidecar's path."""
+def format_list(paths: Sequence[str | Path]) -> list[dict[str, str]]:
+    """``[{"path": ..., "format": "pdf"}, ...]``: the files one figure was written to, for its sidecars."""
+    return [{"path": str(p), "format": output_format(p)} for p in paths]
+
+
+def write_sidecar(path: str | Path, metadata: dict[str, Any], formats: Sequence[str | Path] = ()) -> Path:
+    """Write the sidecar of the figure file ``path`` (atomically); returns the sidecar's path.
+
+    Unless ``metadata`` lists them already, the sidecar names the files ``formats`` (default: ``path``)."""
     side = sidecar_path(path)
     refuse_inputs([side], figure_inputs(metadata))
+    if "formats" not in metadata:
+        metadata = {**metadata, "formats": format_list(formats or [path])}
     return write_text_atomic(side, json.dumps(metadata, indent=2))
 
 
@@ -80,8 +92,12 @@ def png_info(metadata: dict[str, Any]) -> PngImagePlugin.PngInfo:
     return info
 
 
-def save_scene(scene: Scene, path: str | Path, metadata: dict[str, Any], dpi: float) -> Path:
-    """Write ``scene`` in the format of ``path``'s suffix plus its sidecar; returns ``path``."""
+def save_scene(
+    scene: Scene, path: str | Path, metadata: dict[str, Any], dpi: float, formats: Sequence[str | Path] = ()
+) -> Path:
+    """Write ``scene`` in the format of ``path``'s suffix plus its sidecar; returns ``path``.
+
+    ``formats``: every file this figure is written to (default ``path`` alone), named in the sidecar."""
     path = Path(path)
     fmt = output_format(path)
     check_outputs([path], metadata)
@@ -90,7 +106,7 @@ def save_scene(scene: Scene, path: str | Path, metadata: dict[str, Any], dpi: fl
         write_with(path, lambda tmp: image.save(tmp, format="PNG", pnginfo=png_info(metadata), dpi=(dpi, dpi)))
     else:
         write_with(path, lambda tmp: save_vector(scene, tmp, fmt, metadata, dpi))
-    write_sidecar(path, metadata)
+    write_sidecar(path, metadata, formats)
     return path
 
 

@@ -6,11 +6,14 @@ rasterises the same on every machine, and the vector backends name the same font
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 from PIL import ImageFont
 
 from memstudio.core.figures.fonts import FONT_FAMILY, font_path
+from memstudio.core.figures.legend import score_tags, signed
 from memstudio.core.figures.scene import Box, RectItem, TextItem
 from memstudio.core.figures.spec import LabelStyle
 
@@ -29,23 +32,73 @@ def text_size(text: str, size_px: float, family: str = FONT_FAMILY, bold: bool =
     return int(right - min(left, 0)), int(ascent + descent)
 
 
-def format_score(value: float, decimals: int) -> str:
-    """A score as printed: fixed decimals, so labels of one figure line up and read alike."""
-    return f"{value:.{decimals}f}"
+def format_score(value: float, decimals: int, sign: bool = False) -> str:
+    """A score as printed: fixed decimals, so labels of one figure line up and read alike; ``sign`` prints
+    the + of a signed scale's positive scores."""
+    return f"{value:+.{decimals}f}" if sign else f"{value:.{decimals}f}"
 
 
 def label_lines(
     scores: dict[str, float],
-    decimals: dict[str, int],
+    assessors: Sequence[Mapping[str, Any]],
     style: LabelStyle,
 ) -> list[str]:
-    """One line per assessor; names are shown when several scores would otherwise be ambiguous."""
+    """One line per assessor: its tag and score (``Mem 0.774``, explained by the legend line), or with
+    ``show_names`` the assessor's name (True) or the bare score (False).
+
+    Without tags (figures described before tags existed) names are shown when several scores would
+    otherwise be ambiguous, as those figures were drawn."""
+    entries = {str(a["name"]): a for a in assessors}
+    tags = score_tags(assessors) if style.tags and style.show_names is None else {}
     show_names = style.show_names if style.show_names is not None else len(scores) > 1
     lines = []
     for name, value in scores.items():
-        places = style.decimals if style.decimals is not None else decimals.get(name, 3)
-        text = format_score(value, places)
-        lines.append(f"{name} {text}" if show_names else text)
+        entry = entries.get(name, {})
+        places = style.decimals if style.decimals is not None else int(entry.get("decimals", 3))
+        text = format_score(value, places, sign=bool(tags) and signed(entry))
+        if name in tags:
+            lines.append(f"{tags[name]} {text}")
+        else:
+            lines.append(f"{name} {text}" if show_names else text)
+    return lines
+
+
+def uses_legend(style: LabelStyle) -> bool:
+    """The labels print tags, so the figure needs its legend line."""
+    return style.tags and style.show_names is None
+
+
+def wrap_text(
+    text: str, size_px: float, width: float, family: str = FONT_FAMILY, separator: str = " · "
+) -> list[str]:
+    """``text`` broken into lines no wider than ``width`` pixels: between ``separator``-joined entries
+    first, then between words, and inside a word only when the word alone is wider than a line (a
+    100-character assessor name in a single column)."""
+
+    def fits(line: str) -> bool:
+        return text_size(line, size_px, family)[0] <= width
+
+    def pack(parts: list[str], joint: str) -> list[str]:
+        lines: list[str] = []
+        for part in parts:
+            candidate = f"{lines[-1]}{joint}{part}" if lines else part
+            if lines and fits(candidate):
+                lines[-1] = candidate
+            else:
+                lines.append(part)
+        return lines
+
+    lines = []
+    for entry in pack(text.split(separator), separator):
+        if fits(entry):
+            lines.append(entry)
+            continue
+        for line in pack(entry.split(" "), " "):
+            while not fits(line) and len(line) > 1:
+                cut = max(i for i in range(1, len(line)) if fits(line[:i]) or i == 1)
+                lines.append(line[:cut])
+                line = line[cut:]
+            lines.append(line)
     return lines
 
 

@@ -5,6 +5,10 @@ optional keys beside ``alphas``): per-image scores ``{"alphas": [...], "scores":
 ``{"alphas": [...], "mean": [...], "std"|"sem"|"ci95": [...], "n": ...}`` (``mean_score``/``score_mean``,
 ``std_score``/``score_std`` also read), rows ``{"per_alpha": [{"alpha", "mean", "std", "n"}, ...]}``, a
 nested ``{"score": {...}}``, and ``{"factors": {name: scores-or-summary}}`` sharing the alphas.
+
+At a physical width (``output.width_in``, as strips and grids take it) a plot is drawn at that width with its
+text in ``output.font_pt`` points and its curves ``output.line_pt`` wide, so it needs no scaling in a column;
+without one it keeps matplotlib's own size (4 × 3.2 in, 10-pt text).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 from memstudio.core.atomic import write_with
 from memstudio.core.figures.export import check_outputs, output_format, write_sidecar
 from memstudio.core.figures.label import FONT_FAMILY
-from memstudio.core.figures.spec import FigureSpec, FigureSpecError
+from memstudio.core.figures.spec import FigureSpec, FigureSpecError, OutputOptions
 
 ERRORS = ("sem", "std", "ci95")
 #: Plots are built and saved under these settings: text stays text, and a user's matplotlibrc cannot swap
@@ -32,7 +36,43 @@ PLOT_RC = {
     "svg.hashsalt": "memstudio",
     "font.family": "sans-serif",
     "font.sans-serif": [FONT_FAMILY],
+    # The page is the figure's size, whatever a user's matplotlibrc says (a physical width must hold).
+    "savefig.bbox": "standard",
 }
+#: Height over width of a plot at a physical width (matplotlib's 4 × 3.2 in), capped at a slide's height.
+PLOT_ASPECT, MAX_HEIGHT_IN = 0.8, 7.5
+
+
+def plot_rc(output: OutputOptions | None) -> dict[str, Any]:
+    """The settings a plot is built and saved under: at a physical width every text in ``font_pt`` points
+    (the title 15 % larger) and lines from ``line_pt``; matplotlib's own sizes otherwise."""
+    if output is None or output.width_in is None:
+        return dict(PLOT_RC)
+    font, line = output.font_pt, output.line_pt
+    sizes = {
+        key: font
+        for key in ("font.size", "axes.labelsize", "xtick.labelsize", "ytick.labelsize", "legend.fontsize")
+    }
+    widths = {key: 0.6 * line for key in ("axes.linewidth", "xtick.major.width", "ytick.major.width")}
+    return {
+        **PLOT_RC,
+        **sizes,
+        **widths,
+        "axes.titlesize": 1.15 * font,
+        "lines.linewidth": line,
+        "lines.markersize": 0.6 * font,
+        "grid.linewidth": 0.5 * line,
+        "xtick.major.size": 0.4 * font,
+        "ytick.major.size": 0.4 * font,
+    }
+
+
+def plot_size(output: OutputOptions | None, legacy: tuple[float, float]) -> tuple[float, float]:
+    """Width and height in inches: the physical width (and its height by :data:`PLOT_ASPECT`), or
+    ``legacy`` — the size plots had before they took a width, which their descriptions still draw at."""
+    if output is None or output.width_in is None:
+        return legacy
+    return output.width_in, min(PLOT_ASPECT * output.width_in, MAX_HEIGHT_IN)
 
 
 @dataclass
@@ -128,21 +168,27 @@ def normalized_factor(curve: Curve, scores: Sequence[Sequence[float]] | None = N
     )
 
 
-def score_figure(curve: Curve, ylabel: str = "", title: str = "") -> Any:
+def score_figure(curve: Curve, ylabel: str = "", title: str = "", output: OutputOptions | None = None) -> Any:
     """000 Fig. 3A: mean score per α with error bars, a matplotlib Figure (no pyplot state)."""
     import matplotlib
 
-    with matplotlib.rc_context(PLOT_RC):
-        return _score_figure(curve, ylabel, title)
+    with matplotlib.rc_context(plot_rc(output)):
+        return _score_figure(curve, ylabel, title, output)
 
 
-def _score_figure(curve: Curve, ylabel: str, title: str) -> Any:
+def _score_figure(curve: Curve, ylabel: str, title: str, output: OutputOptions | None) -> Any:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(4.0, 3.2))
+    fig = Figure(figsize=plot_size(output, (4.0, 3.2)))
     ax = fig.add_subplot()
     ax.errorbar(
-        curve.alphas, curve.mean, yerr=curve.err, marker="o", capsize=4, color="#1f4e9a", label=curve.label
+        curve.alphas,
+        curve.mean,
+        yerr=curve.err,
+        marker="o",
+        capsize=_capsize(output, 4),
+        color="#1f4e9a",
+        label=curve.label,
     )
     ax.set_xlabel("α")
     ax.set_ylabel(ylabel or f"mean {curve.label} score (± {curve.error})")
@@ -154,28 +200,31 @@ def _score_figure(curve: Curve, ylabel: str, title: str) -> Any:
     return fig
 
 
-def factors_figure(curves: Mapping[str, Curve], title: str = "") -> Any:
+def factors_figure(curves: Mapping[str, Curve], title: str = "", output: OutputOptions | None = None) -> Any:
     """000 Fig. 3B: every factor's normalised score per α, one line each."""
     import matplotlib
 
-    with matplotlib.rc_context(PLOT_RC):
-        return _factors_figure(curves, title)
+    with matplotlib.rc_context(plot_rc(output)):
+        return _factors_figure(curves, title, output)
 
 
-def _factors_figure(curves: Mapping[str, Curve], title: str) -> Any:
+def _factors_figure(curves: Mapping[str, Curve], title: str, output: OutputOptions | None) -> Any:
     from matplotlib.figure import Figure
 
     if not curves:
         raise FigureSpecError("no image factors to plot")
-    fig = Figure(figsize=(4.6, 3.2))
+    fig = Figure(figsize=plot_size(output, (4.6, 3.2)))
     ax = fig.add_subplot()
     for curve in curves.values():
-        ax.errorbar(curve.alphas, curve.mean, yerr=curve.err, marker="o", capsize=3, label=curve.label)
+        ax.errorbar(
+            curve.alphas, curve.mean, yerr=curve.err, marker="o", capsize=_capsize(output, 3), label=curve.label
+        )
     first = next(iter(curves.values()))
     ax.set_xticks(first.alphas)
     ax.set_xlabel("α")
     ax.set_ylabel("normalised factor score")
-    ax.legend(fontsize=8, frameon=False)
+    # At a physical width the legend is in the figure's font size (rc); otherwise 8 pt, as before.
+    ax.legend(fontsize=None if output is not None and output.width_in is not None else 8, frameon=False)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -183,12 +232,29 @@ def _factors_figure(curves: Mapping[str, Curve], title: str) -> Any:
     return fig
 
 
-def save_plot(fig: Any, path: str | Path, spec: FigureSpec, data: Mapping[str, Any]) -> Path:
-    """Write a plot figure as PNG/PDF/SVG (text kept as text) and a sidecar with the plotted numbers."""
+def _capsize(output: OutputOptions | None, legacy: float) -> float:
+    """Error-bar caps in points: in step with the text at a physical width."""
+    return legacy if output is None or output.width_in is None else 0.4 * output.font_pt
+
+
+def save_plot(
+    fig: Any,
+    path: str | Path,
+    spec: FigureSpec,
+    data: Mapping[str, Any],
+    formats: Sequence[str | Path] = (),
+) -> Path:
+    """Write a plot figure as PNG/PDF/SVG (text kept as text) and a sidecar with the plotted numbers.
+
+    ``formats`` are all the files this figure is written to (``path`` among them; default ``path`` alone):
+    each one's sidecar names every one of them, as a strip's PNG and PDF do (the file itself does not)."""
     import matplotlib
 
     path = Path(path)
     fmt = output_format(path)
+    files = [Path(f) for f in formats] or [path]
+    if path not in files:
+        raise FigureSpecError(f"{path}: not among the files this plot is written to")
     metadata = {"spec": spec.to_dict(), "data": dict(data)}
     check_outputs([path], metadata)
     compact = json.dumps(metadata, separators=(",", ":"))
@@ -197,9 +263,9 @@ def save_plot(fig: Any, path: str | Path, spec: FigureSpec, data: Mapping[str, A
         "pdf": {"Title": "memstudio plot", "Subject": compact, "CreationDate": None},
         "svg": {"Title": "memstudio plot", "Description": compact, "Date": None},
     }[fmt]
-    with matplotlib.rc_context(PLOT_RC):
+    with matplotlib.rc_context(plot_rc(spec.output)):
         write_with(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=spec.output.dpi, metadata=meta))
-    write_sidecar(path, metadata)
+    write_sidecar(path, metadata, files)
     return path
 
 
@@ -279,12 +345,13 @@ def computed_plot_job(
     written = []
     if path is not None:
         data = {"score": plot_data({score.label: score})[score.label]}
-        written.append(save_plot(score_figure(score, title=spec.output.title), path, spec, data))
+        fig = score_figure(score, title=spec.output.title, output=spec.output)
+        written.append(save_plot(fig, path, spec, data))
     if factors_path is not None:
         factors = {n: curve_from_scores(n, spec.alphas, scores[n], error) for n in names[1:]}
         normalized = {n: normalized_factor(c, scores[n]) for n, c in factors.items()}
         factor_data = {"factors": plot_data(normalized)}
-        fig = factors_figure(normalized, title=spec.output.title)
+        fig = factors_figure(normalized, title=spec.output.title, output=spec.output)
         written.append(save_plot(fig, factors_path, spec, factor_data))
     return written
 
@@ -321,9 +388,9 @@ def replot_job(
     score, factor_curves = curves_from_evidence(direction.evidence, error)
     if factors:
         normalized = {n: normalized_factor(c) for n, c in factor_curves.items()}
-        fig = factors_figure(normalized, title=spec.output.title)
+        fig = factors_figure(normalized, title=spec.output.title, output=spec.output)
         return save_plot(fig, path, spec, {"factors": plot_data(normalized)})
-    fig = score_figure(score, title=spec.output.title)
+    fig = score_figure(score, title=spec.output.title, output=spec.output)
     return save_plot(fig, path, spec, {"score": plot_data({score.label: score})[score.label]})
 
 
@@ -342,7 +409,8 @@ def plot_image(spec: FigureSpec, sources: Any, error: str = "sem") -> Any:
         raise FigureSpecError("a plot needs at least one assessor")
     curve = curve_from_scores(name, spec.alphas, scores[name], error)
     buffer = io.BytesIO()
-    with matplotlib.rc_context(PLOT_RC):
-        score_figure(curve, title=spec.output.title).savefig(buffer, format="png", dpi=spec.output.dpi)
+    with matplotlib.rc_context(plot_rc(spec.output)):
+        fig = score_figure(curve, title=spec.output.title, output=spec.output)
+        fig.savefig(buffer, format="png", dpi=spec.output.dpi)
     buffer.seek(0)
     return Image.open(buffer).convert("RGB")

@@ -117,10 +117,11 @@ def resolve(
     if request.kind == "layer_grid" and not request.layers:
         common["layers"] = list(range(generator.num_ws)) if generator is not None else []
     if request.kind == "plot":
-        # Exactly what `memstudio plot` records: default label, output = dpi + title.
+        # Exactly what `memstudio plot` records: default label; output = dpi, title and the physical size.
         out = dict(request.output)
+        size = {k: out[k] for k in ("width_in", "font_pt", "line_pt") if k in out}
         options: dict[str, Any] = {
-            "output": OutputOptions(dpi=out.get("dpi", 150.0), title=out.get("title", ""))
+            "output": OutputOptions(dpi=out.get("dpi", 150.0), title=out.get("title", ""), **size)
         }
     else:
         options = {

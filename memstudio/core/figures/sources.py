@@ -68,8 +68,10 @@ def record_direction(direction: Direction, path: str | Path | None = None) -> di
 
 
 def record_assessor(assessor: Assessor) -> dict[str, Any]:
+    """An assessor's entry in ``FigureSpec.assessors``: what ``describe`` says, and how its scores print."""
     entry = dict(assessor.describe())
     entry["decimals"] = int(assessor.decimals)
+    entry["score_range"] = [float(v) for v in assessor.score_range]
     return entry
 
 

@@ -47,7 +47,11 @@ class LabelStyle:
     mode: str = "box"
     padding_px: int = 3
     margin_px: int = 4
-    show_names: bool | None = None  # None: names only when more than one assessor is shown
+    #: None: each score behind its assessor's tag (``Mem 0.774``), the tags explained by the figure's legend
+    #: line; True: behind the assessor's name; False: the bare score.
+    show_names: bool | None = None
+    #: False in descriptions written before tags existed: names only when several assessors are shown.
+    tags: bool = True
 
 
 @dataclass
@@ -158,7 +162,11 @@ class FigureSpec:
         if version > SPEC_VERSION:
             raise FigureSpecError(f"{source}: written by a newer memstudio (figure format {version})")
         try:
-            label = _sub(LabelStyle, data.pop("label", {}), source, "label")
+            label_data = data.pop("label", {})
+            if isinstance(label_data, dict) and "tags" not in label_data:
+                # Written before labels had tags: draw it as it was drawn then (names only when ambiguous).
+                label_data = {**label_data, "tags": False}
+            label = _sub(LabelStyle, label_data, source, "label")
             output = _sub(OutputOptions, data.pop("output", {}), source, "output")
             _check_keys(cls, data, source, "")
             return cls(label=label, output=output, **data)

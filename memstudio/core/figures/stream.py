@@ -76,10 +76,9 @@ def batch_strips_job(
             records = panel_records(one, 0, panels, geo, geo.top_h)
             metadata = figure_metadata(one, records, (scene.width, scene.height))
             del panels  # the scene holds the pixels until it is written; nothing survives the iteration
-            for fmt in formats:
-                written.append(
-                    save_scene(scene, out_dir / seed_file_name(seed, i, fmt), metadata, one.output.dpi)
-                )
+            files = [out_dir / seed_file_name(seed, i, fmt) for fmt in formats]
+            for file in files:
+                written.append(save_scene(scene, file, metadata, one.output.dpi, files))
             if writer is not None:
                 writer.figure_saved(sidecar_path(written[-1]))
             del scene

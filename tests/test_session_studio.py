@@ -174,3 +174,37 @@ def test_inversion_keeps_its_latent_for_its_generator_even_after_a_switch(pickle
     open_in(pipeline, a_path)
     frame = pipeline.render(latent_request("face:seed2", a_hash))
     assert frame.shape == (1, 3, 32, 32) and np.isfinite(frame.numpy()).all()
+
+
+# ----- the commands through the engine -----------------------------------------------------------------
+def test_commands_run_on_the_engine_and_report_on_their_own_handles(qtbot, pickles, tmp_path) -> None:
+    from memstudio.engine import Engine
+
+    a_path, b_path = pickles
+    engine = Engine(device="cpu")
+    engine.start()
+    try:
+        # No generator yet: the one-shot fails on its handle with the core's message, the thread serves on.
+        refused = engine.submit(OpenLatent(str(tmp_path / "nothing.npz"), "k"))
+        with qtbot.waitSignal(refused.failed, timeout=30_000) as failed:
+            pass
+        assert "nothing.npz: open the generator it was made with first" in failed.args[0].message
+
+        opened = engine.submit(OpenGenerator(str(a_path)), "open-a")
+        with qtbot.waitSignal(opened.done, timeout=30_000) as done:
+            pass
+        info = done.args[0]
+        assert opened.job_id == "open-a" and info["name"] == "gen-a"
+        assert info["sha256"] == engine.pipeline.generator_hash
+
+        # Thumbnails asked for A's grid once B is open come back None, not B's seeds.
+        switch = engine.submit(OpenGenerator(str(b_path)))
+        with qtbot.waitSignal(switch.done, timeout=30_000):
+            pass
+        stale = engine.submit(RenderThumbnails(info["sha256"], (0, 1, 2), 1.0, None, 16))
+        with qtbot.waitSignal(stale.done, timeout=30_000) as late:
+            pass
+        assert late.args[0] is None
+
+    finally:
+        assert engine.stop()

@@ -222,6 +222,13 @@ def test_ovalize_before_scoring_changes_the_live_score(qtbot, window, astronaut)
     # The white surround of the oval raises the mean luma of a dark-background portrait.
     qtbot.waitUntil(lambda: window.last_scores.values.get("brightness", 0) > before + 0.1, timeout=TIMEOUT)
     assert window.canvas.score_lines()[0][0] == "brightness"
+    assert window.last_scores.ovalized == ("brightness",)
+    # The setting belongs to the subject: another photo is scored whole, and the astronaut ovalized again.
+    other = Path(__file__).resolve().parents[1] / "assets" / "photos" / "chelsea.png"
+    open_photo(qtbot, window, other)
+    assert not check.isChecked() and window.last_scores.ovalized == ()
+    open_photo(qtbot, window, astronaut)
+    assert check.isChecked() and window.last_scores.ovalized == ("brightness",)
     with qtbot.waitSignal(feature.ovalize_applied, timeout=TIMEOUT):
         check.setChecked(False)
     qtbot.waitUntil(lambda: abs(window.last_scores.values.get("brightness", 0) - before) < 1e-6, timeout=TIMEOUT)

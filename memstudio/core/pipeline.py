@@ -16,8 +16,9 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 
@@ -85,11 +86,9 @@ class Pipeline:
             self._generator_names[self.generator_hash] = generator.name
 
     @property
-    def latents(self) -> dict[str, Latent]:
-        """The current generator's latents by key (empty, and not kept, without a generator)."""
-        if self.generator_hash is None:
-            return {}
-        return self._latents.setdefault(self.generator_hash, {})
+    def latents(self) -> Mapping[str, Latent]:
+        """The current generator's latents by key, read-only (:meth:`hold_latent` adds one for a generator)."""
+        return MappingProxyType(self._latents.get(self.generator_hash or "", {}))
 
     def hold_latent(self, key: str, latent: Latent, for_generator: str | None = None) -> None:
         """Hold ``latent`` under ``key`` for :class:`LatentSubject` renders, as made with the generator of hash

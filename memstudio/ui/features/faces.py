@@ -67,7 +67,7 @@ class FacesFeature(QObject):
         self.aligned_faces: dict[str, AlignedFace] = {}  # aligned PNG path → face
         self.latest_aligned: AlignedFace | None = None
         self.latent_sources: dict[str, AlignedFace] = {}  # inverted latent key → the face it came from
-        self.inversions: dict[str, dict[str, Any]] = {}  # job id → {"label", "key", "command", "face"}
+        self.inversions: dict[str, dict[str, Any]] = {}  # job id → {"label", "face"}, then "card", "outcome"
         self.last_identity: dict[str, Any] | None = None
         self._overlay_subject: object | None = None
         self._identity_generation = 0
@@ -231,7 +231,7 @@ class FacesFeature(QObject):
             space_label=SPACES[self.panel.space.currentIndex()][0],
         )
         job_id = f"{PREFIX}invert-{next(self._ids)}"
-        self.inversions[job_id] = {"label": label, "key": command.key, "command": command, "face": face}
+        self.inversions[job_id] = {"label": label, "face": face}
         self.window.jobs.add_job(job_id, command.title)
         if not self._card_writer:
             # The window's own handler writes a generic summary into a finished job's card; connected after it

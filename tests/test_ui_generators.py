@@ -26,9 +26,9 @@ from memstudio.core.generators.biggan import load_biggan_folder
 from memstudio.core.generators.opening import open_generator
 from memstudio.core.imaging import tensor_to_uint8
 from memstudio.core.requests import LatentSubject, PhotoSubject, SeedSubject
+from memstudio.core.session.generators import render_seed_thumbnails
 from memstudio.ui.features.generators import GeneratorsFeature, is_generator_path
 from memstudio.ui.generator_panel import HINT, MAX_SEED
-from memstudio.ui.generator_tasks import render_seed_thumbnails
 from memstudio.ui.main_window import MainWindow
 
 LOAD_TIMEOUT = 30_000
@@ -251,7 +251,8 @@ def test_hostile_pickle_is_refused_and_nothing_runs(qtbot, window, tmp_path, sg2
     marker = tmp_path / "pwned"
     hostile = tmp_path / "network-snapshot.pkl"
     hostile.write_bytes(pickle.dumps({"G_ema": _RunsCode(marker)}, protocol=4))
-    with qtbot.waitSignal(window.engine.job_finished, timeout=LOAD_TIMEOUT) as done:
+    opening = lambda done: done.job_id.startswith("generators:open-")  # noqa: E731 - not the thumbnail jobs
+    with qtbot.waitSignal(window.engine.job_finished, timeout=LOAD_TIMEOUT, check_params_cb=opening) as done:
         drop(window, hostile)
     assert done.args[0].error and "refused" in done.args[0].error
     assert str(hostile) in window.messages.text() and "refused to load" in window.messages.text()

@@ -3,16 +3,22 @@
 The engine thread owns one :class:`Pipeline` and calls it for every request; the CLI and the tests can use
 the same object directly. It keeps the models resident (the current generator, assessors, directions) and
 caches per-subject state (a photo's editor, a seed's latent), so a slider drag only pays for rendering.
+
+Latents belong to a generator: they are held per generator content hash, so opening another generator hides
+the old one's latents (a request for one is refused, naming both generators) and opening it again brings them
+back. Every GAN request says which generator it was made for, and is refused when another one is open.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 
@@ -33,6 +39,7 @@ __all__ = [
     "LatentSubject",
     "Scores",
     "edit_latent",
+    "generator_hash",
 ]
 
 #: Longest side of a photo while it is being edited: enough for a sharp canvas, small enough to drag live.
@@ -48,25 +55,78 @@ class Pipeline:
         self.generator: Generator | None = None
         #: What the current generator was opened from (a file, folder or stored name), for figure metadata.
         self.generator_source: str | None = None
+        #: Content hash of the current generator (its checkpoint's sha256, or of its weights if it has no file).
+        self.generator_hash: str | None = None
         self.directions: dict[str, Direction] = {}
         #: Files the directions were opened from, so exported figures cite a file that reproduces them.
         self.direction_paths: dict[str, str] = {}
-        self.latents: dict[str, Latent] = {}
+        self._latents: dict[str, dict[str, Latent]] = {}  # generator hash → latent key → latent
+        self._generator_names: dict[str, str] = {}  # generator hash → name, to name both in a refusal
         self._editors: OrderedDict[str, tuple[PhotoEditor, LoadedImage]] = OrderedDict()
         self._assessor_failures: dict[str, str] = {}
-        #: Assessors that score an oval crop of the face on white (paper 001 §2.2), per the user's choice.
+        #: Assessors that score an oval crop of the face on white (paper 001 §2.2): those of the request being
+        #: served (:attr:`RenderRequest.ovalize`), so a frame's scores follow the settings it was asked with.
         self.ovalize: set[str] = set()
         self._ovalized: dict[str, Assessor] = {}
 
     # ----- models ---------------------------------------------------------------------------------------
     def set_generator(self, generator: Generator | None, source: str | None = None) -> None:
-        """Make ``generator`` current; the previous one is released (and its GPU memory with it)."""
+        """Make ``generator`` current; the previous one is released (and its GPU memory with it).
+
+        Its latents stay held under its hash: they come back when a generator of that hash is opened again.
+        """
         self.generator = None
+        self.generator_hash = None
         self.generator_source = source
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         if generator is not None:
             self.generator = generator.to(self.device).eval()
+            self.generator_hash = generator_hash(generator)
+            self._generator_names[self.generator_hash] = generator.name
+
+    @property
+    def latents(self) -> Mapping[str, Latent]:
+        """The current generator's latents by key, read-only (:meth:`hold_latent` adds one for a generator)."""
+        return MappingProxyType(self._latents.get(self.generator_hash or "", {}))
+
+    def hold_latent(self, key: str, latent: Latent, for_generator: str | None = None) -> None:
+        """Hold ``latent`` under ``key`` for :class:`LatentSubject` renders, as made with the generator of hash
+        ``for_generator`` (default: the current one; another one's latent waits until it is opened again)."""
+        owner = for_generator or self.generator_hash
+        if owner is None:
+            raise MemstudioError(f"latent {key!r}: no generator is open to hold it for")
+        self._latents.setdefault(owner, {})[key] = latent.to(self.device)
+
+    def describe_generator(self, sha256: str) -> str:
+        """``'tiny-faces' (sha256 0123456789ab…)``: how a refusal names a generator."""
+        name = self._generator_names.get(sha256, "a generator not opened in this session")
+        return f"{name!r} (sha256 {sha256[:12]}…)"
+
+    def check_generator(self, request: RenderRequest) -> None:
+        """Refuse a request made for another generator than the open one, naming both."""
+        wanted = request.generator
+        if wanted is None or wanted == self.generator_hash:
+            return
+        current = self.describe_generator(self.generator_hash) if self.generator_hash else "none"
+        raise MemstudioError(
+            f"this image belongs to generator {self.describe_generator(wanted)}, but the open generator is "
+            f"{current}: open that generator again to show it"
+        )
+
+    def held_latent(self, key: str) -> Latent:
+        """The current generator's latent ``key``; one held for another generator is refused, naming both."""
+        latent = self.latents.get(key)
+        if latent is not None:
+            return latent
+        owner = next((h for h, held in self._latents.items() if key in held and h != self.generator_hash), None)
+        if owner is not None:
+            current = self.describe_generator(self.generator_hash) if self.generator_hash else "none"
+            raise MemstudioError(
+                f"latent {key!r} was made with generator {self.describe_generator(owner)}, but the open "
+                f"generator is {current}: open that generator again to edit it"
+            )
+        raise MemstudioError(f"latent {key!r} is not loaded")
 
     def assessor(self, name: str) -> Assessor:
         """A resident assessor; a model that failed to load is not retried on every frame."""
@@ -120,13 +180,12 @@ class Pipeline:
         else:
             if self.generator is None:
                 raise MemstudioError("no generator is loaded: open one with File ▸ Open generator…")
+            self.check_generator(request)
             generator = self.generator
             if isinstance(subject, SeedSubject):
                 latent = generator.sample(subject.seed, subject.truncation, subject.class_index)
             else:
-                if subject.key not in self.latents:
-                    raise MemstudioError(f"latent {subject.key!r} is not loaded")
-                latent = self.latents[subject.key]
+                latent = self.held_latent(subject.key)
             latent = latent.to(self.device)
         edits = []
         for direction_id, alpha in request.directions:
@@ -141,7 +200,9 @@ class Pipeline:
     # ----- frames ---------------------------------------------------------------------------------------
     @torch.inference_mode()
     def render(self, request: RenderRequest) -> torch.Tensor:
-        """The frame of ``request``: ``[1, 3, H, W]`` in [0, 1] on the pipeline's device."""
+        """The frame of ``request``: ``[1, 3, H, W]`` in [0, 1] on the pipeline's device; its scores (the
+        engine's next :meth:`score`) ovalize the assessors the request names."""
+        self.ovalize = set(request.ovalize)
         generator, latent = self.latent_for(request)
         if "noise" in latent.extras:
             # An inverted face: render with the noise maps its projection optimised, or detail is lost.
@@ -194,6 +255,18 @@ def _interruptible(should_stop: Callable[[], bool]) -> Iterator[None]:
         yield
     finally:
         handle.remove()
+
+
+def generator_hash(generator: Generator) -> str:
+    """A generator's content hash: its checkpoint file's sha256, or for one built in memory (no file) the
+    sha256 of its weights, so two generators with equal weights share their latents and others never do."""
+    if generator.checkpoint_hash:
+        return generator.checkpoint_hash
+    digest = hashlib.sha256()
+    for name, tensor in sorted(generator.state_dict().items()):
+        digest.update(name.encode("utf-8"))
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def edit_latent(generator: Generator, latent: Latent, edits: list[tuple[Direction, float]]) -> Latent:

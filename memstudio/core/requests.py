@@ -43,6 +43,9 @@ class RenderRequest:
 
     ``photo_edits`` are slider values in physical units; ``directions`` pairs a direction id with its α;
     ``layer_weights`` (W+ only) scales every direction per layer, the layerwise editor's coefficients.
+    ``generator`` is the content hash of the generator the request was made for (seeds and latents): the
+    pipeline refuses it when another generator is open, rather than render another network's image.
+    ``ovalize`` names the assessors that score this frame's face oval instead of the whole frame.
     """
 
     request_id: int
@@ -51,6 +54,8 @@ class RenderRequest:
     directions: tuple[tuple[str, float], ...] = ()
     layer_weights: tuple[float, ...] | None = None
     assessors: tuple[str, ...] = ()
+    generator: str | None = None
+    ovalize: tuple[str, ...] = ()
 
 
 @dataclass

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from memstudio.core.session.faces import FFHQ_SIZE
+
 #: Inversion spaces offered, as (label, space, fraction of the steps spent in W first). "W → W+" is the
 #: projector run in W that then continues in W+ (paper 001 inverts real faces into W+).
 SPACES: tuple[tuple[str, str, float], ...] = (
@@ -36,8 +38,6 @@ LOSSES: tuple[tuple[str, str], ...] = (
     ("ResMem features + pixels", "resmem"),
 )
 
-#: Side offered before a generator is loaded: FFHQ's. With a generator, "auto" means its resolution.
-FFHQ_SIZE = 1024
 AUTO_SIZE_TEXT = "auto (generator)"
 
 FACE_ROLE = Qt.ItemDataRole.UserRole
@@ -179,6 +179,13 @@ class FacePanel(QWidget):
             box.toggled.connect(lambda on, name=name: self.ovalize_toggled.emit(name, on))
             self._ovalize_layout.addWidget(box)
             self.ovalize_checks[name] = box
+
+    def show_ovalized(self, names: frozenset[str] | set[str]) -> None:
+        """Tick the assessors that ovalize the subject on the canvas (the setting is per subject), silently."""
+        for name, box in self.ovalize_checks.items():
+            box.blockSignals(True)
+            box.setChecked(name in names)
+            box.blockSignals(False)
 
     # ----- feedback -------------------------------------------------------------------------------------
     def set_status(self, text: str, problem: bool = False) -> None:

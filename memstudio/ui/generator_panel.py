@@ -173,7 +173,8 @@ class GeneratorPanel(QWidget):
 
     # ----- told by the feature ----------------------------------------------------------------------------
     def show_generator(self, info: dict[str, Any] | None) -> None:
-        """Show ``info`` (from ``generator_tasks.generator_info``), or the photo-mode hint for None."""
+        """Show ``info`` (from :func:`memstudio.core.session.generators.generator_info`), or the photo-mode
+        hint for None."""
         self.hint.setVisible(info is None)
         self.open_button.setVisible(info is None)
         self.controls.setVisible(info is not None)

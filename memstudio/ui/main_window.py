@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from memstudio.core.imaging import IMAGE_SUFFIXES
-from memstudio.core.requests import LatentSubject, PhotoSubject, RenderRequest, Subject
+from memstudio.core.requests import LatentSubject, PhotoSubject, Subject
 from memstudio.engine import Engine, Failure, Frame, JobDone, ScoreResult
 from memstudio.ui.canvas import ImageCanvas
 from memstudio.ui.docks import add_dock
@@ -239,14 +239,8 @@ class MainWindow(QMainWindow):
         values = self.state.values
         if values.subject is None:
             return
-        request = RenderRequest(
-            request_id=self.engine.next_request_id(),
-            subject=values.subject,
-            photo_edits=tuple(sorted(values.edits.items())),
-            directions=tuple(sorted(values.alphas.items())),
-            layer_weights=values.layer_weights,
-            assessors=self._assessors,
-        )
+        # The session's request names the subject's generator and the ovalize setting it is scored with.
+        request = self.state.render_request(self.engine.next_request_id(), self._assessors)
         self._last_sent = request.request_id
         self._sent_at[request.request_id] = time.perf_counter()
         self._requested[request.request_id] = values.subject

@@ -95,7 +95,9 @@ class SeedBrowser(QWidget):
         The thumbnail comes from whoever made the latent (the engine thread): nothing is decoded here.
         """
         item = self._latent_items.get(key)
-        if item is None:
+        if item is not None:
+            item.setHidden(False)
+        else:
             item = QListWidgetItem(label)
             item.setData(LATENT_ROLE, key)
             item.setSizeHint(QSize(THUMB + 12, THUMB + 30))
@@ -111,7 +113,15 @@ class SeedBrowser(QWidget):
         return item
 
     def latent_keys(self) -> list[str]:
-        return list(self._latent_items)
+        """The latent entries listed (those of the current generator; the others are hidden)."""
+        return [key for key, item in self._latent_items.items() if not item.isHidden()]
+
+    def show_latents(self, keys: list[str]) -> None:
+        """List only the latent entries ``keys`` (a generator's): the others stay, hidden, for when their
+        generator is opened again."""
+        wanted = set(keys)
+        for key, item in self._latent_items.items():
+            item.setHidden(key not in wanted)
 
     def select_latent(self, key: str) -> None:
         item = self._latent_items.get(key)

@@ -1,4 +1,8 @@
-"""The studio's editable state and its undo commands (QUndoStack; one gesture on a slider is one step).
+"""The studio's editable state as Qt sees it: signals and undo commands over the Qt-free session model.
+
+The model itself — subject, edits, α, layer weights, the generator by hash and its latents, ovalize per
+assessor and subject — is :class:`memstudio.core.session.studio.StudioSession` (:attr:`StudioState.session`);
+this adapter adds the undo stack (QUndoStack; one gesture on a slider is one step) and the change signals.
 
 A *gesture* runs from a mouse press on a slider to its release (:class:`memstudio.ui.gestures.SliderGestures`
 calls :meth:`StudioState.begin_drag` / :meth:`StudioState.end_drag`): every value change in between — the jump
@@ -10,40 +14,32 @@ after a drag lands where the drag started. Each command's text names what it cha
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from memstudio.core.generators.edit_params import PARAMETERS
-from memstudio.core.requests import PhotoSubject, SeedSubject, Subject
+from memstudio.core.requests import RenderRequest, Subject
+from memstudio.core.session.studio import GeneratorRef, StudioSession, StudioValues, subject_label
+
+__all__ = ["StudioState", "StudioValues", "subject_label"]
 
 _EDIT_LABELS = {p.name: p.label for p in PARAMETERS}
 
 
-@dataclass
-class StudioValues:
-    """What the canvas shows: a subject and the edits applied to it."""
-
-    subject: Subject | None = None
-    edits: dict[str, float] = field(default_factory=dict)
-    alphas: dict[str, float] = field(default_factory=dict)
-    layer_weights: tuple[float, ...] | None = None
-
-    def copy(self) -> StudioValues:
-        return StudioValues(self.subject, dict(self.edits), dict(self.alphas), self.layer_weights)
-
-
 class StudioState(QObject):
-    """Single source of truth for the current image; every user change goes through the undo stack."""
+    """The session's Qt face: every user change goes through the undo stack and says so with a signal."""
 
     changed = Signal()
     subject_changed = Signal()
+    #: The current generator changed (its :class:`GeneratorRef`, or None).
+    generator_changed = Signal(object)
+    #: The assessors that score the current subject's face oval changed (a sorted list).
+    ovalize_changed = Signal(object)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, session: StudioSession | None = None) -> None:
         super().__init__(parent)
-        self.values = StudioValues()
+        self.session = session or StudioSession()
         self.undo_stack = QUndoStack(self)
         self._drag_serial = 0
         self._in_gesture = False
@@ -52,8 +48,32 @@ class StudioState(QObject):
 
     # ----- read -----------------------------------------------------------------------------------------
     @property
+    def values(self) -> StudioValues:
+        return self.session.values
+
+    @values.setter
+    def values(self, values: StudioValues) -> None:
+        self.session.values = values
+
+    @property
     def subject(self) -> Subject | None:
         return self.values.subject
+
+    def render_request(self, request_id: int, assessors: tuple[str, ...] = ()) -> RenderRequest:
+        """The frame of what the studio shows, naming its generator and ovalize setting (the session's)."""
+        return self.session.render_request(request_id, assessors)
+
+    # ----- generator and assessor settings (not undoable: they follow what the engine holds) --------------
+    def set_generator(self, generator: GeneratorRef | None) -> None:
+        self.session.set_generator(generator)
+        self.generator_changed.emit(generator)
+
+    def set_ovalize(self, assessor: str, on: bool) -> list[str]:
+        """Score the current subject's face oval with ``assessor`` (or stop); re-renders; the sorted set."""
+        names = sorted(self.session.set_ovalize(assessor, on))
+        self.ovalize_changed.emit(names)
+        self.changed.emit()
+        return names
 
     def subject_label(self) -> str:
         return subject_label(self.values.subject)
@@ -83,14 +103,16 @@ class StudioState(QObject):
         return self.alpha_names.get(key, key)
 
     def set_subject(self, subject: Subject, keep_edits: bool = True) -> None:
-        """Show ``subject``; undoable (undo brings back the previous subject with its edits).
+        """Show ``subject`` (of the generator it is an image of now); undoable (undo brings back the previous
+        subject with its edits and generator).
 
         The first subject is not on the stack: undoing it would leave the photo on screen with nothing behind it.
         """
-        if subject == self.values.subject:
+        if self.session.shows(subject):
             return
         if self.values.subject is None:
             self.values.subject = subject
+            self.values.generator = self.session.generator_of(subject)
             if not keep_edits:
                 self.values.edits.clear()
                 self.values.alphas.clear()
@@ -111,6 +133,7 @@ class StudioState(QObject):
             self.undo_stack.undo()
             return
         self.values.subject = fallback
+        self.values.generator = self.session.generator_of(fallback)
         self.subject_changed.emit()
         self.changed.emit()
 
@@ -153,20 +176,11 @@ class StudioState(QObject):
         self.changed.emit()
 
     def _restore(self, values: StudioValues) -> None:
-        subject_changed = values.subject != self.values.subject
+        subject_changed = (values.subject, values.generator) != (self.values.subject, self.values.generator)
         self.values = values.copy()
         if subject_changed:
             self.subject_changed.emit()
         self.changed.emit()
-
-
-def subject_label(subject: Subject | None) -> str:
-    """"chelsea.png", "seed 3", or a latent's key: how the title bar and the Edit menu name a subject."""
-    if isinstance(subject, PhotoSubject):
-        return Path(subject.path).name
-    if isinstance(subject, SeedSubject):
-        return f"seed {subject.seed}"
-    return "" if subject is None else str(getattr(subject, "key", ""))
 
 
 class _SetValue(QUndoCommand):
@@ -236,6 +250,7 @@ class _SetSubject(QUndoCommand):
         self.old = state.values.copy()
         self.new = state.values.copy()
         self.new.subject = subject
+        self.new.generator = state.session.generator_of(subject)
         if not keep_edits:
             self.new.edits.clear()
             self.new.alphas.clear()

@@ -43,22 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from memstudio.core.atomic import refuse_inputs, save_image_atomic
-    from memstudio.core.faces.align import align_face
-    from memstudio.core.faces.detect import detect_faces
     from memstudio.core.faces.ovalize import aligned_oval, ovalize_pil
-    from memstudio.core.imaging import load_image
+    from memstudio.core.session.faces import AlignFace
 
     refuse_inputs([args.output], [args.photo])
-    loaded = load_image(args.photo)
-    faces = detect_faces(loaded.image)
-    aligned = align_face(
-        loaded.image,
-        args.size,
-        face_index=args.face,
-        faces=faces,
-        source=str(args.photo),
-        use_dlib=not args.no_dlib,
+    # The studio's alignment command (the Faces dock's Align), here without the studio's cache and overlay.
+    command = AlignFace(
+        str(args.photo), face_index=args.face, size=args.size, use_dlib=not args.no_dlib, source_name=str(args.photo)
     )
+    loaded, faces, aligned = command.align("cpu")
     image = ovalize_pil(aligned.image, aligned_oval(args.size)) if args.ovalize else aligned.image
     out = Path(args.output)
     save_image_atomic(image, out)

@@ -53,41 +53,48 @@ def run(args: argparse.Namespace) -> int:
 
     from memstudio.core.atomic import refuse_inputs, save_image_atomic
     from memstudio.core.device import default_device
-    from memstudio.core.faces.align import align_face
-    from memstudio.core.faces.invert import InversionSettings, invert, render_latent
-    from memstudio.core.faces.latent_file import save_latent
-    from memstudio.core.faces.perceptual import make_loss
-    from memstudio.core.generators.opening import open_generator
+    from memstudio.core.faces.invert import render_latent
     from memstudio.core.imaging import load_image, tensor_to_pil
-    from memstudio.core.jobs import run_with_tqdm
+    from memstudio.core.jobs import run_to_end, run_with_tqdm
+    from memstudio.core.pipeline import Pipeline
+    from memstudio.core.session.faces import AlignFace, InvertFace
+    from memstudio.core.session.generators import OpenGenerator
 
     refuse_inputs([p for p in (args.output, args.save_image) if p], [args.photo, args.generator])
     device = torch.device(args.device) if args.device else default_device()
-    generator = open_generator(args.generator, device=device).eval()
-    loaded = load_image(args.photo)
+    # The studio's commands on a pipeline of our own: open the generator, align the face, invert it.
+    pipeline = Pipeline(device)
+    run_to_end(OpenGenerator(args.generator).steps(pipeline))
+    generator = pipeline.generator
     landmarks = None
     if args.aligned:
-        target = loaded.image
+        target = load_image(args.photo).image
     else:
-        aligned = align_face(
-            loaded.image, generator.resolution, face_index=args.face, device=device, source=str(args.photo)
-        )
+        align = AlignFace(str(args.photo), face_index=args.face, source_name=str(args.photo))
+        _, _, aligned = align.align(device, generator)  # at the generator's resolution
         target, landmarks = aligned.image, aligned.aligned_landmarks
     options = {"space": args.space, "num_steps": args.steps, "seed": args.seed}
     if args.w_first is not None:
         options["w_first"] = args.w_first
-    settings = InversionSettings(**options)
-    loss = make_loss(args.loss, args.vgg16, args.lpips, device=device)
     label = Path(args.photo).stem
-    latent = run_with_tqdm(invert(generator, target, settings, loss=loss, label=label), "invert", args.quiet)
-    path = save_latent(args.output, latent)
+    command = InvertFace(
+        target=target,
+        key=f"face:{label}",
+        label=label,
+        latent_path=str(args.output),
+        settings=options,
+        loss=args.loss,
+        vgg16=args.vgg16,
+        lpips=args.lpips,
+    )
+    outcome = run_with_tqdm(command.steps(pipeline), "invert", args.quiet)
     print(
-        f"{path}: {latent.space} latent of {label!r}, {latent.extras['steps']} steps, "
-        f"{loss.name} loss {latent.extras['loss']:.4f}, PSNR {latent.extras['psnr']:.2f} dB"
+        f"{outcome['path']}: {outcome['space']} latent of {label!r}, {outcome['steps']} steps, "
+        f"{outcome['loss_name']} loss {outcome['loss']:.4f}, PSNR {outcome['psnr']:.2f} dB"
     )
     if args.save_image or args.identity:
         with torch.no_grad():
-            image = tensor_to_pil(render_latent(generator, latent))
+            image = tensor_to_pil(render_latent(generator, pipeline.held_latent(command.key)))
         if args.save_image:
             save_image_atomic(image, args.save_image)
         if args.identity:

@@ -8,6 +8,8 @@ tests and the studio's engine run the same code. A command is a frozen value bui
 - a *job command* has a ``title`` and ``steps(pipeline) -> iterator of Progress`` and is sent with
   ``Engine.submit(command)``.
 
-Both answer on a per-call handle (:mod:`memstudio.engine.commands`). The areas: directions, figures (the
-export dialog), heatmaps, memgame, ratings, scoring.
+Both answer on a per-call handle (:mod:`memstudio.engine.commands`). The studio's model is
+:class:`~memstudio.core.session.studio.StudioSession` (subject, edits, α, layer weights, the generator by
+content hash and its latents, ovalize per assessor and subject). The areas: directions, faces, figures (the
+export dialog), generators, heatmaps, memgame, ratings, scoring.
 """

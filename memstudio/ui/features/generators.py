@@ -1,10 +1,13 @@
 """GAN generators in the studio: open one (menu, chooser, drag & drop), browse its seeds, keep latents.
 
-Every model operation runs on the engine thread: opening is a job (indeterminate progress, then "loaded"),
-seed thumbnails are ``engine.call`` tasks of :attr:`GeneratorsFeature.BATCH` seeds rendered as one batch,
-latent files are read and written there too. The GUI thread only keeps track of which page is shown: each
-page gets a generation number, batches of an older page are skipped by the engine when it reaches them
-and their results are dropped if they arrive anyway (the newest page wins).
+Every model operation is a command of :mod:`memstudio.core.session.generators` run on the engine thread
+(``engine.submit``) and handled on its own handle: opening is a job (indeterminate progress, then "loaded"),
+seed thumbnails are one-shot commands of :attr:`GeneratorsFeature.BATCH` seeds rendered as one batch, latent
+files are read and written there too. The GUI thread only keeps track of which page is shown: each page gets a
+generation number, batches of an older page are cancelled when a newer page is asked for and their results
+are dropped if they arrive anyway (the newest page wins). A loaded generator becomes the session's current one
+by content hash: the seed browser lists the latents made with it, and those of other generators come back
+when theirs is opened again.
 """
 
 from __future__ import annotations
@@ -13,12 +16,21 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
-from memstudio.core.requests import LatentSubject, RenderRequest, SeedSubject
-from memstudio.engine import Failure, JobDone, TaskDone
+from memstudio.core.requests import LatentSubject, SeedSubject
+from memstudio.core.session.generators import (
+    ListStoredModels,
+    OpenGenerator,
+    OpenLatent,
+    RenderThumbnails,
+    SaveLatent,
+)
+from memstudio.core.session.studio import GeneratorRef
+from memstudio.engine import Failure
+from memstudio.engine.commands import JobHandle
 from memstudio.ui.generator_chooser import GeneratorChooser
 from memstudio.ui.generator_panel import GeneratorPanel
 
@@ -67,12 +79,9 @@ class GeneratorsFeature(QObject):
         self.dock.hide()  # an empty dock takes no room: it shows itself when a generator loads (or from View)
         self.chooser: GeneratorChooser | None = None
         self._ids = itertools.count(1)
-        self._open_jobs: set[str] = set()
         self._generation = 0
-        # Read by the engine thread to skip batches of a page that is no longer shown.
-        self._live = {"generation": 0}
-        self._thumb_tasks: dict[str, int] = {}
-        self._tasks: dict[str, str] = {}  # task id → what it does ("models", "save", "open")
+        self._thumb_handles: dict[str, JobHandle] = {}  # job id → thumbnails of the page shown
+        self._handles: dict[str, JobHandle] = {}  # job id → other commands still running
         self._build_menu()
 
         self.panel.open_requested.connect(self.choose_generator)
@@ -82,9 +91,6 @@ class GeneratorsFeature(QObject):
         self.panel.class_changed.connect(self._class_changed)
         self.panel.save_latent_requested.connect(self.choose_latent_to_save)
         self.panel.open_latent_requested.connect(self.choose_latent_to_open)
-        window.engine.task_done.connect(self._task_done)
-        window.engine.failed.connect(self._failed)
-        window.engine.job_finished.connect(self._job_finished)
         window.state.subject_changed.connect(self._subject_changed)
         window.closing.connect(self._close_chooser)
         window.path_handlers.append(self.claim_paths)
@@ -115,49 +121,64 @@ class GeneratorsFeature(QObject):
             self.chooser.chosen.connect(self.open_generator)
         self.chooser.set_models([])
         self.chooser.set_problem("Reading the imported models…")
-        task_id = f"{PREFIX}models-{next(self._ids)}"
-        self._tasks[task_id] = "models"
-        self.window.engine.call(task_id, _list_stored_models)
+        handle = self._submit("models", ListStoredModels())
+        handle.done.connect(self._models_listed)
+        handle.failed.connect(self._models_failed)
         self.chooser.open()
         return self.chooser
+
+    def _submit(self, kind: str, command: Any) -> JobHandle:
+        job_id = f"{PREFIX}{kind}-{next(self._ids)}"
+        handle = self.window.engine.submit(command, job_id)
+        self._handles[job_id] = handle
+        for signal in (handle.done, handle.failed):
+            signal.connect(lambda _payload, job_id=job_id: self._handles.pop(job_id, None))
+        handle.cancelled.connect(lambda job_id=job_id: self._handles.pop(job_id, None))
+        return handle
+
+    def _models_listed(self, models: list[dict[str, Any]]) -> None:
+        if self.chooser is not None:
+            self.chooser.set_models(models)
+
+    def _models_failed(self, failure: Failure) -> None:
+        if self.chooser is not None:
+            self.chooser.set_problem(f"could not list the imported models: {failure.message}")
 
     def open_generator(self, source: str | Path) -> str:
         """Open ``source`` (checkpoint file, model folder or stored-model name) in the engine; the job id."""
         text = str(source)
-        name = Path(text).name or text
+        command = OpenGenerator(text)
         job_id = f"{PREFIX}open-{next(self._ids)}"
-        title = f"Opening generator {name}"
-        row = self.window.jobs.add_job(job_id, title)
+        row = self.window.jobs.add_job(job_id, command.title)
         row.bar.setRange(0, 0)  # one long call: a busy bar until it returns
-        self._open_jobs.add(job_id)
         # Thumbnails of the old generator would only delay the load; the page is redrawn afterwards.
         self._bump_generation()
-
-        def factory(pipeline: Any) -> Any:
-            from memstudio.ui.generator_tasks import open_generator_job
-
-            return open_generator_job(text)(pipeline)
-
-        self.window.engine.submit_job(job_id, title, factory)
-        self.window.statusBar().showMessage(f"opening generator {name}…", 10_000)
+        handle = self.window.engine.submit(command, job_id)
+        self._handles[job_id] = handle
+        handle.done.connect(lambda info: self._open_ended(job_id, info, text))
+        handle.failed.connect(lambda _failure: self._open_ended(job_id, None, text))
+        handle.cancelled.connect(lambda: self._open_ended(job_id, None, text))
+        self.window.statusBar().showMessage(f"opening generator {Path(text).name or text}…", 10_000)
         return job_id
 
-    def _job_finished(self, done: JobDone) -> None:
-        if done.job_id not in self._open_jobs:
-            return
-        self._open_jobs.discard(done.job_id)
-        row = self.window.jobs.rows.get(done.job_id)
+    def _open_ended(self, job_id: str, info: dict[str, Any] | None, source: str) -> None:
+        self._handles.pop(job_id, None)
+        row = self.window.jobs.rows.get(job_id)
         if row is not None:
             row.bar.setRange(0, 1000)
-            row.bar.setValue(1000 if done.result is not None else 0)
-        if done.error or done.cancelled or done.result is None:
+            row.bar.setValue(1000 if info is not None else 0)
+        if info is None:
             if self.info is not None:
                 self._render_page()  # the old generator is still current: finish its grid
             return
-        self._generator_loaded(done.result)
+        self._generator_loaded(info, source)
 
-    def _generator_loaded(self, info: dict[str, Any]) -> None:
+    def _generator_loaded(self, info: dict[str, Any], source: str = "") -> None:
         self.info = info
+        state = self.window.state
+        state.set_generator(GeneratorRef(info["sha256"], info["name"], source, info["family"]))
+        # The latents made with this generator (again, if it was open before); those of others wait for theirs.
+        self.window.browser.show_latents(list(state.session.latents()))
         self.panel.show_generator(info)
         self.dock.show()
         self.dock.raise_()
@@ -212,8 +233,11 @@ class GeneratorsFeature(QObject):
         self._render_page()
 
     def _bump_generation(self) -> int:
+        """A new page (or generator): batches of the old page still waiting are cancelled."""
         self._generation += 1
-        self._live["generation"] = self._generation
+        for handle in self._thumb_handles.values():
+            handle.cancel()
+        self._thumb_handles.clear()
         return self._generation
 
     def _render_page(self) -> None:
@@ -221,14 +245,28 @@ class GeneratorsFeature(QObject):
         seeds = self.panel.page_seeds()
         truncation, class_index = self.panel.truncation_value(), self.panel.class_index()
         for offset in range(0, len(seeds), self.BATCH):
-            batch = seeds[offset : offset + self.BATCH]
-            task_id = f"{PREFIX}thumbs-{generation}-{batch[0]}"
-            self._thumb_tasks[task_id] = generation
-            self.window.engine.call(
-                task_id,
-                _thumbnail_task(self._live, generation, batch, truncation, class_index, self.THUMB_SIZE),
-            )
+            batch = tuple(seeds[offset : offset + self.BATCH])
+            command = RenderThumbnails(self.info["sha256"], batch, truncation, class_index, self.THUMB_SIZE)
+            job_id = f"{PREFIX}thumbs-{generation}-{batch[0]}"
+            handle = self.window.engine.submit(command, job_id)
+            self._thumb_handles[job_id] = handle
+            handle.done.connect(lambda result, job_id=job_id: self._thumbnails_ready(job_id, generation, result))
+            handle.failed.connect(lambda failure, job_id=job_id: self._thumbnails_failed(job_id, generation, failure))
         self.panel.status.setText(f"rendering {len(seeds)} seeds…")
+
+    def _thumbnails_ready(self, job_id: str, generation: int, result: list[tuple[int, Any]] | None) -> None:
+        self._thumb_handles.pop(job_id, None)
+        if generation != self._generation or result is None:
+            return  # a page no longer shown
+        for seed, pixels in result:
+            self.panel.set_thumbnail(seed, pixels)
+        rendered, total = len(self.panel.rendered_seeds()), len(self.panel.page_seeds())
+        self.panel.status.setText("" if rendered == total else f"rendered {rendered} of {total} seeds…")
+
+    def _thumbnails_failed(self, job_id: str, generation: int, failure: Failure) -> None:
+        self._thumb_handles.pop(job_id, None)
+        if generation == self._generation:
+            self.panel.status.setText(f"thumbnails failed: {failure.message}")
 
     def _truncation_changed(self, truncation: float) -> None:
         if self.info is None:
@@ -268,8 +306,8 @@ class GeneratorsFeature(QObject):
         self.panel.select_seed(subject.seed)
 
     def _show(self, subject: Any) -> None:
-        if self.window.state.subject == subject:
-            self.window.request_frame()  # same subject, new generator or latent: render it again
+        if self.window.state.session.shows(subject):
+            self.window.request_frame()  # same subject of the same generator, a new latent: render it again
         else:
             self.window.state.set_subject(subject)
 
@@ -297,110 +335,33 @@ class GeneratorsFeature(QObject):
 
     def save_latent(self, path: str | Path) -> str:
         """Write the latent on the canvas (directions applied) to ``path`` in the engine; the task id."""
-        values = self.window.state.values
-        if values.subject is None:
+        state = self.window.state
+        if state.subject is None:
             self.window.messages.show_problem("Nothing on the canvas to save.")
             return ""
-        request = RenderRequest(
-            request_id=0,
-            subject=values.subject,
-            photo_edits=tuple(sorted(values.edits.items())),
-            directions=tuple(sorted(values.alphas.items())),
-            layer_weights=values.layer_weights,
-        )
-        text = str(path)
-        task_id = f"{PREFIX}save-{next(self._ids)}"
-        self._tasks[task_id] = "save"
+        handle = self._submit("save", SaveLatent(state.render_request(0), str(path)))
+        handle.done.connect(self._latent_saved)
+        return handle.job_id
 
-        def task(pipeline: Any) -> str:
-            from memstudio.ui.generator_tasks import save_latent_file
-
-            return str(save_latent_file(pipeline, request, text))
-
-        self.window.engine.call(task_id, task)
-        return task_id
+    def _latent_saved(self, path: str) -> None:
+        self.window.statusBar().showMessage(f"saved latent → {path}", 10_000)
+        self.latent_saved.emit(path)
 
     def open_latent(self, path: str | Path) -> str:
-        """Read a latent file in the engine and show it (a LatentSubject); the task id."""
+        """Read a latent file in the engine and show it (a LatentSubject); the job id."""
         text = str(path)
         key = f"latent-{next(self._ids)}:{Path(text).stem}"
-        task_id = f"{PREFIX}open-latent-{key}"
-        self._tasks[task_id] = "open"
+        handle = self._submit("open-latent", OpenLatent(text, key))
+        handle.done.connect(lambda held: self._latent_held(held, Path(text).stem))
+        return handle.job_id
 
-        def task(pipeline: Any) -> str:
-            from memstudio.ui.generator_tasks import open_latent_file
-
-            return open_latent_file(pipeline, text, key)
-
-        self.window.engine.call(task_id, task)
-        return task_id
-
-    # ----- engine results -------------------------------------------------------------------------------
-    def _task_done(self, done: TaskDone) -> None:
-        if not done.task_id.startswith(PREFIX):
-            return
-        if done.task_id in self._thumb_tasks:
-            generation = self._thumb_tasks.pop(done.task_id)
-            if generation != self._generation or done.result is None:
-                return  # a page no longer shown
-            for seed, pixels in done.result:
-                self.panel.set_thumbnail(seed, pixels)
-            self._quiet_status(f"{done.task_id}: done")
-            rendered, total = len(self.panel.rendered_seeds()), len(self.panel.page_seeds())
-            self.panel.status.setText("" if rendered == total else f"rendered {rendered} of {total} seeds…")
-            return
-        kind = self._tasks.pop(done.task_id, None)
-        if kind == "models" and self.chooser is not None:
-            self.chooser.set_models(done.result)
-        elif kind == "save":
-            self.window.statusBar().showMessage(f"saved latent → {done.result}", 10_000)
-            self.latent_saved.emit(done.result)
-        elif kind == "open":
-            self._show(LatentSubject(done.result))
-            self.panel.select_seed(None)
-            self.latent_opened.emit(done.result)
-
-    def _quiet_status(self, text: str) -> None:
-        """Clear the window's generic "<task id>: done" note: thumbnail batches are not news to the user."""
-        bar = self.window.statusBar()
-        QTimer.singleShot(0, lambda: bar.clearMessage() if bar.currentMessage() == text else None)
-
-    def _failed(self, failure: Failure) -> None:
-        ident = str(failure.ident)
-        if failure.origin != "task" or not ident.startswith(PREFIX):
-            return
-        if self._thumb_tasks.pop(ident, None) == self._generation:
-            self.panel.status.setText(f"thumbnails failed: {failure.message}")
-        elif self._tasks.pop(ident, None) == "models" and self.chooser is not None:
-            self.chooser.set_problem(f"could not list the imported models: {failure.message}")
-
-
-def _list_stored_models(_pipeline: Any) -> list[dict[str, Any]]:
-    from memstudio.core.generators.store import list_models
-
-    return [
-        {"name": m.name, "family": m.family, "resolution": m.resolution, "source_file": m.source_file}
-        for m in list_models()
-    ]
-
-
-def _thumbnail_task(
-    live: dict[str, int],
-    generation: int,
-    seeds: list[int],
-    truncation: float,
-    class_index: int | None,
-    size: int,
-) -> Any:
-    def task(pipeline: Any) -> list[tuple[int, Any]] | None:
-        if live["generation"] != generation or pipeline.generator is None:
-            return None  # the page moved on (or the generator is being replaced): nothing to draw
-        from memstudio.ui.generator_tasks import render_seed_thumbnails
-
-        pixels = render_seed_thumbnails(pipeline.generator, seeds, truncation, class_index, size)
-        return list(zip(seeds, pixels, strict=True))
-
-    return task
+    def _latent_held(self, held: dict[str, str], label: str) -> None:
+        key = held["key"]
+        self.window.state.session.add_latent(key, label, held["generator_hash"])
+        self.window.browser.add_latent(key, label)  # listed with the latents of its generator
+        self._show(LatentSubject(key))
+        self.panel.select_seed(None)
+        self.latent_opened.emit(key)
 
 
 def install(window: Any) -> GeneratorsFeature:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -74,8 +74,9 @@ class StudioPath:
         self.engine = Engine(str(device))
         self.engine.start()
         done: list[object] = []
-        self.engine.task_done.connect(done.append)
-        self.engine.call("warm", partial(warm_task, threads))
+        handle = self.engine.request(WarmUp(threads))
+        handle.done.connect(done.append)
+        handle.failed.connect(done.append)
         self._wait(lambda: done)
 
     def _wait(self, condition) -> None:
@@ -104,15 +105,20 @@ class StudioPath:
         self.engine.stop()
 
 
-def warm_task(threads: int | None, pipeline) -> None:
+@dataclass(frozen=True)
+class WarmUp:
     """Load ResMem on the engine and warm it up as the CLI path is (kernel selection per batch shape).
-    ``--threads`` is set here too: torch's thread count is per calling thread for the engine's OpenMP team."""
-    if threads:
-        torch.set_num_threads(threads)
-    assessor = pipeline.assessor("resmem")
-    with torch.inference_mode():
-        for n in (1, 4, 9):
-            assessor(torch.rand(n, 3, 256, 256, device=pipeline.device))
+    ``threads`` is set here too: torch's thread count is per calling thread for the engine's OpenMP team."""
+
+    threads: int | None
+
+    def run(self, pipeline) -> None:
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        assessor = pipeline.assessor("resmem")
+        with torch.inference_mode():
+            for n in (1, 4, 9):
+                assessor(torch.rand(n, 3, 256, 256, device=pipeline.device))
 
 
 def main() -> None:

@@ -11,9 +11,6 @@ import pytest
 import memstudio
 
 UI = Path(memstudio.__file__).parent / "ui"
-#: Still sending closures: converted on the "session" branch. The lead drops each entry when it merges them
-#: (a stale entry fails :func:`test_the_exemptions_are_still_needed`).
-NOT_YET_CONVERTED = {"features/faces.py", "features/generators.py", "face_tasks.py", "generator_tasks.py"}
 
 
 def closure_sites(source: str) -> list[str]:
@@ -46,20 +43,10 @@ def test_ui_modules_send_commands_not_closures():
     offenders = {}
     for path in ui_modules():
         relative = path.relative_to(UI).as_posix()
-        if relative in NOT_YET_CONVERTED:
-            continue
         sites = closure_sites(path.read_text(encoding="utf-8"))
         if sites:
             offenders[relative] = sites
     assert offenders == {}, "engine-thread code in ui/ (move it to a command in memstudio/core/session/)"
-
-
-def test_the_exemptions_are_still_needed():
-    for relative in sorted(NOT_YET_CONVERTED):
-        path = UI / relative
-        assert not path.exists() or closure_sites(path.read_text(encoding="utf-8")), (
-            f"ui/{relative} no longer sends closures: remove it from NOT_YET_CONVERTED"
-        )
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from engine_commands import OnEngine
 from PIL import Image
 from test_model_store import write_nvidia_pickle
 from test_ui_generators import tiny_stylegan2
@@ -282,10 +283,8 @@ def test_invert_into_a_tiny_stylegan_gives_an_editable_latent_entry(qtbot, windo
     # Editable with every direction: a W+ direction applied to the entry renders like the core edit.
     vector = torch.randn(1, sg2.num_ws, 32, generator=torch.Generator().manual_seed(3))[0]
     direction = Direction(name="probe", property="brightness", space="w+", vector=vector)
-    with qtbot.waitSignal(
-        window.engine.task_done, timeout=TIMEOUT, check_params_cb=lambda d: d.task_id == "test:direction"
-    ):
-        window.engine.call("test:direction", lambda p: p.directions.__setitem__("probe", direction))
+    handle = window.engine.request(OnEngine(lambda p: p.directions.__setitem__("probe", direction)))
+    qtbot.waitSignal(handle.done, timeout=TIMEOUT).wait()
     window.state.set_value("alpha", "probe", 0.8, dragging=False)
     settle(qtbot, window)
     with torch.no_grad():

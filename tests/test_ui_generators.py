@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from engine_commands import OnEngine
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -194,10 +195,8 @@ def test_biggan_drop_class_picker_and_switch_frees_the_previous(qtbot, window, s
     feature = feature_of(window)
     load(qtbot, window, sg2_pickle)
     refs: list[weakref.ref] = []
-    with qtbot.waitSignal(
-        window.engine.task_done, timeout=LOAD_TIMEOUT, check_params_cb=lambda d: d.task_id == "test:ref"
-    ):
-        window.engine.call("test:ref", lambda p: refs.append(weakref.ref(p.generator)))
+    handle = window.engine.request(OnEngine(lambda p: refs.append(weakref.ref(p.generator))))
+    qtbot.waitSignal(handle.done, timeout=LOAD_TIMEOUT).wait()
 
     with qtbot.waitSignals([feature.generator_loaded, window.frame_shown], timeout=LOAD_TIMEOUT):
         drop(window, biggan_folder)
@@ -216,10 +215,8 @@ def test_biggan_drop_class_picker_and_switch_frees_the_previous(qtbot, window, s
     wait_grid(qtbot, feature)
 
     names: list[str] = []
-    with qtbot.waitSignal(
-        window.engine.task_done, timeout=LOAD_TIMEOUT, check_params_cb=lambda d: d.task_id == "test:name"
-    ):
-        window.engine.call("test:name", lambda p: names.append(p.generator.family))
+    handle = window.engine.request(OnEngine(lambda p: names.append(p.generator.family)))
+    qtbot.waitSignal(handle.done, timeout=LOAD_TIMEOUT).wait()
     assert names == ["biggan"] and feature.info["family"] == "biggan"
     gc.collect()
     assert refs[0]() is None  # the StyleGAN2 is gone, not kept beside the BigGAN

@@ -80,12 +80,6 @@ class Failure:
 
 
 @dataclass(frozen=True)
-class TaskDone:
-    task_id: str
-    result: Any
-
-
-@dataclass(frozen=True)
 class JobUpdate:
     job_id: str
     title: str
@@ -106,11 +100,10 @@ class JobDone:
 
 @dataclass
 class _Work:
-    """One queued request (``handle``) or, until the last closures are gone, an :meth:`Engine.call` task."""
+    """One queued request: the command's ``run`` and the handle that reports on it."""
 
     run: Callable[[Pipeline], Any]
-    task_id: str = ""
-    handle: RequestHandle | None = None
+    handle: RequestHandle
 
 
 @dataclass
@@ -143,7 +136,6 @@ class Engine(QObject):
     rendered = Signal(object)
     scored = Signal(object)
     failed = Signal(object)
-    task_done = Signal(object)
     job_progress = Signal(object)
     job_finished = Signal(object)
 
@@ -220,16 +212,6 @@ class Engine(QObject):
             self._render = request
             self._cond.notify_all()
 
-    def call(self, task_id: str, fn: Callable[[Pipeline], Any]) -> None:
-        """Run ``fn(pipeline)`` on the engine thread; its result arrives as :attr:`task_done`.
-
-        Deprecated: the faces and generators features still send closures; new code sends a command with
-        :meth:`request`.
-        """
-        with self._cond:
-            self._tasks.append(_Work(fn, task_id=task_id))
-            self._cond.notify_all()
-
     def request(self, command: Command, key: Hashable | None = None) -> RequestHandle:
         """Run ``command.run(pipeline)`` once on the engine thread; its :class:`RequestHandle` says how it went.
 
@@ -246,7 +228,7 @@ class Engine(QObject):
         with self._cond:
             older: list[RequestHandle] = []
             if key is not None:
-                waiting = [w for w in self._tasks if w.handle is not None and w.handle.key == key]
+                waiting = [w for w in self._tasks if w.handle.key == key]
                 for work in waiting:
                     self._tasks.remove(work)
                 older = [w.handle for w in waiting]
@@ -280,17 +262,6 @@ class Engine(QObject):
             kind, payload = "cancelled", None
         if handle.deliver(kind, payload) and kind == "failed":
             self.failed.emit(payload)
-
-    def submit_job(self, job_id: str, title: str, factory: Callable[[Pipeline], Iterator[Progress]]) -> None:
-        """Start a stepped job; ``factory(pipeline)`` is called on the engine thread and returns the steps.
-
-        Deprecated like :meth:`call`: new code submits a job command with :meth:`submit`.
-        """
-        with self._cond:
-            if job_id in self._jobs:
-                raise MemstudioError(f"a job called {job_id!r} is already running")
-            self._jobs[job_id] = _JobState(title, factory)
-            self._cond.notify_all()
 
     @Slot(object, str, object)
     def _deliver(self, handle: JobHandle | RequestHandle, kind: str, payload: object) -> None:
@@ -443,14 +414,6 @@ class Engine(QObject):
 
     def _serve_task(self, work: _Work) -> None:
         handle = work.handle
-        if handle is None:
-            try:
-                result = work.run(self.pipeline)
-            except Exception as exc:  # noqa: BLE001
-                self._report(_failure("task", work.task_id, exc))
-                return
-            self.task_done.emit(TaskDone(work.task_id, result))
-            return
         with self._cond:
             self._running = handle
         try:

@@ -83,8 +83,8 @@ class TrainEstimate:
 
     def describe(self) -> str:
         """One line for the dialog and the CLI, e.g. "≈ 2.1 s/step · 300 steps ≈ 11 min on CPU"."""
-        unit = "step" if self.method == "ganalyze" else "batch"
-        line = f"≈ {format_seconds_short(self.step_s)}/{unit} · {self.steps} {unit}s"
+        unit, units = ("step", "steps") if self.method == "ganalyze" else ("batch", "batches")
+        line = f"≈ {format_seconds_short(self.step_s)}/{unit} · {self.steps} {units}"
         line += f" ≈ {format_duration(self.total_s)} on {self.device}"
         extras = []
         if self.evidence_s > 0:
@@ -217,6 +217,7 @@ def _estimate(
         resumed, batch, unit = 0, settings.eval_batch, "batch"
         steps = math.ceil(settings.num_samples / batch)
         job = _hyperplane_probe(settings, assessor, generator)
+    _warm_process()
     try:
         yield Progress(0.05, f"warm-up {unit} (batch {batch}) on {where}")
         first = _timed(job)
@@ -241,6 +242,14 @@ def _estimate(
         evidence_batches=batches,
         resumed=resumed,
     )
+
+
+def _warm_process() -> None:
+    """Pay the process's one-off costs outside the timed steps: the first optimizer imports torch._dynamo
+    (≈ 10 s on a slow CPU), which a training after this estimate will not pay again."""
+    import torch
+
+    torch.optim.SparseAdam([torch.nn.Parameter(torch.zeros(1))])
 
 
 @dataclass(frozen=True)

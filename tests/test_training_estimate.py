@@ -96,7 +96,7 @@ def test_eta_is_steps_times_the_measured_step_and_predicts_the_real_training(
 
     # A GANalyze step scores the batch twice (the target without gradients, the edit with): ≥ 2 waits.
     assert estimate.method == "ganalyze" and estimate.device == "CPU" and estimate.batch_size == 2
-    assert 2 * delay <= estimate.step_s < 2 * delay + 0.3  # + the small CNN's own work, on a shared CPU
+    assert 2 * delay <= estimate.step_s < 2 * delay + 0.5  # + the small CNN's own work, on a shared CPU
     # The evidence: the held-out photos in one batch, scored at paper 000's five test α.
     assert estimate.evidence_batches == 1 and estimate.evidence_s >= 5 * delay
     assert estimate.steps == 12
@@ -232,7 +232,7 @@ def test_cli_estimate_prints_eta_and_suggestions_and_trains_nothing(photos_dir, 
     assert lines[2].startswith("suggestion: fits 10 min: steps 20000 → ")
     suggested = int(lines[3].split()[1])
     assert lines[3].strip() == f"--steps {suggested}" and 100 <= suggested < 20000
-    assert suggested * step_s <= 600
+    assert suggested * (step_s - 0.0005) <= 600  # the printed s/step is rounded to 3 decimals
     assert "warning: the evidence would have n = 2 held-out samples" in err
     assert not output.parent.exists()
     assert main([*args, "--budget", "soon"]) == 2

@@ -162,10 +162,16 @@ def estimate_training(
     Photo mode when ``generator`` is None (the same split and editors the training builds). Nothing is
     written and the global random state is left as it was.
     """
-    return (yield from _isolated(_estimate(settings, assessor, generator, device)))
+    import torch
+
+    from memstudio.core.directions.sampling import module_device
+
+    where = module_device(assessor) if device is None else torch.device(device)
+    cuda = [where.index if where.index is not None else 0] if where.type == "cuda" else []
+    return (yield from _isolated(_estimate(settings, assessor, generator, device), cuda))
 
 
-def _isolated(job: Job[TrainEstimate]) -> Job[TrainEstimate]:
+def _isolated(job: Job[TrainEstimate], cuda: list[int]) -> Job[TrainEstimate]:
     """Each step with gradients on (as the training runs) and the global random state forked and restored.
 
     Per step rather than around the whole job: the engine renders between steps, and their randomness is
@@ -173,17 +179,16 @@ def _isolated(job: Job[TrainEstimate]) -> Job[TrainEstimate]:
     """
     import torch
 
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
     try:
         while True:
-            with torch.random.fork_rng(devices=devices), torch.inference_mode(False), torch.enable_grad():
+            with torch.random.fork_rng(devices=cuda), torch.inference_mode(False), torch.enable_grad():
                 try:
                     step = next(job)
                 except StopIteration as stop:
                     return stop.value
             yield step
     finally:
-        with torch.random.fork_rng(devices=devices), torch.inference_mode(False):
+        with torch.random.fork_rng(devices=cuda), torch.inference_mode(False):
             job.close()
 
 

@@ -373,7 +373,7 @@ def _suggest_ganalyze(
     floor_steps = max(min(MIN_GANALYZE_STEPS, settings.steps) - done, 0)
     steps = min(max(int(available // estimate.step_s), floor_steps), remaining)
     changes = []
-    if steps >= floor_steps and steps * estimate.step_s <= available:
+    if steps * estimate.step_s <= available:
         step_s = estimate.step_s
     else:
         # Even the fewest steps are too slow at this batch: shrink it, time per step ∝ batch.

@@ -80,6 +80,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evidence.add_argument(
         "--heldout-photos", type=int, help="photos kept out of training for the evidence (default a third)"
     )
+    timing = train.add_argument_group("time estimate")
+    timing.add_argument(
+        "--estimate",
+        action="store_true",
+        help="measure a warm-up step here, print s/step, the ETA and settings that fit --budget; do not train",
+    )
+    timing.add_argument(
+        "--budget",
+        action="append",
+        help="time budget for --estimate's suggestion, e.g. 10m, 1h or 600 (seconds); repeatable "
+        "(default: 10m and 1h)",
+    )
     train.add_argument("-o", "--output", required=True, help="direction file to write (.json)")
     train.set_defaults(func=run_train)
 
@@ -312,6 +324,8 @@ def _train(args: argparse.Namespace, ctx: DistContext) -> int:
     """GANalyze trains on every rank (rank 0 writes); a hyperplane is fitted by rank 0 alone."""
     from memstudio.core.directions.train import split_photos, train_direction
 
+    if args.estimate and ctx.is_distributed:
+        raise MemstudioError("--estimate measures one process: run it without torchrun")
     if args.method != "ganalyze" and not ctx.is_main:
         return 0
     device = ctx.device
@@ -333,6 +347,8 @@ def _train(args: argparse.Namespace, ctx: DistContext) -> int:
     if checkpoint is not None and checkpoint.exists() and ctx.is_main:
         print(f"resuming from {checkpoint}", file=sys.stderr)
     assessor = _load_assessor(args.assessor, device)
+    if args.estimate:
+        return _estimate(args, settings, assessor, generator, device)
     if args.method == "ganalyze" and generator is not None:
         _check_same_models(ctx, generator, assessor)
     job = train_direction(settings, assessor, generator, device, ctx=ctx, samples=samples)
@@ -346,6 +362,58 @@ def _train(args: argparse.Namespace, ctx: DistContext) -> int:
         _report_evidence(direction.evidence)
     print(result.path)
     return 0
+
+
+def _estimate(
+    args: argparse.Namespace,
+    settings: TrainDirectionSettings,
+    assessor: Assessor,
+    generator: Generator | None,
+    device: torch.device,
+) -> int:
+    """``train --estimate``: the measured cost of these settings here, the ETA and what fits each budget."""
+    from memstudio.core.directions.estimate import estimate_training, parse_duration, suggest_settings
+    from memstudio.core.directions.train import MIN_CITABLE_SAMPLES
+
+    budgets = [parse_duration(b) for b in (args.budget or ["10m", "1h"])]
+    estimate = _run(estimate_training(settings, assessor, generator, device), "estimating", args)
+    unit = "step" if estimate.method == "ganalyze" else "batch"
+    print(f"{estimate.step_s:.3f} s/{unit} at batch {estimate.batch_size} on {estimate.device}")
+    print(f"ETA: {estimate.describe()}")
+    for budget in budgets:
+        suggestion = suggest_settings(settings, estimate, budget)
+        print(f"suggestion: {suggestion.describe()}")
+        if suggestion.changes:
+            print(f"  {_suggested_flags(settings, suggestion.settings)}")
+    n = _planned_n(settings, generator)
+    if settings.evaluate and n < MIN_CITABLE_SAMPLES:
+        print(
+            f"warning: the evidence would have n = {n} held-out samples (fewer than {MIN_CITABLE_SAMPLES}): "
+            "β and its CI would not be citable",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _suggested_flags(before: TrainDirectionSettings, after: TrainDirectionSettings) -> str:
+    """The flags that turn the asked training into the suggested one."""
+    flags = []
+    if after.steps != before.steps:
+        flags.append(f"--steps {after.steps}")
+    if after.batch_size != before.batch_size:
+        flags.append(f"--batch-size {after.batch_size}")
+    if after.num_samples != before.num_samples:
+        flags.append(f"--num-samples {after.num_samples}")
+    return " ".join(flags)
+
+
+def _planned_n(settings: TrainDirectionSettings, generator: Generator | None) -> int:
+    """The evidence's n as the training will have it: held-out photos, or held-out samples of the GAN."""
+    from memstudio.core.directions.train import split_photos
+
+    if generator is not None:
+        return settings.eval_samples
+    return len(split_photos(settings.photos, settings.heldout_photos, settings.seed).heldout)
 
 
 def _read_samples(args: argparse.Namespace, generator: Generator) -> Samples:

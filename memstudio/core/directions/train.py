@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     from memstudio.core.assessors.base import Assessor
     from memstudio.core.directions.base import Direction
+    from memstudio.core.directions.ganalyze import GanalyzeSettings
+    from memstudio.core.directions.hyperplane import HyperplaneSettings
     from memstudio.core.directions.samples import Samples
     from memstudio.core.distributed import DistContext
     from memstudio.core.generators.base import Generator
@@ -220,8 +222,6 @@ def _train(
     ctx: DistContext | None,
     samples: Samples | None,
 ) -> Job[TrainResult]:
-    import torch
-
     from memstudio.core.directions.evidence import attach_evidence, evaluate_direction
     from memstudio.core.directions.sampling import HELDOUT_SEED
 
@@ -237,10 +237,7 @@ def _train(
             raise MemstudioError("a hyperplane needs a GAN's latent space: open or give a generator")
         split = split_photos(settings.photos, settings.heldout_photos, settings.seed)
         yield Progress(0.0, f"loading {len(split.train) + len(split.heldout)} photos")
-        where = torch.device(device) if device is not None else _device_of(assessor)
-        generator = _photo_editor(split.train, settings.photo_size, where)
-        if split.heldout:
-            heldout_generator = _photo_editor(split.heldout, settings.photo_size, where)
+        generator, heldout_generator = photo_editors(split, settings.photo_size, device, assessor)
     else:
         _require_trainable(generator, f"generator {generator.name!r}")
 
@@ -291,25 +288,43 @@ def _training_job(
     ctx: DistContext | None = None,
     samples: Samples | None = None,
 ) -> Iterator[Progress]:
-    from memstudio.core.directions.ganalyze import GanalyzeSettings, train_ganalyze
-    from memstudio.core.directions.hyperplane import HyperplaneSettings, fit_hyperplane
+    from memstudio.core.directions.ganalyze import train_ganalyze
+    from memstudio.core.directions.hyperplane import fit_hyperplane
 
     if settings.method == "ganalyze":
-        ganalyze = GanalyzeSettings(
-            space=settings.space,
-            steps=settings.steps,
-            batch_size=settings.batch_size * (ctx.world_size if ctx is not None else 1),
-            micro_batch=settings.micro_batch,
-            lr=settings.lr,
-            alpha_max=settings.alpha_max,
-            renormalize=settings.renormalize,
-            class_conditional=settings.class_conditional,
-            edit_std=settings.edit_std,
-            seed=settings.seed,
-            checkpoint_every=settings.checkpoint_every,
-        )
+        ganalyze = ganalyze_settings(settings, ctx.world_size if ctx is not None else 1)
         return train_ganalyze(generator, assessor, ganalyze, checkpoint=checkpoint, name=settings.name, ctx=ctx)
-    hyperplane = HyperplaneSettings(
+    pair = (samples.latents, samples.scores) if samples is not None else None
+    return fit_hyperplane(generator, assessor, hyperplane_settings(settings, samples), name=settings.name, samples=pair)
+
+
+def ganalyze_settings(settings: TrainDirectionSettings, world_size: int = 1) -> GanalyzeSettings:
+    """GANalyze's own settings for a training (the global batch is ``batch_size`` × processes).
+
+    The training and its time estimate both build them here, so the estimate measures the step that runs.
+    """
+    from memstudio.core.directions.ganalyze import GanalyzeSettings
+
+    return GanalyzeSettings(
+        space=settings.space,
+        steps=settings.steps,
+        batch_size=settings.batch_size * world_size,
+        micro_batch=settings.micro_batch,
+        lr=settings.lr,
+        alpha_max=settings.alpha_max,
+        renormalize=settings.renormalize,
+        class_conditional=settings.class_conditional,
+        edit_std=settings.edit_std,
+        seed=settings.seed,
+        checkpoint_every=settings.checkpoint_every,
+    )
+
+
+def hyperplane_settings(settings: TrainDirectionSettings, samples: Samples | None = None) -> HyperplaneSettings:
+    """The hyperplane's own settings (space and seed from ``samples`` when it is fitted from a file)."""
+    from memstudio.core.directions.hyperplane import HyperplaneSettings
+
+    return HyperplaneSettings(
         space=samples.space if samples is not None else settings.space,
         num_samples=settings.num_samples,
         split=settings.split,
@@ -319,8 +334,6 @@ def _training_job(
         batch_size=settings.eval_batch,
         seed=samples.seed if samples is not None else settings.seed,
     )
-    pair = (samples.latents, samples.scores) if samples is not None else None
-    return fit_hyperplane(generator, assessor, hyperplane, name=settings.name, samples=pair)
 
 
 def summarize(direction: Direction, path: Path) -> str:
@@ -381,6 +394,18 @@ def _device_of(module: torch.nn.Module) -> torch.device:
     from memstudio.core.directions.sampling import module_device
 
     return module_device(module)
+
+
+def photo_editors(
+    split: PhotoSplit, size: int, device: torch.device | str | None, assessor: Assessor
+) -> tuple[Generator, Generator | None]:
+    """The photo editors over the training photos and over the held-out ones (None when none is held out),
+    on ``device`` (default: the assessor's)."""
+    import torch
+
+    where = torch.device(device) if device is not None else _device_of(assessor)
+    heldout = _photo_editor(split.heldout, size, where) if split.heldout else None
+    return _photo_editor(split.train, size, where), heldout
 
 
 def _photo_editor(paths: Sequence[str], size: int, device: torch.device) -> Generator:

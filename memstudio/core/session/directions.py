@@ -288,13 +288,29 @@ class TrainDirection:
         return f"{what} · {settings.assessor} on {where} → {Path(settings.output).name}"
 
     def steps(self, pipeline: Pipeline) -> Iterator[Progress]:
-        generator = None
-        if not self.on_photos:
-            if pipeline.generator is None:
-                raise MemstudioError("no generator is loaded: open one, or train on photos")
-            generator = pipeline.generator
+        generator = None if self.on_photos else _generator_of(pipeline)
         assessor = pipeline.assessor(self.settings.assessor)
         return train_direction(self.settings, assessor, generator, pipeline.device)
+
+
+@dataclass(frozen=True)
+class EstimateTraining:
+    """Measure what a :class:`TrainDirection` with these settings will cost here (nothing is trained or
+    written); the result is a :class:`~memstudio.core.directions.estimate.TrainEstimate`."""
+
+    settings: TrainDirectionSettings
+    on_photos: bool
+
+    @property
+    def title(self) -> str:
+        return f"Estimating · {self.settings.method} · {self.settings.assessor}"
+
+    def steps(self, pipeline: Pipeline) -> Iterator[Progress]:
+        from memstudio.core.directions.estimate import estimate_training
+
+        generator = None if self.on_photos else _generator_of(pipeline)
+        assessor = pipeline.assessor(self.settings.assessor)
+        return estimate_training(self.settings, assessor, generator, pipeline.device)
 
 
 @dataclass(frozen=True)
@@ -331,6 +347,12 @@ class AnalyzeLayers:
             "info": direction_info(self.direction_id, result.direction, path),
             "files": [str(f) for f in result.files],
         }
+
+
+def _generator_of(pipeline: Pipeline) -> Generator:
+    if pipeline.generator is None:
+        raise MemstudioError("no generator is loaded: open one, or train on photos")
+    return pipeline.generator
 
 
 def _loaded(pipeline: Pipeline, direction_id: str) -> Direction:

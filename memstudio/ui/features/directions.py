@@ -24,6 +24,7 @@ from memstudio.core.directions.train import TrainResult
 from memstudio.core.requests import PhotoSubject
 from memstudio.core.session.directions import (
     AnalyzeLayers,
+    EstimateTraining,
     GeneratorContext,
     MakeConditional,
     OpenDirection,
@@ -65,6 +66,7 @@ class DirectionsFeature(QObject):
         self._pending: set[str] = set()  # ids of directions being opened or made
         self._train_jobs: dict[str, TrainDirection] = {}
         self._handles: dict[str, JobHandle] = {}
+        self._estimate: JobHandle | None = None  # the Train dialog's running time estimate
         self._unusable: dict[str, str] = {}  # direction id → why it cannot edit the current generator
         self._removed: set[str] = set()  # removed by the user: an undo must not bring their α back
 
@@ -282,6 +284,7 @@ class DirectionsFeature(QObject):
         from memstudio.ui.direction_dialog import TrainDirectionDialog
 
         if self.dialog is not None:
+            self.cancel_estimate()
             self.dialog.close()
             self.dialog.deleteLater()
         photo_mode = self.context is None or isinstance(self.window.state.subject, PhotoSubject)
@@ -297,8 +300,51 @@ class DirectionsFeature(QObject):
         )
         self.dialog.train_requested.connect(self.train)
         self.dialog.conditional_requested.connect(self.make_conditional)
+        self.dialog.estimate_requested.connect(self.estimate)
+        self.dialog.estimate_stale.connect(self.cancel_estimate)
+        self.dialog.finished.connect(self.cancel_estimate)
         self.dialog.show()
         return self.dialog
+
+    def estimate(self, command: EstimateTraining) -> str:
+        """Measure the dialog's settings on the engine thread (a warm-up step, then a timed one); its job id.
+
+        One estimate at a time: a newer request cancels the older. The result goes back to the dialog, which
+        ignores it when its settings have changed since.
+        """
+        self.cancel_estimate()
+        job_id = f"{PREFIX}estimate-{next(self._ids)}"
+        handle = self.window.engine.submit(command, job_id)
+        handle.progress.connect(lambda update: self._estimate_progress(handle, update.message))
+        handle.done.connect(lambda result: self._estimated(handle, command, result))
+        handle.failed.connect(lambda failure: self._estimate_failed(handle, command, failure.message))
+        handle.cancelled.connect(lambda: self._estimate_over(handle))
+        self._estimate = handle
+        return job_id
+
+    def cancel_estimate(self, *_args: object) -> None:
+        if self._estimate is not None:
+            self._estimate.cancel()
+            self._estimate = None
+
+    def _estimate_over(self, handle: JobHandle) -> bool:
+        """Forget ``handle`` if it is the current estimate; whether it was (a cancelled one's news is old)."""
+        if handle is not self._estimate:
+            return False
+        self._estimate = None
+        return True
+
+    def _estimate_progress(self, handle: JobHandle, message: str) -> None:
+        if handle is self._estimate and self.dialog is not None:
+            self.dialog.estimate_progress(message)
+
+    def _estimated(self, handle: JobHandle, command: EstimateTraining, estimate: Any) -> None:
+        if self._estimate_over(handle) and self.dialog is not None:
+            self.dialog.show_estimate(command, estimate)
+
+    def _estimate_failed(self, handle: JobHandle, command: EstimateTraining, message: str) -> None:
+        if self._estimate_over(handle) and self.dialog is not None:
+            self.dialog.estimate_failed(command, message)
 
     def train(self, command: TrainDirection) -> str:
         """Run the core's training (GANalyze or hyperplane, then the evidence) as one job; its id.

@@ -87,9 +87,20 @@ class NIMANet(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Global-average-pooled MobileNet features ``[N, 1024]`` of a preprocessed batch."""
-        for conv, bn in conv_bn_pairs():
+        return self.levels(x)[-1]
+
+    def levels(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The global average of the last layer at each of MobileNet's five resolutions (112 → 7 px):
+        ``[N, 64]``, ``[N, 128]``, ``[N, 256]``, ``[N, 512]``, ``[N, 1024]`` (multi-level features for trunks)."""
+        out = []
+        pairs = conv_bn_pairs()
+        for index, (conv, bn) in enumerate(pairs):
             x = F.hardtanh(getattr(self, bn)(getattr(self, conv)(x)), 0.0, 6.0)  # ReLU6
-        return x.mean(dim=(2, 3))
+            block = index // 2  # conv1 is index 0; conv_dw_i is 2i − 1, conv_pw_i is 2i
+            pointwise = index % 2 == 0 and block > 0
+            if pointwise and (block == len(BLOCKS) or BLOCKS[block][1] == 2):  # the next block halves the size
+                out.append(x.mean(dim=(2, 3)))
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Dropout(0.75) is the identity at inference.

@@ -8,6 +8,14 @@ from pathlib import Path
 from memstudio.core.jobs import Progress
 
 
+def list_assessors(pipeline: object) -> list:
+    """The assessors the studio scores live (an engine task: the registry imports torch, which the window
+    must not wait for); see :func:`memstudio.core.assessors.registry.available_assessors`."""
+    from memstudio.core.assessors.registry import available_assessors
+
+    return available_assessors()
+
+
 def score_folder_factory(
     folder: Path, csv_path: Path, assessor_names: tuple[str, ...]
 ) -> Callable[[object], Iterator[Progress]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QResizeEvent
@@ -12,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QS
 
 from memstudio.core.imaging import IMAGE_SUFFIXES
 from memstudio.core.requests import LatentSubject, PhotoSubject, RenderRequest, Subject
-from memstudio.engine import Engine, Failure, Frame, JobDone, ScoreResult
+from memstudio.engine import Engine, Failure, Frame, JobDone, ScoreResult, TaskDone
 from memstudio.ui.canvas import ImageCanvas
 from memstudio.ui.docks import add_dock
 from memstudio.ui.gestures import guard_wheel
@@ -25,16 +26,11 @@ from memstudio.ui.score_board import ScoreBoard
 from memstudio.ui.seed_browser import SeedBrowser
 from memstudio.ui.state import StudioState
 
-#: (name, property, score range, decimals) of the assessors scored live. Kept here, not read from the
-#: registry, so building the window does not import torch.
-LIVE_ASSESSORS: list[tuple[str, str, tuple[float, float], int]] = [
-    ("resmem", "memorability", (0.0, 1.0), 3),
-    ("valence", "valence", (-1.0, 1.0), 3),
-    ("brightness", "brightness", (0.0, 1.0), 3),
-    ("colorfulness", "colorfulness", (0.0, 150.0), 1),
-    ("redness", "redness", (0.0, 1.0), 3),
-    ("entropy", "entropy", (0.0, 8.0), 2),
-]
+if TYPE_CHECKING:
+    from memstudio.core.assessors.registry import LiveAssessor
+
+#: Id prefix of the engine task that lists the assessors available here.
+LIST_TASK = "list-assessors-"
 
 
 class MainWindow(QMainWindow):
@@ -46,8 +42,11 @@ class MainWindow(QMainWindow):
     frame_changed = Signal(object)
     #: Emitted when the window closes, before the engine stops: features close their own windows.
     closing = Signal()
+    #: The available assessors changed (``list[LiveAssessor]``): after start-up, an import or a training.
+    assessors_changed = Signal(object)
 
     def __init__(self, assessors: tuple[str, ...] | None = None, engine: Engine | None = None) -> None:
+        """``assessors`` limits the live scores to those names (when available); None: every available one."""
         super().__init__()
         guard_wheel(QApplication.instance())  # before any widget is polished: they get Qt.StrongFocus
         self.setObjectName("memstudioMainWindow")
@@ -57,9 +56,15 @@ class MainWindow(QMainWindow):
         self.state = StudioState(self)
         self.engine = engine or Engine()
         self._owns_engine = engine is None
-        live = [a for a in LIVE_ASSESSORS if assessors is None or a[0] in assessors]
-        self._assessors = tuple(name for name, *_ in live)
-        self.scores = ScoreBoard(self._assessors, {name: d for name, _, _, d in LIVE_ASSESSORS})
+        self._wanted = assessors
+        #: The assessors scored live (:class:`memstudio.core.assessors.registry.LiveAssessor`), None until the
+        #: engine has listed them: the registry imports torch, so the window asks the engine rather than wait.
+        self.live_assessors: list[LiveAssessor] | None = None
+        #: Every available assessor, also those not scored live (for the heatmap and export choices).
+        self.available_assessors: list[LiveAssessor] = []
+        self._list_serial = 0
+        self._assessors: tuple[str, ...] = ()
+        self.scores = ScoreBoard(self._assessors, {})
         self._partial: ScoreResult | None = None
         #: The subject of each frame requested (until it is shown), and of the frame on the canvas.
         self._requested: dict[int, Subject] = {}
@@ -87,7 +92,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.browser = SeedBrowser()
-        self.strip = PropertyStrip(live)
+        self.strip = PropertyStrip()
         self.jobs = JobsPanel()
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         self.browser_dock = self.add_feature_dock(self.browser, "Seed browser", "seedBrowserDock", left)
@@ -121,6 +126,7 @@ class MainWindow(QMainWindow):
         self.jobs.score_folder.clicked.connect(self.choose_folder_to_score)
 
         self.engine.ready.connect(self._engine_ready)
+        self.engine.task_done.connect(self._task_done)
         self.engine.rendered.connect(self._show_frame)
         self.engine.scored.connect(self._show_scores)
         self.engine.failed.connect(self._show_failure)
@@ -130,6 +136,7 @@ class MainWindow(QMainWindow):
         self.engine.stopped.connect(self._engine_stopped)
         self._closing_wait = False
         self._closed = False
+        self.refresh_assessors()
         if self._owns_engine:
             # Started after the window is shown: torch is imported on the engine thread meanwhile.
             QTimer.singleShot(0, self.engine.start)
@@ -234,11 +241,35 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
             event.acceptProposedAction()
 
+    # ----- live assessors --------------------------------------------------------------------------------
+    def refresh_assessors(self) -> None:
+        """List the available assessors again (on the engine thread); the strip follows when they arrive."""
+        from memstudio.engine.jobs import list_assessors
+
+        self._list_serial += 1
+        self.engine.call(f"{LIST_TASK}{self._list_serial}", list_assessors)
+
+    def _task_done(self, done: TaskDone) -> None:
+        if done.task_id == f"{LIST_TASK}{self._list_serial}" and not self._closed:
+            self.set_live_assessors(done.result)
+
+    def set_live_assessors(self, available: list[LiveAssessor]) -> None:
+        """Score ``available`` (less those the window was not asked for) live, grouped in the strip."""
+        live = [a for a in available if self._wanted is None or a.name in self._wanted]
+        if self.live_assessors is not None and (live, available) == (self.live_assessors, self.available_assessors):
+            return
+        self.live_assessors, self.available_assessors = live, list(available)
+        self._assessors = tuple(a.name for a in live)
+        self.scores.set_assessors(self._assessors, {a.name: a.decimals for a in live})
+        self.strip.set_assessors(live)
+        self.assessors_changed.emit(self.available_assessors)
+        self.request_frame()
+
     # ----- frames ---------------------------------------------------------------------------------------
     def request_frame(self) -> None:
         values = self.state.values
-        if values.subject is None:
-            return
+        if values.subject is None or self.live_assessors is None:
+            return  # until the assessors are listed (a moment after start-up): the frame then comes scored
         request = RenderRequest(
             request_id=self.engine.next_request_id(),
             subject=values.subject,
@@ -313,6 +344,10 @@ class MainWindow(QMainWindow):
 
     def _show_failure(self, failure: Failure) -> None:
         message = failure.message
+        if failure.origin == "task" and failure.ident == f"{LIST_TASK}{self._list_serial}":
+            message = f"could not list the assessors ({message}); scoring none"
+            if self.live_assessors is None:
+                self.set_live_assessors([])
         if failure.origin == "render":
             subject = self._requested.pop(failure.ident, None) if isinstance(failure.ident, int) else None
             if subject is not None and subject != self.shown_subject:

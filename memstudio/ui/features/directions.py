@@ -231,11 +231,10 @@ class DirectionsFeature(QObject):
         self.editor.set_photo_mode(isinstance(self.window.state.subject, PhotoSubject))
 
     def _scores_shown(self, request_id: int) -> None:
-        from memstudio.ui.main_window import LIVE_ASSESSORS
-
         scores = self.window.last_scores
         if scores is not None and scores.request_id == request_id:
-            self.sliders.show_scores(scores.values, {name: d for name, _, _, d in LIVE_ASSESSORS})
+            decimals = {a.name: a.decimals for a in self.window.available_assessors}
+            self.sliders.show_scores(scores.values, decimals)
 
     # ----- generator --------------------------------------------------------------------------------------
     def _generator_loaded(self, info: dict[str, Any]) -> None:

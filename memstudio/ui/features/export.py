@@ -85,9 +85,7 @@ class ExportFeature(QObject):
     def open_dialog(self) -> ExportDialog:
         """Show the dialog (non-modal) for the current image and start its preview."""
         if self.dialog is None:
-            from memstudio.ui.main_window import LIVE_ASSESSORS
-
-            names = [name for name, *_ in LIVE_ASSESSORS]
+            names = [a.name for a in self.window.available_assessors]
             # Valence is left unticked: a figure needs a number for every frame, and photos without a face
             # have none; the user ticks it for faces.
             checked = [n for n in self.window.strip.score_labels if n != "valence"] or ["brightness"]

@@ -32,18 +32,18 @@ def score_folder_factory(
 
 
 def train_assessor_factory(
-    csv_path: Path, name: str, property_name: str
+    csv_path: Path, name: str, property_name: str, trunk: str = "resmem"
 ) -> Callable[[object], Iterator[Progress]]:
     """Train and store an assessor from a ratings CSV (the core's job); its result carries a summary line."""
 
     def factory(pipeline) -> Iterator[Progress]:
-        return _train_assessor(csv_path, name, property_name, pipeline.device)
+        return _train_assessor(csv_path, name, property_name, trunk, pipeline.device)
 
     return factory
 
 
-def _train_assessor(csv_path: Path, name: str, property_name: str, device) -> Iterator[Progress]:
+def _train_assessor(csv_path: Path, name: str, property_name: str, trunk: str, device) -> Iterator[Progress]:
     from memstudio.core.assessors.from_ratings import train_job
 
-    result = yield from train_job(csv_path, name, property_name=property_name, device=device)
+    result = yield from train_job(csv_path, name, property_name=property_name, device=device, trunk=trunk)
     return {"summary": f"{name}: {result.record.summary()}", "name": name, "path": str(result.record.path)}

@@ -39,6 +39,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from memstudio.core.assessors.base import Assessor, check_images
 from memstudio.core.assessors.tencrop import resize
+from memstudio.core.device import tf32
 from memstudio.core.errors import CheckpointError
 
 FAMILY = "nima"
@@ -150,10 +151,24 @@ class NIMAAssessor(Assessor):
 
     def mean_std(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """NIMA's two reported numbers: the mean rating and the standard deviation of the distribution."""
-        p = self.distribution(images)
-        mean = p @ self.ratings
-        std = torch.sqrt((p * (self.ratings[None, :] - mean[:, None]) ** 2).sum(dim=1))
-        return mean, std
+        return _mean_std(self.distribution(images), self.ratings)
+
+    def score_prepared_details(self, prepared: torch.Tensor) -> tuple[torch.Tensor, list[dict[str, object]]]:
+        """The mean rating, and per image the standard deviation and the 10-bin distribution (Talebi &
+        Milanfar report both numbers: the spread says how much raters would disagree)."""
+        with torch.inference_mode(), tf32(False):
+            p = self.distribution(prepared).float()
+            mean, std = _mean_std(p, self.ratings.to(p.dtype))
+        details = [
+            {"std": float(s), "distribution": [round(float(v), 6) for v in row]}
+            for s, row in zip(std.cpu(), p.cpu(), strict=True)
+        ]
+        return mean.cpu(), details
+
+
+def _mean_std(p: torch.Tensor, ratings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    mean = p @ ratings
+    return mean, torch.sqrt((p * (ratings[None, :] - mean[:, None]) ** 2).sum(dim=1))
 
 
 # --- reading Keras 2 HDF5 weights -------------------------------------------------------------------------

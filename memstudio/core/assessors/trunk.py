@@ -16,7 +16,7 @@ assessor built on these features can drive direction training. Features of files
 
 The NIMA trunk (``nima:NAME``, an imported idealo file) is the same idea on MobileNet-v1 trained for AVA
 aesthetics: the global average of the last layer of each resolution (64, 128, 256, 512 and 1024 channels).
-It is the natural trunk for aesthetics ratings, and it is ~20× cheaper than ResMem's (0.57 against 11 GFLOP).
+It is the natural trunk for aesthetics ratings, and ~20× cheaper than ResMem's (0.57 against ~12 GFLOP).
 """
 
 from __future__ import annotations

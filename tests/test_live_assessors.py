@@ -18,6 +18,7 @@ import pytest
 import torch
 from keras_files import nima_layers, write_keras_weights
 from PIL import Image
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
 from memstudio.cli import main
@@ -172,6 +173,15 @@ def test_the_studio_scores_imported_and_trained_assessors_live(qtbot, store: Pat
             ("row", "lab (your ratings, nima:nima trunk)"),
         ]
         assert ("heading", "Image factors") in rows and "orphan" not in win.strip.score_labels
+        # The other features offer what is available (the heatmap and export every one, faces the live ones).
+        heatmap = win.features["heatmap"].panel.assessor
+        offered = [heatmap.itemText(i) for i in range(heatmap.count())]
+        assert {"nima", "lab", "resmem", "valence"} <= set(offered) and "orphan" not in offered
+        assert set(win.features["faces"].panel.ovalize_checks) == {"brightness", "nima", "lab"}
+        dialog = win.features["export"].open_dialog()
+        listed = [dialog.assessor_list.item(i).text() for i in range(dialog.assessor_list.count())]
+        assert listed == offered
+        dialog.hide()
 
         with qtbot.waitSignal(win.scores_shown, timeout=60_000):
             win.open_paths([PHOTO])
@@ -184,6 +194,8 @@ def test_the_studio_scores_imported_and_trained_assessors_live(qtbot, store: Pat
             feature.train(_ratings(store), "lab2", "aesthetics", "nima:nima")
         assert done.args[0].error is None
         qtbot.waitUntil(lambda: "lab2" in win.strip.score_labels, timeout=30_000)
+        assert heatmap.findText("lab2") >= 0 and "lab2" in win.features["faces"].panel.ovalize_checks
+        assert dialog.assessor_list.findItems("lab2", Qt.MatchFlag.MatchExactly)
         qtbot.waitUntil(lambda: win.strip.score_labels["lab2"].text() not in ("—", "error"), timeout=60_000)
         assert float(win.strip.score_labels["lab2"].text()) == pytest.approx(
             _cli_scores(capsys, ["lab2"])["lab2"], abs=0.51 * 10 ** -win.strip._decimals["lab2"]

@@ -159,8 +159,8 @@ def test_the_studio_scores_imported_and_trained_assessors_live(qtbot, store: Pat
     _train(_ratings(store), "lab", "nima:nima")
     _orphan(store)
     cli = _cli_scores(capsys, ["nima", "lab"])
-    # "lab2" does not exist yet: trained in the studio below, it joins the live scores.
-    win = MainWindow(assessors=("nima", "lab", "lab2", "orphan", "memnet", "brightness"))
+    # "nima-b" and "lab2" do not exist yet: imported and trained below, they join the live scores.
+    win = MainWindow(assessors=("nima", "lab", "nima-b", "lab2", "orphan", "memnet", "brightness"))
     qtbot.addWidget(win)
     win.show()
     try:
@@ -188,6 +188,12 @@ def test_the_studio_scores_imported_and_trained_assessors_live(qtbot, store: Pat
         for name in ("nima", "lab"):
             shown = float(win.strip.score_labels[name].text())
             assert shown == pytest.approx(cli[name], abs=0.51 * 10 ** -win.strip._decimals[name]), name
+
+        # Imported from a shell while the studio runs: Tools ▸ Rescan assessors lists it.
+        imported.import_assessor(store / "idealo.hdf5", "nima-b")
+        win.rescan_action.trigger()
+        qtbot.waitUntil(lambda: "nima-b" in win.strip.score_labels, timeout=30_000)
+        assert win.findChild(QLabel, "scoreModel_nima-b").text() == "NIMA MobileNet (idealo) as 'nima-b'"
 
         feature = win.features["ratings"]
         with qtbot.waitSignal(win.engine.job_finished, timeout=120_000) as done:

@@ -174,6 +174,9 @@ class MainWindow(QMainWindow):
         self._action(edit_menu, "Reset edits", self.state.reset_edits)
 
         self.tools_menu = self.menuBar().addMenu("&Tools")
+        # After `memstudio import-model` or `assessor train` in a shell while the studio runs.
+        self.rescan_action = self._action(self.tools_menu, "Rescan &assessors", self.refresh_assessors)
+        self.tools_menu.addSeparator()
         self.view_menu = view_menu = self.menuBar().addMenu("&View")
         for dock in self._docks:
             view_menu.addAction(dock.toggleViewAction())

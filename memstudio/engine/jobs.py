@@ -11,9 +11,12 @@ from memstudio.core.jobs import Progress
 def list_assessors(pipeline: object) -> list:
     """The assessors the studio scores live (an engine task: the registry imports torch, which the window
     must not wait for); see :func:`memstudio.core.assessors.registry.available_assessors`."""
-    from memstudio.core.assessors.registry import available_assessors
+    from memstudio.core.heap import long_lived
 
-    return available_assessors()
+    with long_lived():  # the first call imports the registry and the store readers (SciPy for trained ones)
+        from memstudio.core.assessors.registry import available_assessors
+
+        return available_assessors()
 
 
 def score_folder_factory(

@@ -124,6 +124,7 @@ def window(qtbot):
     qtbot.addWidget(win)
     win.show()
     qtbot.waitUntil(lambda: win.engine.pipeline is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: win.live_assessors is not None, timeout=20_000)  # listed by the engine
     yield win
     win.close()
     assert not win.engine.is_running()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from keras_files import nima_layers, write_keras_weights
+from PIL import Image
 from test_biggan import tiny_biggan_folder
 
 from memstudio.cli import main
@@ -75,6 +77,42 @@ def test_import_nima_then_list_and_score(nima_file: Path, private_cache: Path, c
     assert scored["scores"]["nima"] == pytest.approx(expected, abs=1e-5)
     assessor = registry.load_assessor("nima")
     assert assessor.property == "aesthetics" and assessor.checkpoint_hash == sha256_file(nima_file)
+
+
+def test_score_gives_nima_standard_deviation_beside_the_mean(nima_file: Path, tmp_path: Path, capsys):
+    """`score --json` has NIMA's std and distribution under details, the table "mean ± std", both as the
+    network computes them, one file per batch and two (brightness, beside it, has no details: its inputs of
+    two sizes are scored one by one)."""
+    assert main(["import-model", str(nima_file), "--name", "nima"]) == 0
+    capsys.readouterr()
+    small = tmp_path / "small.png"
+    with Image.open(PHOTO) as im:
+        im.convert("RGB").resize((97, 61)).save(small)
+    photos = [PHOTO, small]
+    direct = nima.build(*nima.read_source(nima_file), None)
+    from memstudio.core.imaging import load_image
+
+    expected = []
+    for photo in photos:
+        mean, std = direct.mean_std(direct.prepare_image(load_image(photo).image))
+        expected.append((float(mean[0]), float(std[0])))
+    assert abs(expected[0][1] - expected[1][1]) > 1e-4, "the two files must differ in spread"
+    for batch in ("1", "2"):
+        args = ["score", "-a", "nima", "-a", "brightness", "--json", "--batch-size", batch, *map(str, photos)]
+        assert main(args) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        for row, (mean, std) in zip(rows, expected, strict=True):
+            assert row["scores"]["nima"] == pytest.approx(mean, abs=1e-5)
+            details = row["details"]["nima"]
+            assert details["std"] == pytest.approx(std, abs=1e-5)
+            p = np.asarray(details["distribution"])
+            assert p.shape == (10,) and p.sum() == pytest.approx(1.0, abs=1e-4)
+            assert float(p @ np.arange(1, 11)) == pytest.approx(mean, abs=1e-4)
+            assert "brightness" not in row["details"]
+    assert main(["score", "-a", "nima", str(PHOTO)]) == 0
+    header, line = capsys.readouterr().out.splitlines()
+    assert header == "path\tnima"
+    assert line.split("\t")[1] == f"{expected[0][0]:.3f} ± {expected[0][1]:.3f}"
 
 
 def test_import_under_own_name_is_listed_and_loadable(nima_file: Path, capsys):

@@ -131,3 +131,33 @@ def test_a_nested_model_keeps_its_sub_layer_names(tmp_path):
         "conv1/kernel": (3, 3, 3, 2),
         "conv_pw_1/kernel": (1, 1, 2, 4),
     }
+
+
+def test_split_attribute_lists_and_sublayers_of_a_nested_model(tmp_path):
+    """Keras splits attributes over 64 KB into ``layer_names0``, ``layer_names1``, …; a nested model's weights
+    come back as its own layers from ``sublayers`` (what NIMA's converter reads), flat files unchanged."""
+    import h5py
+
+    path = tmp_path / "split.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names0"] = np.array([b"input_1", b"mobilenet_1.00_224"])
+        f.attrs["layer_names1"] = np.array([b"dense_1"])
+        f.create_group("input_1").attrs["weight_names"] = np.array([], dtype="S1")
+        g = f.create_group("mobilenet_1.00_224")
+        g.attrs["weight_names0"] = np.array([b"conv1/kernel:0"])
+        g.attrs["weight_names1"] = np.array([b"conv1_bn/gamma:0"])
+        g.create_dataset("conv1/kernel:0", data=np.ones((3, 3, 3, 2), np.float32))
+        g.create_dataset("conv1_bn/gamma:0", data=np.full(2, 0.5, np.float32))
+        d = f.create_group("dense_1")
+        d.attrs["weight_names"] = np.array([b"dense_1/kernel:0"])
+        d.create_dataset("dense_1/kernel:0", data=np.zeros((2, 10), np.float32))
+    k = read_keras_hdf5(path)
+    assert list(k.layers) == ["input_1", "mobilenet_1.00_224", "dense_1"]
+    # Two sub-layers (no repeated short name): still kept apart by their path.
+    assert set(k.layers["mobilenet_1.00_224"].weights) == {"conv1/kernel", "conv1_bn/gamma"}
+    flat = k.sublayers()
+    assert {n: {w: v.shape for w, v in ws.items()} for n, ws in flat.items()} == {
+        "conv1": {"kernel": (3, 3, 3, 2)},
+        "conv1_bn": {"gamma": (2,)},
+        "dense_1": {"kernel": (2, 10)},
+    }

@@ -16,6 +16,7 @@ from keras_files import nima_layers, weight_layers, write_keras_weights
 from PIL import Image
 
 from memstudio.core.assessors import nima
+from memstudio.core.assessors.keras_hdf5 import HDF5_SIGNATURE
 from memstudio.core.errors import CheckpointError
 from memstudio.core.imaging import pil_to_tensor
 
@@ -172,7 +173,7 @@ def test_truncated_and_corrupted_files_name_the_file(tmp_path: Path, flat_file: 
     with pytest.raises(CheckpointError, match=r"truncated\.hdf5.*(truncated|corrupted)"):
         nima.read_source(truncated)
     garbage = tmp_path / "garbage.hdf5"
-    garbage.write_bytes(nima.HDF5_MAGIC + bytes(range(256)) * 8)
+    garbage.write_bytes(HDF5_SIGNATURE + bytes(range(256)) * 8)
     with pytest.raises(CheckpointError, match="garbage.hdf5"):
         nima.read_source(garbage)
 

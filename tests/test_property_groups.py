@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel
 
-from memstudio.ui.main_window import LIVE_ASSESSORS
+from memstudio.core.assessors.registry import ASSESSORS, LiveAssessor
 from memstudio.ui.property_strip import PropertyStrip, group_by_property
 
 
+def _live(*names: str) -> list[LiveAssessor]:
+    infos = [ASSESSORS[name] for name in names]
+    return [LiveAssessor(i.name, i.property, i.model, i.score_range, i.decimals) for i in infos]
+
+
+BUILT_IN = _live("resmem", "valence", "brightness", "colorfulness", "redness", "entropy")
+
+
 def test_groups_follow_the_properties_the_studio_morphs():
-    live = [("brightness", "brightness", (0, 1), 3), ("nima", "aesthetics", (1, 10), 2),
-            ("resmem", "memorability", (0, 1), 3), ("valence", "valence", (-1, 1), 3)]
-    groups = group_by_property(live)
-    assert [g for g, _ in groups] == ["Memorability", "Aesthetics", "Valence", "Image factors"]
-    assert [[name for name, *_ in members] for _, members in groups] == [["resmem"], ["nima"], ["valence"],
-                                                                        ["brightness"]]
+    trained = LiveAssessor("lab", "greenness", "lab (your ratings, resmem trunk)", (0.0, 5.0), 2)
+    groups = group_by_property([*_live("brightness", "nima", "resmem"), trained, *_live("valence")])
+    assert [g for g, _ in groups] == ["Memorability", "Aesthetics", "Valence", "Greenness", "Image factors"]
+    assert [[a.name for a in members] for _, members in groups] == [["resmem"], ["nima"], ["valence"], ["lab"],
+                                                                    ["brightness"]]
 
 
 def test_the_strip_shows_headings_and_model_names(qtbot):
-    strip = PropertyStrip(LIVE_ASSESSORS)
+    strip = PropertyStrip(BUILT_IN)
     qtbot.addWidget(strip)
     form = strip.findChild(QGroupBox).layout()
     assert isinstance(form, QFormLayout)

@@ -32,6 +32,7 @@ def window(qtbot):
     qtbot.waitUntil(lambda: win.engine.is_running(), timeout=10_000)
     feature = win.features["heatmap"]
     qtbot.waitUntil(lambda: feature.panel.colormap.count() > 10, timeout=20_000)  # tables from the engine
+    qtbot.waitUntil(lambda: feature.panel.assessor.count() > 0, timeout=20_000)  # the assessors listed by the engine
     feature.panel.assessor.setCurrentText(ASSESSOR)
     yield win
     win.close()

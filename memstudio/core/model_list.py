@@ -6,10 +6,15 @@ the two never disagree.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from memstudio.core.assessors.registry import AssessorInfo
+
 
 def model_rows() -> list[dict[str, str]]:
     """One row per model: kind, name, status, detail (why / how to get it), location, licence."""
-    from memstudio.core.assessors.registry import ASSESSORS
+    from memstudio.core.assessors.registry import assessor_catalog
     from memstudio.core.faces.models import face_models
     from memstudio.core.generators.store import list_models
 
@@ -53,20 +58,17 @@ def model_rows() -> list[dict[str, str]]:
                     "licence": "NVIDIA Source Code License-NC" if family.startswith("stylegan") else "MIT",
                 }
             )
-    for info in ASSESSORS.values():
-        ok, reason = info.available()
+    for info, reason in assessor_catalog():
         out.append(
             {
                 "kind": "assessor",
                 "name": info.name,
-                "status": "available" if ok else "not available",
-                "detail": info.description if ok else reason,
+                "status": "available" if reason is None else "not available",
+                "detail": info.description if reason is None else _why(info, reason),
                 "location": info.location(),
                 "licence": info.licence,
             }
         )
-    out += _imported_assessor_rows(set(ASSESSORS))
-    out += _trained_rows()
     for face in face_models():
         out.append(
             {
@@ -81,40 +83,8 @@ def model_rows() -> list[dict[str, str]]:
     return out
 
 
-def _imported_assessor_rows(listed: set[str]) -> list[dict[str, str]]:
-    """Assessors imported under their own names (``import-model FILE --name NAME``), one row each."""
-    from memstudio.core.assessors.imported import list_imported
+def _why(info: AssessorInfo, reason: str) -> str:
+    """Why an assessor is not available; a trained one also says what it is (its evidence)."""
     from memstudio.core.assessors.registry import ASSESSORS
 
-    return [
-        {
-            "kind": "assessor",
-            "name": record.name,
-            "status": "available",
-            "detail": f"{record.family}, imported from {record.source_file} (sha256 {record.source_sha256[:12]}…)",
-            "location": str(record.path),
-            "licence": ASSESSORS[record.family].licence,
-        }
-        for record in list_imported()
-        if record.name not in listed
-    ]
-
-
-def _trained_rows() -> list[dict[str, str]]:
-    """Assessors trained from ratings (``memstudio assessor train``), with their held-out evidence."""
-    from memstudio.core.assessors.registry import trained_assessors
-
-    rows = []
-    for info in trained_assessors():
-        ok, reason = info.available()
-        rows.append(
-            {
-                "kind": "assessor",
-                "name": info.name,
-                "status": "available" if ok else "not available",
-                "detail": info.description if ok else f"{info.description}; {reason}",
-                "location": info.location(),
-                "licence": info.licence,
-            }
-        )
-    return rows
+    return reason if info.name in ASSESSORS else f"{info.description}; {reason}"

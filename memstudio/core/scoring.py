@@ -36,7 +36,8 @@ SCORE_SIDE = 4096
 class ImageScores:
     """One file's scores; an assessor without a score for it (valence: no face) holds :class:`Unavailable`.
 
-    ``details`` has what an assessor adds for JSON output (valence: the top expression and every face).
+    ``details`` has what an assessor adds for JSON output (valence: the top expression and every face; NIMA:
+    the standard deviation and the rating distribution).
     """
 
     path: Path
@@ -137,21 +138,29 @@ def _score_batch(
 ) -> Iterator[ImageScores | ScoreFailure]:
     good = [inputs for _, inputs, _, _ in batch if inputs is not None]
     values: list[dict[str, Score]] = [{} for _ in good]
+    outputs: list[dict[str, dict[str, object]]] = [{} for _ in good]
     with torch.inference_mode():
         for name, assessor in assessors.items():
             prepared = [inputs[name].to(device) for inputs in good]
             if prepared and all(x.shape == prepared[0].shape for x in prepared):
-                scores = assessor.score_prepared(torch.cat(prepared)).tolist()
+                batch_scores, extra = assessor.score_prepared_details(torch.cat(prepared))
+                scores = batch_scores.tolist()
             else:
-                scores = [float(assessor.score_prepared(x)[0]) for x in prepared]
-            for row, score in zip(values, scores, strict=True):
-                row[name] = as_score(score, assessor.unavailable)
-    results = iter(values)
+                each = [assessor.score_prepared_details(x) for x in prepared]
+                scores = [float(s[0]) for s, _ in each]
+                extra = [e[0] for _, e in each if e] if each and all(e for _, e in each) else None
+            for i, score in enumerate(scores):
+                values[i][name] = as_score(score, assessor.unavailable)
+                if extra is not None:
+                    outputs[i][name] = extra[i]
+    results = iter(zip(values, outputs, strict=True))
     for path, inputs, notes, details in batch:
         if inputs is None:
             yield ScoreFailure(path, str(notes))
         else:
-            yield ImageScores(path, next(results), tuple(notes), details)
+            row, more = next(results)
+            merged = {name: {**details.get(name, {}), **more.get(name, {})} for name in {*details, *more}}
+            yield ImageScores(path, row, tuple(notes), merged)
 
 
 def score_to_csv_job(

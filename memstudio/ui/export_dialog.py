@@ -109,11 +109,7 @@ class ExportDialog(QDialog):
         self.layers.setPlaceholderText("all layers")
         self.assessor_list = QListWidget()
         self.assessor_list.setMaximumHeight(110)
-        for name in assessors:
-            item = QListWidgetItem(name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if name in checked else Qt.CheckState.Unchecked)
-            self.assessor_list.addItem(item)
+        self.set_assessors(assessors, checked)
 
         what = QFormLayout()
         what.addRow(self.subject_label)
@@ -310,6 +306,20 @@ class ExportDialog(QDialog):
         self._update_enabled()
 
     # ----- fed by the feature ---------------------------------------------------------------------------
+
+    def set_assessors(self, assessors: list[str], checked: list[str]) -> None:
+        """Offer ``assessors`` (again when the studio's list changes); those already listed keep their tick."""
+        ticked = {
+            self.assessor_list.item(i).text(): self.assessor_list.item(i).checkState()
+            for i in range(self.assessor_list.count())
+        }
+        self.assessor_list.clear()
+        for name in assessors:
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            default = Qt.CheckState.Checked if name in checked else Qt.CheckState.Unchecked
+            item.setCheckState(ticked.get(name, default))
+            self.assessor_list.addItem(item)
     def set_subject(self, text: str, is_photo: bool, has_layers: bool) -> None:
         """Say what the figure is drawn from; photo figures offer edit parameters, seeds the GAN's layers."""
         self.subject_label.setText(text)

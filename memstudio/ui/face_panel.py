@@ -172,8 +172,14 @@ class FacePanel(QWidget):
         return LOSSES[self.loss.currentIndex()][1]
 
     def set_assessors(self, names: list[str]) -> None:
-        """One "ovalize before scoring" checkbox per live assessor."""
-        for name in names:
+        """One "ovalize before scoring" checkbox per live assessor (again when the live list changes: the boxes
+        of those kept keep their state; one that goes is unticked first, so nothing stays ovalized unseen)."""
+        for name in [n for n in self.ovalize_checks if n not in names]:
+            box = self.ovalize_checks.pop(name)
+            box.setChecked(False)
+            self._ovalize_layout.removeWidget(box)
+            box.deleteLater()
+        for name in [n for n in names if n not in self.ovalize_checks]:
             box = QCheckBox(name)
             box.setObjectName(f"ovalize_{name}")
             box.toggled.connect(lambda on, name=name: self.ovalize_toggled.emit(name, on))

@@ -284,6 +284,17 @@ class HeatmapPanel(QWidget):
     def method_id(self) -> str:
         return str(self.method.currentData())
 
+    def set_assessors(self, assessors: list[str]) -> None:
+        """Offer ``assessors`` (the studio's list changed); the one chosen stays chosen while it is offered."""
+        chosen = self.assessor.currentText()
+        self.assessor.blockSignals(True)
+        self.assessor.clear()
+        self.assessor.addItems(assessors)
+        self.assessor.setCurrentText(chosen if chosen in assessors else "resmem")
+        self.assessor.blockSignals(False)
+        if self.assessor.currentText() != chosen:
+            self.settings_changed.emit()
+
     def assessor_name(self) -> str:
         return self.assessor.currentText()
 

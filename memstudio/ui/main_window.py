@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QResizeEvent
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QS
 
 from memstudio.core.imaging import IMAGE_SUFFIXES
 from memstudio.core.requests import LatentSubject, PhotoSubject, Subject
+from memstudio.core.session.assessors import ListAssessors
 from memstudio.engine import Engine, Failure, Frame, JobDone, ScoreResult
 from memstudio.ui.canvas import ImageCanvas
 from memstudio.ui.docks import add_dock
@@ -25,16 +27,10 @@ from memstudio.ui.score_board import ScoreBoard
 from memstudio.ui.seed_browser import SeedBrowser
 from memstudio.ui.state import StudioState
 
-#: (name, property, score range, decimals) of the assessors scored live. Kept here, not read from the
-#: registry, so building the window does not import torch.
-LIVE_ASSESSORS: list[tuple[str, str, tuple[float, float], int]] = [
-    ("resmem", "memorability", (0.0, 1.0), 3),
-    ("valence", "valence", (-1.0, 1.0), 3),
-    ("brightness", "brightness", (0.0, 1.0), 3),
-    ("colorfulness", "colorfulness", (0.0, 150.0), 1),
-    ("redness", "redness", (0.0, 1.0), 3),
-    ("entropy", "entropy", (0.0, 8.0), 2),
-]
+if TYPE_CHECKING:
+    from memstudio.core.assessors.registry import LiveAssessor
+
+#: Id prefix of the engine task that lists the assessors available here.
 
 
 class MainWindow(QMainWindow):
@@ -46,8 +42,11 @@ class MainWindow(QMainWindow):
     frame_changed = Signal(object)
     #: Emitted when the window closes, before the engine stops: features close their own windows.
     closing = Signal()
+    #: The available assessors changed (``list[LiveAssessor]``): after start-up, an import or a training.
+    assessors_changed = Signal(object)
 
     def __init__(self, assessors: tuple[str, ...] | None = None, engine: Engine | None = None) -> None:
+        """``assessors`` limits the live scores to those names (when available); None: every available one."""
         super().__init__()
         guard_wheel(QApplication.instance())  # before any widget is polished: they get Qt.StrongFocus
         self.setObjectName("memstudioMainWindow")
@@ -57,9 +56,14 @@ class MainWindow(QMainWindow):
         self.state = StudioState(self)
         self.engine = engine or Engine()
         self._owns_engine = engine is None
-        live = [a for a in LIVE_ASSESSORS if assessors is None or a[0] in assessors]
-        self._assessors = tuple(name for name, *_ in live)
-        self.scores = ScoreBoard(self._assessors, {name: d for name, _, _, d in LIVE_ASSESSORS})
+        self._wanted = assessors
+        #: The assessors scored live (:class:`memstudio.core.assessors.registry.LiveAssessor`), None until the
+        #: engine has listed them: the registry imports torch, so the window asks the engine rather than wait.
+        self.live_assessors: list[LiveAssessor] | None = None
+        #: Every available assessor, also those not scored live (for the heatmap and export choices).
+        self.available_assessors: list[LiveAssessor] = []
+        self._assessors: tuple[str, ...] = ()
+        self.scores = ScoreBoard(self._assessors, {})
         self._partial: ScoreResult | None = None
         #: The subject of each frame requested (until it is shown), and of the frame on the canvas.
         self._requested: dict[int, Subject] = {}
@@ -87,7 +91,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.browser = SeedBrowser()
-        self.strip = PropertyStrip(live)
+        self.strip = PropertyStrip()
         self.jobs = JobsPanel()
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         self.browser_dock = self.add_feature_dock(self.browser, "Seed browser", "seedBrowserDock", left)
@@ -130,6 +134,7 @@ class MainWindow(QMainWindow):
         self.engine.stopped.connect(self._engine_stopped)
         self._closing_wait = False
         self._closed = False
+        self.refresh_assessors()
         if self._owns_engine:
             # Started after the window is shown: torch is imported on the engine thread meanwhile.
             QTimer.singleShot(0, self.engine.start)
@@ -167,6 +172,9 @@ class MainWindow(QMainWindow):
         self._action(edit_menu, "Reset edits", self.state.reset_edits)
 
         self.tools_menu = self.menuBar().addMenu("&Tools")
+        # After `memstudio import-model` or `assessor train` in a shell while the studio runs.
+        self.rescan_action = self._action(self.tools_menu, "Rescan &assessors", self.refresh_assessors)
+        self.tools_menu.addSeparator()
         self.view_menu = view_menu = self.menuBar().addMenu("&View")
         for dock in self._docks:
             view_menu.addAction(dock.toggleViewAction())
@@ -234,11 +242,39 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
             event.acceptProposedAction()
 
+    # ----- live assessors --------------------------------------------------------------------------------
+    def refresh_assessors(self) -> None:
+        """List the available assessors again (on the engine thread); the strip follows when they arrive."""
+        handle = self.engine.request(ListAssessors(), key="list-assessors")  # a newer listing supersedes
+        handle.done.connect(self._assessors_listed)
+        handle.failed.connect(self._assessors_failed)
+
+    def _assessors_listed(self, available: list[LiveAssessor]) -> None:
+        if not self._closed:
+            self.set_live_assessors(available)
+
+    def _assessors_failed(self, failure: Failure) -> None:
+        self.statusBar().showMessage(f"could not list the assessors ({failure.message}); scoring none", 10_000)
+        if self.live_assessors is None:
+            self.set_live_assessors([])
+
+    def set_live_assessors(self, available: list[LiveAssessor]) -> None:
+        """Score ``available`` (less those the window was not asked for) live, grouped in the strip."""
+        live = [a for a in available if self._wanted is None or a.name in self._wanted]
+        if self.live_assessors is not None and (live, available) == (self.live_assessors, self.available_assessors):
+            return
+        self.live_assessors, self.available_assessors = live, list(available)
+        self._assessors = tuple(a.name for a in live)
+        self.scores.set_assessors(self._assessors, {a.name: a.decimals for a in live})
+        self.strip.set_assessors(live)
+        self.assessors_changed.emit(self.available_assessors)
+        self.request_frame()
+
     # ----- frames ---------------------------------------------------------------------------------------
     def request_frame(self) -> None:
         values = self.state.values
-        if values.subject is None:
-            return
+        if values.subject is None or self.live_assessors is None:
+            return  # until the assessors are listed (a moment after start-up): the frame then comes scored
         # The session's request names the subject's generator and the ovalize setting it is scored with.
         request = self.state.render_request(self.engine.next_request_id(), self._assessors)
         self._last_sent = request.request_id

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -19,31 +22,33 @@ from memstudio.core.generators.edit_params import PARAMETERS
 from memstudio.core.unavailable import Score, Unavailable
 from memstudio.ui.gestures import SliderGestures
 
+if TYPE_CHECKING:
+    from memstudio.core.assessors.registry import LiveAssessor
+
 _BAR_STEPS = 1000
 
 
-#: The model behind each live assessor, as the strip names it (the registry, which knows them, imports torch).
-MODEL_NAMES = {
-    "resmem": "ResMem",
-    "valence": "fer mini-Xception (faces)",
-    "brightness": "brightness (luma)",
-    "colorfulness": "colourfulness (Hasler–Süsstrunk)",
-    "redness": "redness",
-    "entropy": "entropy",
-}
-#: The properties the studio morphs, in this order; every other property is an image factor (GANalyze §3.2).
+#: The properties the studio morphs, in this order.
 PROPERTY_GROUPS = {"memorability": "Memorability", "aesthetics": "Aesthetics", "valence": "Valence"}
+#: GANalyze's image factors (§3.2), shown last under one heading.
+IMAGE_FACTORS = ("brightness", "colorfulness", "redness", "entropy")
+FACTORS_HEADING = "Image factors"
 
 
-def group_by_property(
-    assessors: list[tuple[str, str, tuple[float, float], int]],
-) -> list[tuple[str, list[tuple[str, str, tuple[float, float], int]]]]:
-    """The live assessors under their property's heading: memorability, aesthetics, valence, image factors."""
-    groups: dict[str, list[tuple[str, str, tuple[float, float], int]]] = {}
+def group_by_property(assessors: Sequence[LiveAssessor]) -> list[tuple[str, list[LiveAssessor]]]:
+    """The live assessors under their property's heading: memorability, aesthetics, valence, then any other
+    property an assessor trained on your ratings measures (under its own name), then the image factors."""
+    groups: dict[str, list[LiveAssessor]] = {}
     for entry in assessors:
-        groups.setdefault(PROPERTY_GROUPS.get(entry[1], "Image factors"), []).append(entry)
-    order = [*PROPERTY_GROUPS.values(), "Image factors"]
-    return [(group, groups[group]) for group in order if group in groups]
+        if entry.property in IMAGE_FACTORS:
+            heading = FACTORS_HEADING
+        else:
+            heading = PROPERTY_GROUPS.get(entry.property, entry.property[:1].upper() + entry.property[1:])
+        groups.setdefault(heading, []).append(entry)
+    first = [group for group in PROPERTY_GROUPS.values() if group in groups]
+    others = [group for group in groups if group not in first and group != FACTORS_HEADING]
+    last = [FACTORS_HEADING] if FACTORS_HEADING in groups else []
+    return [(group, groups[group]) for group in [*first, *others, *last]]
 
 
 class PropertyStrip(QWidget):
@@ -54,9 +59,7 @@ class PropertyStrip(QWidget):
     drag_finished = Signal()
     reset_requested = Signal()
 
-    def __init__(
-        self, assessors: list[tuple[str, str, tuple[float, float], int]], parent: QWidget | None = None
-    ):
+    def __init__(self, assessors: Sequence[LiveAssessor] = (), parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("propertyStrip")
         self.setMinimumWidth(340)
@@ -67,14 +70,8 @@ class PropertyStrip(QWidget):
         self.sliders: dict[str, QLabeledDoubleSlider] = {}
 
         scores = QGroupBox("Scores")
-        form = QFormLayout(scores)
-        for group, members in group_by_property(assessors):
-            heading = QLabel(group)
-            heading.setObjectName(f"scoreGroup_{group.split()[0].lower()}")
-            heading.setStyleSheet("font-weight: 600; padding-top: 4px;")
-            form.addRow(heading)
-            for name, prop, score_range, decimals in members:
-                self._add_score_row(form, name, prop, score_range, decimals)
+        self._score_form = QFormLayout(scores)
+        self.set_assessors(assessors, empty="finding the assessors available here…")
 
         edits = QGroupBox("Photo edits")
         edit_form = QFormLayout(edits)
@@ -111,9 +108,33 @@ class PropertyStrip(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
 
-    def _add_score_row(
-        self, form: QFormLayout, name: str, prop: str, score_range: tuple[float, float], decimals: int
+    def set_assessors(
+        self, assessors: Sequence[LiveAssessor], empty: str = "no assessor is available (see `memstudio models`)"
     ) -> None:
+        """Show a score row for each of ``assessors``, grouped by property (again after an import or a training);
+        ``empty`` says why there is none."""
+        form = self._score_form
+        while form.rowCount():
+            form.removeRow(0)
+        self._decimals.clear()
+        self._ranges.clear()
+        self.score_labels.clear()
+        self.score_bars.clear()
+        if not assessors:
+            note = QLabel(empty)
+            note.setObjectName("scoreGroup_none")
+            note.setStyleSheet("color: gray;")
+            form.addRow(note)
+        for group, members in group_by_property(assessors):
+            heading = QLabel(group)
+            heading.setObjectName(f"scoreGroup_{group.split()[0].lower()}")
+            heading.setStyleSheet("font-weight: 600; padding-top: 4px;")
+            form.addRow(heading)
+            for entry in members:
+                self._add_score_row(form, entry)
+
+    def _add_score_row(self, form: QFormLayout, entry: LiveAssessor) -> None:
+        name = entry.name
         label = QLabel("—")
         label.setObjectName(f"score_{name}")
         label.setMinimumWidth(64)
@@ -125,12 +146,12 @@ class PropertyStrip(QWidget):
         column.setSpacing(1)
         column.addWidget(label)
         column.addWidget(bar)
-        model = MODEL_NAMES.get(name, name)
-        row = QLabel(model)
-        row.setToolTip(f"assessor {name!r} · {prop}")
+        row = QLabel(entry.model)
+        row.setObjectName(f"scoreModel_{name}")
+        row.setToolTip(f"assessor {name!r} · {entry.property}")
         form.addRow(row, column)
         self.score_labels[name], self.score_bars[name] = label, bar
-        self._decimals[name], self._ranges[name] = decimals, score_range
+        self._decimals[name], self._ranges[name] = entry.decimals, entry.score_range
 
     def _moved(self, key: str, value: float, slider: QLabeledDoubleSlider) -> None:
         self.value_changed.emit("edit", key, float(value), slider.isSliderDown())

@@ -44,6 +44,12 @@ class ScoreBoard:
         self._cells: dict[str, ScoreLine] = {}
         self._shown = 0
 
+    def set_assessors(self, assessors: tuple[str, ...], decimals: dict[str, int]) -> None:
+        """Score these from now on (the studio's live list changed); the values of those kept stay."""
+        self.assessors = assessors
+        self._decimals = decimals
+        self._cells = {name: cell for name, cell in self._cells.items() if name in assessors}
+
     def frame_shown(self, request_id: int) -> None:
         """A new frame is on the canvas: every value from before it is stale until its own arrive."""
         self._shown = request_id

@@ -144,7 +144,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="split-half Spearman over N random participant splits (25 in 004)",
     )
-    s.add_argument("--assessor", metavar="NAME", help="also correlate human scores with this assessor")
+    s.add_argument(
+        "--assessor",
+        metavar="NAME",
+        help="also correlate human scores with this assessor (any of `memstudio models`: resmem, nima, valence, "
+        "one trained from your ratings…); images it has no score for (valence: no face) are left out and counted",
+    )
     s.add_argument("--seed", type=int, default=0, help="seed of the random splits")
     s.set_defaults(func=run_score)
 

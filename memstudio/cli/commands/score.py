@@ -143,7 +143,11 @@ def _json_row(result: ImageScores) -> dict[str, object]:
 
 
 def _cell(value: object, decimals: int, details: dict[str, object] | None) -> str:
-    """A table cell: the score (or "n/a · why"), then the assessor's top class where it has one (valence)."""
+    """A table cell: the score (or "n/a · why"), then the standard deviation where the assessor gives one
+    (NIMA: ``5.43 ± 1.72``) and its top class where it has one (valence)."""
     text = f"{value:.{decimals}f}"
+    std = (details or {}).get("std")
+    if isinstance(std, float):
+        text += f" ± {std:.{decimals}f}"
     top = (details or {}).get("top")
     return f"{text} {top}" if top else text

@@ -65,6 +65,11 @@ class Assessor(nn.Module):
         with torch.inference_mode(), tf32(False):
             return self(prepared).detach().float().cpu()
 
+    def score_prepared_details(self, prepared: torch.Tensor) -> tuple[torch.Tensor, list[dict[str, object]] | None]:
+        """:meth:`score_prepared` plus each image's further outputs for JSON and tables (NIMA: the standard
+        deviation and the rating distribution), or None; one forward pass for both."""
+        return self.score_prepared(prepared), None
+
     def analyse_image(self, image: Image.Image) -> tuple[torch.Tensor, dict[str, object] | None]:
         """:meth:`prepare_image` plus details for JSON output (valence: every face's values), or None.
 

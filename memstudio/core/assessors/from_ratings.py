@@ -1,10 +1,10 @@
 """Training an assessor from a ratings CSV, and checking any assessor against one: the jobs behind
 ``memstudio assessor train|eval`` and the studio's "Train assessor from ratings…".
 
-Training reads and checks the CSV first (bad rows are reported before any model loads), extracts ResMem trunk
-features (cached), cross-validates the ridge head for the evidence, fits the final head on every image and
-writes the assessor to the assessor store in one atomic step at the very end: cancelling (Ctrl-C, the studio's
-Cancel) at any point before leaves the store as it was.
+Training reads and checks the CSV first (bad rows are reported before any model loads), extracts trunk
+features (ResMem's or an imported NIMA's; cached), cross-validates the ridge head for the evidence, fits the
+final head on every image and writes the assessor to the assessor store in one atomic step at the very end:
+cancelling (Ctrl-C, the studio's Cancel) at any point before leaves the store as it was.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import torch
 from memstudio.core.assessors.base import Assessor
 from memstudio.core.assessors.ratings import Ratings, read_ratings
 from memstudio.core.assessors.registry import check_trained_name
-from memstudio.core.assessors.resmem import load_resmem
 from memstudio.core.assessors.trained import TrainedRecord, save_trained
 from memstudio.core.assessors.training import (
     HEADS,
@@ -34,7 +33,7 @@ from memstudio.core.assessors.training import (
     spearman,
     split_half_ceiling,
 )
-from memstudio.core.assessors.trunk import FEATURE_BLOCKS, FEATURE_LAYER, ResMemTrunk, file_features_job
+from memstudio.core.assessors.trunk import DEFAULT_TRUNK, Trunk, file_features_job, load_trunk, parse_trunk
 from memstudio.core.atomic import write_text_atomic
 from memstudio.core.errors import MemstudioError
 from memstudio.core.jobs import Job, Progress
@@ -59,27 +58,30 @@ def train_job(
     device: torch.device | str = "cpu",
     report: str | Path | None = None,
     head: str = "ridge",
+    trunk: str = DEFAULT_TRUNK,
 ) -> Job[TrainResult]:
     """Train, cross-validate and store the assessor ``name`` from the ratings in ``csv_path``.
 
-    ``report``, if given, receives a CSV of every image's rating and out-of-fold prediction.
+    ``trunk`` is ``resmem`` or ``nima:NAME`` (an imported NIMA). ``report``, if given, receives a CSV of every
+    image's rating and out-of-fold prediction.
     """
     check_trained_name(name, replace)
     if head not in HEADS:
         raise TrainingError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
+    parse_trunk(trunk)
     ratings = read_ratings(csv_path)
-    yield Progress(0.01, "loading the ResMem trunk")
-    trunk = ResMemTrunk(load_resmem(device))
+    yield Progress(0.01, f"loading the {trunk} trunk")
+    features_of = load_trunk(trunk, device)
     features = yield from _scaled(
-        file_features_job(ratings.images, trunk, name_of=lambda i: _row_label(ratings, i)), 0.02, 0.9
+        file_features_job(ratings.images, features_of, name_of=lambda i: _row_label(ratings, i)), 0.02, 0.9
     )
     yield Progress(0.9, "cross-validating")
     evidence, out_of_fold, fitted = cross_validate(
-        features, ratings.mean_rating, ratings.sources, folds, seed, FEATURE_BLOCKS, head
+        features, ratings.mean_rating, ratings.sources, folds, seed, features_of.feature_blocks, head
     )
     if ratings.rating_group is not None:
         evidence.ceiling = split_half_ceiling(ratings.rating_image, ratings.rating_group, ratings.rating_value, seed)
-    config = _config(ratings, trunk, evidence.to_json(), property_name)
+    config = _config(ratings, features_of, evidence.to_json(), property_name)
     if report is not None:
         write_text_atomic(report, _report_csv(ratings, out_of_fold))
     record = save_trained(name, fitted, config, replace=replace)
@@ -148,7 +150,7 @@ def _images_sha256(images: Sequence[Path]) -> str:
     return total.hexdigest()
 
 
-def _config(ratings: Ratings, trunk: ResMemTrunk, evidence: dict[str, object], property_name: str) -> dict:
+def _config(ratings: Ratings, trunk: Trunk, evidence: dict[str, object], property_name: str) -> dict:
     from memstudio import __version__
 
     groups = ratings.rating_group
@@ -156,8 +158,8 @@ def _config(ratings: Ratings, trunk: ResMemTrunk, evidence: dict[str, object], p
         "property": property_name,
         "score_range": [float(ratings.mean_rating.min()), float(ratings.mean_rating.max())],
         "decimals": _decimals(ratings.mean_rating),
-        "head": {"type": evidence["head"], "alpha": evidence["alpha"], "feature_blocks": list(FEATURE_BLOCKS)},
-        "trunk": {"name": "resmem", "feature_layer": FEATURE_LAYER, "sha256": trunk.checkpoint_hash},
+        "head": {"type": evidence["head"], "alpha": evidence["alpha"], "feature_blocks": list(trunk.feature_blocks)},
+        "trunk": {"name": trunk.name, "feature_layer": trunk.feature_layer, "sha256": trunk.checkpoint_hash},
         "evidence": evidence,
         "data": {
             "ratings_csv": str(ratings.csv_path.resolve()),

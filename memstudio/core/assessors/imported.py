@@ -87,11 +87,12 @@ def identify_assessor_file(path: str | Path) -> str | None:
     torch.save or as a plain tensor pickle, by their layers), or None when it is not an assessor file (then it
     may be a generator)."""
     from memstudio.core.assessors import emonet, memnet, nima
+    from memstudio.core.assessors.keras_hdf5 import is_hdf5
 
     path = Path(path)
     if not path.is_file():
         return None
-    if nima.is_hdf5(path):
+    if is_hdf5(path):
         return nima.FAMILY
     if is_torch_file(path):
         obj = _peek_torch(path)

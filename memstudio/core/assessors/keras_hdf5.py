@@ -12,7 +12,10 @@ In both, the weights group has the attribute ``layer_names`` (file order) and ev
 last path component without the ``:0`` suffix (``kernel``, ``bias``, ``gamma``, ``beta``, ``moving_mean``,
 ``moving_variance``, ``depthwise_kernel``, ``pointwise_kernel``) because Keras 2.0 nests them under a
 renamed group (``conv2d_1/conv2d_1_1/kernel:0``) while later versions do not. A nested model saved as one
-layer, whose short names repeat, keeps the path instead (``conv1/kernel``, ``conv1_bn/gamma``).
+layer (its weights belong to several sub-layers, idealo's NIMA built on ``MobileNet`` as a layer) keeps the
+path instead (``conv1/kernel``, ``conv1_bn/gamma``); :meth:`KerasFile.sublayers` splits it back into its
+layers. Attribute lists over HDF5's 64 KB header limit, which Keras splits into ``layer_names0``,
+``layer_names1``, …, are read as one list.
 
 :meth:`KerasFile.require` checks a layer against the architecture a loader expects and names the first layer
 that differs; the ``*_kernel`` helpers turn Keras's channels-last kernels into PyTorch's layout.
@@ -24,6 +27,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,6 +91,16 @@ class KerasFile:
         """Names of the layers that carry weights, in file order."""
         return [name for name, layer in self.layers.items() if layer.weights]
 
+    def sublayers(self) -> dict[str, dict[str, np.ndarray]]:
+        """The weights of every layer that has some, nested models split into their own layers:
+        ``{"conv1": {"kernel": …}, "conv1_bn": {"gamma": …}, …}`` whether the file is flat or nests them."""
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for name, layer in self.layers.items():
+            for key, value in layer.weights.items():
+                owner, _, weight = key.rpartition("/")
+                out.setdefault(owner.rsplit("/", 1)[-1] if owner else name, {})[weight] = value
+        return out
+
 
 def is_hdf5(path: str | Path) -> bool:
     """Whether the file starts with the HDF5 signature (cheap; for telling model formats apart)."""
@@ -113,7 +127,7 @@ def read_keras_hdf5(path: str | Path) -> KerasFile:
             return _read(path, f)
     except CheckpointError:
         raise
-    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
         # h5py reports a truncated or damaged file as OSError on open or when a damaged dataset is read.
         raise CheckpointError(f"{path}: not a readable HDF5 file (truncated or corrupted?): {exc}") from exc
 
@@ -124,20 +138,24 @@ def _read(path: Path, f: object) -> KerasFile:
     assert isinstance(f, h5py.File)
     full_model = "model_weights" in f
     group = f["model_weights"] if full_model else f
-    if "layer_names" not in group.attrs:
+    layer_names = _attr_list(group.attrs, "layer_names")
+    if layer_names is None:
         if "layers" in f or "_layer_checkpoint_dependencies" in f:
             raise CheckpointError(f"{path}: looks like a Keras 3 .weights.h5 file; only Keras 2 HDF5 files are read")
-        raise CheckpointError(f"{path}: an HDF5 file but not a Keras model or weights file (no 'layer_names')")
+        raise CheckpointError(
+            f"{path}: an HDF5 file but not a Keras model or weights file (no 'layer_names' attribute on the root "
+            "or on 'model_weights', so not Keras weights)"
+        )
     model_config = _json_attr(path, f.attrs.get("model_config")) if "model_config" in f.attrs else None
     configs = _layer_configs(model_config)
     layers: dict[str, KerasLayer] = {}
-    for name in (_text(n) for n in group.attrs["layer_names"]):
+    for name in layer_names:
         if name not in group:
             raise CheckpointError(f"{path}: layer {name!r} is listed but its weights group is missing")
         layer_group = group[name]
-        full_names = [_text(n) for n in layer_group.attrs.get("weight_names", [])]
+        full_names = _attr_list(layer_group.attrs, "weight_names") or []
         keys = [_weight_key(full) for full in full_names]
-        if len(set(keys)) < len(keys):
+        if len(set(keys)) < len(keys) or len({_owner(full) for full in full_names}) > 1:
             # A nested model saved as one layer (its sub-layers' weights all in one group): keep the sub-layer
             # in the key, "conv1/kernel", so nothing is lost.
             keys = [full.split(":", 1)[0] for full in full_names]
@@ -161,6 +179,25 @@ def _read(path: Path, f: object) -> KerasFile:
 def _weight_key(full: str) -> str:
     """``conv2d_1/conv2d_1_1/kernel:0`` → ``kernel``."""
     return full.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def _owner(full: str) -> str:
+    """The layer a weight belongs to: ``conv1_bn/gamma:0`` → ``conv1_bn`` (empty for a bare ``kernel:0``)."""
+    parts = full.split("/")
+    return parts[-2] if len(parts) > 1 else ""
+
+
+def _attr_list(attrs: Any, name: str) -> list[str] | None:
+    """A list attribute, also when Keras split it into ``name0``, ``name1``, … (HDF5's 64 KB header limit)."""
+    if name in attrs:
+        return [_text(n) for n in attrs[name]]
+    if f"{name}0" not in attrs:
+        return None
+    out, i = [], 0
+    while f"{name}{i}" in attrs:
+        out += [_text(n) for n in attrs[f"{name}{i}"]]
+        i += 1
+    return out
 
 
 def _layer_configs(model_config: dict[str, object] | None) -> dict[str, tuple[str, dict[str, object]]]:

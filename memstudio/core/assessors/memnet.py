@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from memstudio.core.assessors.base import Assessor, check_images
-from memstudio.core.assessors.nima import is_hdf5
+from memstudio.core.assessors.keras_hdf5 import is_hdf5
 from memstudio.core.assessors.statedicts import check_shapes, strip_prefixes, tensors_of
 from memstudio.core.assessors.tencrop import crop_mean, resize, ten_crop
 from memstudio.core.assessors.tensor_pickle import is_plain_pickle, is_torch_file, read_tensor_pickle

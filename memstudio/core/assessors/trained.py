@@ -1,10 +1,11 @@
-"""Assessors trained from a user's own ratings: ResMem's pretrained trunk → pooled features → a small head.
+"""Assessors trained from a user's own ratings: a pretrained trunk (ResMem's, or an imported NIMA's MobileNet)
+→ pooled features → a small head.
 
 They live with the other stored assessors in ``cache_dir()/assessors/NAME/`` (next to the generators'
 ``models/``): ``weights.safetensors`` holds the head, and ``config.json`` (``"kind": "trained-assessor"``) the
-evidence of its cross-validation and the SHA-256 of the ratings, the images and the trunk weights. They load
-by name everywhere an assessor is asked for. The whole assessor is differentiable — ResMem's preprocessing
-and trunk, then the head — so directions can be trained on it like on any other assessor.
+evidence of its cross-validation, the trunk's name and the SHA-256 of the ratings, the images and the trunk
+weights. They load by name everywhere an assessor is asked for. The whole assessor is differentiable — the
+trunk's preprocessing and network, then the head — so directions can be trained on it like on any other.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from PIL import Image
 from torch import nn
 
 from memstudio.core.assessors.base import Assessor, check_images
-from memstudio.core.assessors.resmem import load_resmem
 from memstudio.core.assessors.training import MLP_HIDDEN, MlpHead, RidgeHead
-from memstudio.core.assessors.trunk import FEATURE_DIM, FEATURE_LAYER, ResMemTrunk
+from memstudio.core.assessors.trunk import DEFAULT_TRUNK, FEATURE_DIM, Trunk, load_trunk
 from memstudio.core.checkpoints import cache_dir, sha256_file
 from memstudio.core.device import tf32
 from memstudio.core.errors import CheckpointError, MemstudioError
@@ -36,17 +36,15 @@ WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
 FAMILY = "ratings-ridge"
 FORMAT_VERSION = 1
-_HEAD_SHAPES = {
-    "ridge": {"mean": (FEATURE_DIM,), "scale": (FEATURE_DIM,), "weight": (FEATURE_DIM,), "bias": (1,)},
-    "mlp": {
-        "mean": (FEATURE_DIM,),
-        "scale": (FEATURE_DIM,),
-        "w1": (MLP_HIDDEN, FEATURE_DIM),
-        "b1": (MLP_HIDDEN,),
-        "w2": (MLP_HIDDEN,),
-        "b2": (1,),
-    },
-}
+HEAD_KINDS = ("ridge", "mlp")
+
+
+def _head_shapes(kind: str, dim: int) -> dict[str, tuple[int, ...]]:
+    """The stored tensors of a head of ``kind`` on ``dim`` trunk features."""
+    if kind == "ridge":
+        return {"mean": (dim,), "scale": (dim,), "weight": (dim,), "bias": (1,)}
+    hidden = MLP_HIDDEN
+    return {"mean": (dim,), "scale": (dim,), "w1": (hidden, dim), "b1": (hidden,), "w2": (hidden,), "b2": (1,)}
 
 
 class TrainedError(MemstudioError):
@@ -69,6 +67,8 @@ class TrainedRecord:
     feature_layer: str
     head: str
     config_sha256: str
+    #: ``resmem``, or ``nima:NAME`` for the NIMA imported as NAME (see :mod:`memstudio.core.assessors.trunk`).
+    trunk_name: str = DEFAULT_TRUNK
 
     def summary(self) -> str:
         """One line for model lists: what it predicts and how well, held out."""
@@ -90,7 +90,7 @@ class LinearHead(nn.Module):
 
     def __init__(self, state: dict[str, torch.Tensor]) -> None:
         super().__init__()
-        for key in _HEAD_SHAPES["ridge"]:
+        for key in ("mean", "scale", "weight", "bias"):
             self.register_buffer(key, state[key].to(torch.float64))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -103,7 +103,7 @@ class MlpHeadModule(nn.Module):
 
     def __init__(self, state: dict[str, torch.Tensor]) -> None:
         super().__init__()
-        for key in _HEAD_SHAPES["mlp"]:
+        for key in ("mean", "scale", "w1", "b1", "w2", "b2"):
             self.register_buffer(key, state[key].to(torch.float64))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -111,11 +111,12 @@ class MlpHeadModule(nn.Module):
         return torch.tanh(z @ self.w1.T + self.b1) @ self.w2 + self.b2
 
 
-def head_module(kind: str, state: dict[str, torch.Tensor], source: Path) -> nn.Module:
-    """The stored head of ``kind`` as a module, after checking every tensor's shape."""
-    if kind not in _HEAD_SHAPES:
+def head_module(kind: str, state: dict[str, torch.Tensor], source: Path, dim: int = FEATURE_DIM) -> nn.Module:
+    """The stored head of ``kind`` on ``dim`` trunk features (ResMem's by default) as a module, after checking
+    every tensor's shape."""
+    if kind not in HEAD_KINDS:
         raise CheckpointError(f"{source}: unknown head type {kind!r}")
-    for key, shape in _HEAD_SHAPES[kind].items():
+    for key, shape in _head_shapes(kind, dim).items():
         if key not in state or tuple(state[key].shape) != shape:
             got = tuple(state[key].shape) if key in state else "missing"
             raise CheckpointError(f"{source}: tensor {key!r} of the {kind} head should have shape {shape}, has {got}")
@@ -125,7 +126,7 @@ def head_module(kind: str, state: dict[str, torch.Tensor], source: Path) -> nn.M
 class TrainedAssessor(Assessor):
     """A property learnt from ratings; scores are in the ratings' own units (float32 on the CPU as always)."""
 
-    def __init__(self, trunk: ResMemTrunk, head: nn.Module, record: TrainedRecord) -> None:
+    def __init__(self, trunk: Trunk, head: nn.Module, record: TrainedRecord) -> None:
         super().__init__()
         self.trunk = trunk
         self.head = head
@@ -142,10 +143,10 @@ class TrainedAssessor(Assessor):
         return self.head(self.trunk(images)).to(images.dtype)
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        return self.trunk.resmem.prepare(images)
+        return self.trunk.prepare(images)
 
     def prepare_image(self, image: Image.Image) -> torch.Tensor:
-        return self.trunk.resmem.prepare_image(image)
+        return self.trunk.prepare_image(image)
 
     def score(self, images: torch.Tensor) -> torch.Tensor:
         return self.score_prepared(self.prepare(images.detach()))
@@ -156,6 +157,7 @@ class TrainedAssessor(Assessor):
 
     def describe(self) -> dict[str, object]:
         out = super().describe()
+        out["trunk"] = self.record.trunk_name
         out["trunk_sha256"] = self.record.trunk_sha256
         out["ratings_sha256"] = self.record.data.get("ratings_sha256")
         return out
@@ -211,6 +213,7 @@ def read_record(folder: Path) -> TrainedRecord:
             feature_layer=str(raw["trunk"]["feature_layer"]),
             head=str(raw.get("head", {}).get("type", "ridge")),
             config_sha256=hashlib.sha256(text).hexdigest(),
+            trunk_name=str(raw["trunk"].get("name", DEFAULT_TRUNK)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{config_path}: incomplete trained-assessor config ({exc})") from exc
@@ -259,7 +262,7 @@ def save_trained(
 
 
 def load_trained(name: str, device: torch.device | str = "cpu") -> TrainedAssessor:
-    """The trained assessor ``name`` on ``device``, on the ResMem trunk it was trained with."""
+    """The trained assessor ``name`` on ``device``, on the trunk it was trained with (same weights, checked)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -271,17 +274,18 @@ def load_trained(name: str, device: torch.device | str = "cpu") -> TrainedAssess
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{weights}: unreadable weights (truncated or corrupted?): {exc}") from exc
-    head = head_module(record.head, state, weights)
-    if record.feature_layer != FEATURE_LAYER:
+    trunk = load_trunk(record.trunk_name, device)
+    if record.feature_layer != trunk.feature_layer:
         raise CheckpointError(
             f"{record.name}: made for trunk features {record.feature_layer!r}; this memstudio computes "
-            f"{FEATURE_LAYER!r}; retrain it with `memstudio assessor train`"
+            f"{trunk.feature_layer!r}; retrain it with `memstudio assessor train`"
         )
-    trunk = ResMemTrunk(load_resmem(device))
+    head = head_module(record.head, state, weights, sum(trunk.feature_blocks))
     if trunk.checkpoint_hash != record.trunk_sha256:
+        where = "the installed resmem package" if record.trunk_name == DEFAULT_TRUNK else f"{record.trunk_name}"
         raise CheckpointError(
-            f"{record.name}: trained on ResMem weights {record.trunk_sha256[:12]}…, but the installed resmem "
-            f"package has {str(trunk.checkpoint_hash)[:12]}…; retrain it with `memstudio assessor train`"
+            f"{record.name}: trained on {record.trunk_name} weights {record.trunk_sha256[:12]}…, but {where} "
+            f"has {str(trunk.checkpoint_hash)[:12]}…; retrain it with `memstudio assessor train`"
         )
     return TrainedAssessor(trunk, head.to(device), record).eval()
 

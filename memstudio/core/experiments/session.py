@@ -167,12 +167,19 @@ def _consistency(report: Any, settings: ScoreSettings, summary: dict[str, Any]) 
 def _against_assessor(report: Any, name: str, image_root: Path, summary: dict[str, Any]) -> list[str]:
     from memstudio.core.experiments.consistency import assessor_correlation
 
-    predicted = _assessor_scores(name, [s.image for s in report.images], image_root)
+    images = [s.image for s in report.images]
+    predicted, missing = _assessor_scores(name, images, image_root)
     human_m = {s.image: s.m_T for s in report.images}
     human_h = {s.image: s.hit_rate for s in report.images}
+    why = _reasons(missing)
     try:
         c_m, c_h = assessor_correlation(human_m, predicted), assessor_correlation(human_h, predicted)
     except ValueError as exc:
+        if missing:
+            raise MemstudioError(
+                f"cannot correlate with {name}: only {len(predicted)} of {len(images)} images have a {name} score "
+                f"(the others: {why}); at least 3 are needed"
+            ) from exc
         raise MemstudioError(f"cannot correlate with {name}: {exc}") from exc
     summary["assessor"] = {
         "name": name,
@@ -182,17 +189,39 @@ def _against_assessor(report: Any, name: str, image_root: Path, summary: dict[st
         "images": c_m.n,
         "predictions": predicted,
     }
-    return [
-        f"{name} vs humans: Spearman ρ = {c_m.rho:.3f} with m_T, {c_h.rho:.3f} with hit rate ({c_m.n} images)"
-    ]
+    lines = [f"{name} vs humans: Spearman ρ = {c_m.rho:.3f} with m_T, {c_h.rho:.3f} with hit rate ({c_m.n} images)"]
+    if missing:
+        summary["assessor"]["unavailable"] = missing
+        lines.append(f"{name} has no score for {len(missing)} of {len(images)} images ({why}); left out of ρ")
+    return lines
 
 
-def _assessor_scores(name: str, images: list[str], root: Path) -> dict[str, float]:
+def _assessor_scores(name: str, images: list[str], root: Path) -> tuple[dict[str, float], dict[str, str]]:
+    """Each image's score, and for those without one (valence: no face) the reason; an unreadable image fails."""
     from memstudio.core.assessors.registry import load_assessor
-    from memstudio.core.imaging import load_image, pil_to_tensor
+    from memstudio.core.scoring import ScoreFailure, score_paths
+    from memstudio.core.unavailable import Unavailable
 
     assessor = load_assessor(name)
-    return {image: float(assessor.score(pil_to_tensor(load_image(root / image).image))[0]) for image in images}
+    scores: dict[str, float] = {}
+    missing: dict[str, str] = {}
+    for image, result in zip(images, score_paths([root / i for i in images], {name: assessor}), strict=True):
+        if isinstance(result, ScoreFailure):
+            raise MemstudioError(f"cannot score {image} with {name}: {result.message}")
+        value = result.values[name]
+        if isinstance(value, Unavailable):
+            missing[image] = value.reason
+        else:
+            scores[image] = float(value)
+    return scores, missing
+
+
+def _reasons(missing: dict[str, str]) -> str:
+    """``no face found`` (or several reasons with their counts), for one line of the report."""
+    counts: dict[str, int] = {}
+    for reason in missing.values():
+        counts[reason] = counts.get(reason, 0) + 1
+    return "; ".join(reason if len(counts) == 1 else f"{reason}: {n}" for reason, n in counts.items())
 
 
 def _json_safe(value: object) -> object:

@@ -21,6 +21,8 @@ class TrainAssessor:
     csv_path: Path
     name: str
     property_name: str = "rating"
+    #: ``resmem`` or ``nima:NAME`` (an imported NIMA's MobileNet), as ``assessor train --trunk`` takes it.
+    trunk: str = "resmem"
 
     @property
     def title(self) -> str:
@@ -32,6 +34,8 @@ class TrainAssessor:
     def _train(self, device: Any) -> Iterator[Progress]:
         from memstudio.core.assessors.from_ratings import train_job
 
-        result = yield from train_job(self.csv_path, self.name, property_name=self.property_name, device=device)
+        result = yield from train_job(
+            self.csv_path, self.name, property_name=self.property_name, device=device, trunk=self.trunk
+        )
         record = result.record
         return {"summary": f"{self.name}: {record.summary()}", "name": self.name, "path": str(record.path)}

@@ -242,11 +242,10 @@ class DirectionsFeature(QObject):
         self.editor.set_photo_mode(isinstance(self.window.state.subject, PhotoSubject))
 
     def _scores_shown(self, request_id: int) -> None:
-        from memstudio.ui.main_window import LIVE_ASSESSORS
-
         scores = self.window.last_scores
         if scores is not None and scores.request_id == request_id:
-            self.sliders.show_scores(scores.values, {name: d for name, _, _, d in LIVE_ASSESSORS})
+            decimals = {a.name: a.decimals for a in self.window.available_assessors}
+            self.sliders.show_scores(scores.values, decimals)
 
     # ----- generator --------------------------------------------------------------------------------------
     def _generator_loaded(self, info: dict[str, Any]) -> None:
@@ -409,11 +408,16 @@ class DirectionsFeature(QObject):
             self.dialog.cosines.setText(failure.message)
 
     # ----- layers -----------------------------------------------------------------------------------------
-    def analyse_layers(self, direction_id: str, num_samples: int) -> str:
-        """The layer-effect analysis of ``direction_id`` as a job; the plot appears in the dock when done."""
+    def analyse_layers(self, direction_id: str, num_samples: int) -> str | None:
+        """The layer-effect analysis of ``direction_id`` as a job (its id, None when no assessor is there yet to
+        analyse with: said in the message bar); the plot appears in the dock when done."""
         info = self.infos[direction_id]
-        assessor = info["assessor"] if info["assessor"] in self.window.strip.score_labels else None
-        assessor = assessor or next(iter(self.window.strip.score_labels))
+        available = [a.name for a in self.window.available_assessors]
+        if not available:
+            self.window.messages.show_problem("no assessor is available yet to analyse the layers with")
+            return None
+        assessor = info["assessor"] if info["assessor"] in available else None
+        assessor = assessor or next(iter(self.window.strip.score_labels), available[0])
         job_id = f"{PREFIX}layers-{next(self._ids)}"
         command = AnalyzeLayers(direction_id, assessor, num_samples, name=info["name"])
         self.window.jobs.add_job(job_id, command.title)

@@ -80,18 +80,24 @@ class ExportFeature(QObject):
 
         window.state.subject_changed.connect(self._subject_changed)
         window.closing.connect(self._close_dialog)
+        window.assessors_changed.connect(self._assessors_changed)
         window.closing.connect(self._timer.stop)  # a pending preview must not outlive the window
 
     # ----- opening --------------------------------------------------------------------------------------
+    def _choices(self) -> tuple[list[str], list[str]]:
+        """Every available assessor, and those ticked by default: the live ones but valence (a figure needs
+        a number for every frame, and photos without a face have none; the user ticks it for faces)."""
+        names = [a.name for a in self.window.available_assessors]
+        return names, [n for n in self.window.strip.score_labels if n != "valence"] or ["brightness"]
+
+    def _assessors_changed(self, _available: object) -> None:
+        if self.dialog is not None:
+            self.dialog.set_assessors(*self._choices())
+
     def open_dialog(self) -> ExportDialog:
         """Show the dialog (non-modal) for the current image and start its preview."""
         if self.dialog is None:
-            from memstudio.ui.main_window import LIVE_ASSESSORS
-
-            names = [name for name, *_ in LIVE_ASSESSORS]
-            # Valence is left unticked: a figure needs a number for every frame, and photos without a face
-            # have none; the user ticks it for faces.
-            checked = [n for n in self.window.strip.score_labels if n != "valence"] or ["brightness"]
+            names, checked = self._choices()
             self.dialog = ExportDialog(names, checked, self.window)
             self.dialog.options_changed.connect(self.schedule_preview)
             self.dialog.export_requested.connect(self.choose_export_path)

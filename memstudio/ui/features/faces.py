@@ -58,7 +58,7 @@ class FacesFeature(QObject):
         self.window = window
         self.state = window.state
         self.panel = FacePanel()
-        self.panel.set_assessors(list(window.strip.score_labels))
+        window.assessors_changed.connect(lambda _: self.panel.set_assessors(list(window.strip.score_labels)))
         self.dock = window.add_feature_dock(self.panel, "Faces", "facesDock", Qt.DockWidgetArea.RightDockWidgetArea)
         window.tabifyDockWidget(window.strip_dock, self.dock)
         self._ids = itertools.count(1)

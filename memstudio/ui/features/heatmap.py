@@ -40,7 +40,6 @@ from memstudio.core.session.heatmaps import (
 )
 from memstudio.engine import Command, Failure, Frame, JobHandle, JobUpdate, RequestHandle
 from memstudio.ui.heatmap_panel import EMPHASIS_THUMB, SCALED_METHODS, HeatmapPanel, ScalesError
-from memstudio.ui.main_window import LIVE_ASSESSORS
 
 PREFIX = "heatmap:"  # of this feature's job ids (transient: never listed in the Jobs dock)
 #: Quiet time after the last frame before a map is started: a slider drag yields a frame every few tens of
@@ -79,7 +78,8 @@ class HeatmapFeature(QObject):
     def __init__(self, window: Any) -> None:
         super().__init__(window)
         self.window = window
-        self.panel = HeatmapPanel([name for name, *_ in LIVE_ASSESSORS])
+        self.panel = HeatmapPanel([])
+        window.assessors_changed.connect(lambda live: self.panel.set_assessors([a.name for a in live]))
         self.dock = window.add_feature_dock(self.panel, "Heatmap", "heatmapDock", Qt.DockWidgetArea.RightDockWidgetArea)
         faces = window.findChild(QDockWidget, "facesDock")
         if faces is not None:

@@ -1,8 +1,10 @@
 """Tools ▸ Train assessor from ratings…: the core's ``assessor train`` job, run by the engine with progress.
 
-The dialog asks for the ratings CSV, a name and what the ratings measure; the name is checked at once (on the
-GUI thread: a few file-system look-ups) so a taken name is refused before minutes of feature extraction. The
-job shows in the Jobs dock with progress and Cancel; cancelling leaves the model store as it was.
+The dialog asks for the ratings CSV, a name, what the ratings measure and the trunk (ResMem's, or the MobileNet
+of an imported NIMA); the name is checked at once (on the GUI thread: a few file-system look-ups) so a taken
+name is refused before minutes of feature extraction. The job shows in the Jobs dock with progress and Cancel;
+cancelling leaves the model store as it was. When it is done the studio lists its assessors again, so the new
+one scores live at once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from memstudio.core.errors import MemstudioError
+from memstudio.engine import JobDone
 
 
 class RatingsFeature(QObject):
@@ -31,6 +34,7 @@ class RatingsFeature(QObject):
         action.triggered.connect(self.show_dialog)
         window.tools_menu.addAction(action)
         self.action = action
+        window.engine.job_finished.connect(self._job_finished)
 
     def show_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -44,25 +48,47 @@ class RatingsFeature(QObject):
         prop, ok = QInputDialog.getText(
             self.window, "Train assessor", "What do the ratings measure (e.g. aesthetics)?", text="rating"
         )
-        if ok:
-            self.train(Path(path), name.strip(), prop.strip() or "rating")
+        if not ok:
+            return
+        from memstudio.core.assessors.trunk import trunk_choices
 
-    def train(self, csv_path: Path, name: str, property_name: str = "rating") -> str | None:
-        """Start training ``name`` from ``csv_path``; its job id, or None when the name is refused (shown)."""
+        trunks = trunk_choices()
+        trunk = trunks[0]
+        if len(trunks) > 1:
+            trunk, ok = QInputDialog.getItem(
+                self.window,
+                "Train assessor",
+                "Features from (nima:NAME: the MobileNet of an imported NIMA, made for aesthetics and faster):",
+                trunks,
+                0,
+                False,
+            )
+            if not ok:
+                return
+        self.train(Path(path), name.strip(), prop.strip() or "rating", trunk)
+
+    def train(self, csv_path: Path, name: str, property_name: str = "rating", trunk: str = "resmem") -> str | None:
+        """Start training ``name`` from ``csv_path`` on ``trunk``; its job id, or None when refused (shown)."""
         from memstudio.core.assessors.registry import check_trained_name
+        from memstudio.core.assessors.trunk import parse_trunk
         from memstudio.core.session.ratings import TrainAssessor
 
         try:
             check_trained_name(name)
+            parse_trunk(trunk)
         except MemstudioError as exc:
             self.window.messages.show_problem(str(exc))
             return None
         job_id = f"train-assessor-{name}-{next(self._ids)}"
-        command = TrainAssessor(Path(csv_path), name, property_name)
+        command = TrainAssessor(Path(csv_path), name, property_name, trunk)
         self.window.jobs.add_job(job_id, command.title)
         self.window.engine.submit(command, job_id)
         self.submitted.append(job_id)
         return job_id
+
+    def _job_finished(self, done: JobDone) -> None:
+        if done.job_id in self.submitted and done.error is None and not done.cancelled:
+            self.window.refresh_assessors()  # the new assessor scores live from the next frame on
 
 
 def install(window: Any) -> RatingsFeature:

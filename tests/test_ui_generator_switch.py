@@ -73,7 +73,8 @@ def test_generator_switch_with_live_latents(qtbot, window, two_pickles, tmp_path
 
     load(qtbot, window, a_path)  # switching back restores A's latents
     assert window.browser.latent_keys() == [key]
-    with qtbot.waitSignal(window.frame_shown, timeout=TIMEOUT):
-        window.features["faces"].show_latent(key)
+    window.features["faces"].show_latent(key)
+    # A frame of A's seed may still be on its way from the load: wait for the latent's own frame.
+    qtbot.waitUntil(lambda: window.shown_subject == LatentSubject(key), timeout=TIMEOUT)
     assert window.state.subject == LatentSubject(key)
     assert np.array_equal(window.current_frame.pixels, seed7)

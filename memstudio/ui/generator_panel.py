@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLargeIntSpinBox
 
+from memstudio.ui.debounce import Debouncer
 from memstudio.ui.qimage import to_qimage
 
 MAX_SEED = 2**32 - 1
@@ -76,11 +77,10 @@ class GeneratorPanel(QWidget):
         self.truncation.setSingleStep(0.05)
         self.truncation.setRange(0.0, 1.5)
         self.truncation.setValue(1.0)
-        self._settle = QTimer(self)
-        self._settle.setSingleShot(True)
-        self._settle.setInterval(TRUNCATION_SETTLE_MS)
-        self._settle.timeout.connect(lambda: self.truncation_changed.emit(self.truncation_value()))
-        self.truncation.valueChanged.connect(lambda _v: self._settle.start())
+        self._settle = Debouncer(
+            TRUNCATION_SETTLE_MS, lambda: self.truncation_changed.emit(self.truncation_value()), self
+        )
+        self.truncation.valueChanged.connect(lambda _v: self._settle.throttle())
 
         self.class_combo = QComboBox()
         self.class_combo.setObjectName("classPicker")

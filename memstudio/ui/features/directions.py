@@ -32,6 +32,7 @@ from memstudio.core.session.directions import (
     SaveLayerwiseCopy,
     TrainDirection,
 )
+from memstudio.core.session.studio import GeneratorRef
 from memstudio.engine import Command, Failure, JobHandle, RequestHandle
 from memstudio.ui.direction_sliders import DirectionSliders
 from memstudio.ui.layer_editor import LayerEditor
@@ -87,15 +88,9 @@ class DirectionsFeature(QObject):
         window.state.subject_changed.connect(self._subject_changed)
         window.scores_shown.connect(self._scores_shown)
         window.path_handlers.append(self.claim_paths)
-        # Installed before the generators feature (name order): connect once the window has them all.
-        QTimer.singleShot(0, self._connect_generators)
+        window.state.generator_changed.connect(self._generator_changed)
         if os.environ.get(SHIPPED_ENV, "1") != "0":
             QTimer.singleShot(0, self.open_shipped)
-
-    def _connect_generators(self) -> None:
-        generators = getattr(self.window, "features", {}).get("generators")
-        if generators is not None and hasattr(generators, "generator_loaded"):
-            generators.generator_loaded.connect(self._generator_loaded)
 
     def _build_menus(self) -> None:
         menu = self.window.file_menu
@@ -248,12 +243,14 @@ class DirectionsFeature(QObject):
             self.sliders.show_scores(scores.values, decimals)
 
     # ----- generator --------------------------------------------------------------------------------------
-    def _generator_loaded(self, info: dict[str, Any]) -> None:
+    def _generator_changed(self, generator: GeneratorRef | None) -> None:
         # GAN directions wait for the engine's check against the new generator; until then their α is held
         # back, so no frame of the new generator is rendered with a direction of another.
+        if generator is None:
+            return
         for direction_id, direction_info in self.infos.items():
             if direction_info["space"] != "edit":
-                self._unusable[direction_id] = f"checking it against {info.get('name', 'the new generator')}…"
+                self._unusable[direction_id] = f"checking it against {generator.name or 'the new generator'}…"
         self._update_usability()
         self._state_changed()
         self.window.state.forget_layer_weights()  # re-renders; the layer count may have changed

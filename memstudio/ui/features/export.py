@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
@@ -31,6 +31,7 @@ from memstudio.core.session.figures import (
     TakeInventory,
 )
 from memstudio.engine import Failure, JobCommand, JobDone
+from memstudio.ui.debounce import Debouncer
 from memstudio.ui.export_dialog import ExportDialog, edit_parameter_items
 
 JOB_PREFIX = "export-job-"
@@ -67,10 +68,7 @@ class ExportFeature(QObject):
         else:
             window.file_menu.addAction(self.action)
 
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self._send_preview)
+        self._debounce = Debouncer(DEBOUNCE_MS, self._send_preview, self)
         self._serial = 0  # of the newest preview sent
         self.previews_sent = 0
         self._inventory = Inventory(None, 0, ())
@@ -81,7 +79,7 @@ class ExportFeature(QObject):
         window.state.subject_changed.connect(self._subject_changed)
         window.closing.connect(self._close_dialog)
         window.assessors_changed.connect(self._assessors_changed)
-        window.closing.connect(self._timer.stop)  # a pending preview must not outlive the window
+        window.closing.connect(self._debounce.stop)  # a pending preview must not outlive the window
 
     # ----- opening --------------------------------------------------------------------------------------
     def _choices(self) -> tuple[list[str], list[str]]:
@@ -157,7 +155,7 @@ class ExportFeature(QObject):
     def schedule_preview(self) -> None:
         """(Re)start the debounce timer: only the last of a burst of changes is rendered."""
         if self.dialog is not None and self.dialog.isVisible():
-            self._timer.start()
+            self._debounce.throttle()
 
     def _send_preview(self) -> None:
         try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from memstudio.core.requests import LatentSubject, PhotoSubject
 from memstudio.core.session.faces import (
@@ -33,6 +33,7 @@ from memstudio.core.session.faces import (
 )
 from memstudio.engine import Failure, Frame, JobDone
 from memstudio.engine.commands import JobHandle
+from memstudio.ui.debounce import Debouncer
 from memstudio.ui.face_panel import SPACES, FacePanel
 
 PREFIX = "faces:"
@@ -73,11 +74,8 @@ class FacesFeature(QObject):
         self._identity_generation = 0
         self._identity_job: str | None = None
         self._card_writer = False
-        self._identity_timer = QTimer(self)
-        self._identity_timer.setSingleShot(True)
-        self._identity_timer.setInterval(IDENTITY_DEBOUNCE_MS)
-        self._identity_timer.timeout.connect(self._request_identity)
-        window.closing.connect(self._identity_timer.stop)  # a pending measurement must not outlive the window
+        self._identity_debounce = Debouncer(IDENTITY_DEBOUNCE_MS, self._request_identity, self)
+        window.closing.connect(self._identity_debounce.stop)  # a pending measurement must not outlive the window
 
         self.panel.detect_requested.connect(self.detect)
         self.panel.face_selected.connect(self.choose_face)
@@ -308,7 +306,7 @@ class FacesFeature(QObject):
             self._supersede_identity()  # anything pending is for an image no longer shown
             self.panel.set_identity("identity: align a face to compare")
             return
-        self._identity_timer.start()  # restarts: only the frame that stays 300 ms is measured
+        self._identity_debounce.throttle()  # restarts: only the frame that stays 300 ms is measured
 
     def _supersede_identity(self) -> None:
         self._identity_generation += 1

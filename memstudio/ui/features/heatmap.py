@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QDockWidget, QFileDialog
 
@@ -39,6 +39,7 @@ from memstudio.core.session.heatmaps import (
     SaveMap,
 )
 from memstudio.engine import Command, Failure, Frame, JobHandle, JobUpdate, RequestHandle
+from memstudio.ui.debounce import Debouncer
 from memstudio.ui.heatmap_panel import EMPHASIS_THUMB, SCALED_METHODS, HeatmapPanel, ScalesError
 
 PREFIX = "heatmap:"  # of this feature's job ids (transient: never listed in the Jobs dock)
@@ -107,10 +108,8 @@ class HeatmapFeature(QObject):
         self.final_scale: MapScale | None = None
         self.vms_checkpoint: str | None = None
         self.last_emphasis: dict[str, Any] | None = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.recompute)
+        self._debounce = Debouncer(DEBOUNCE_MS, self.recompute, self)
+        window.closing.connect(self._debounce.stop)  # no map job starts after the window closed
 
         self.panel.show_toggled.connect(self.set_enabled)
         self.panel.settings_changed.connect(self.recompute)
@@ -138,7 +137,7 @@ class HeatmapFeature(QObject):
         if on:
             self.recompute()
             return
-        self._timer.stop()
+        self._debounce.stop()
         self._cancel_running()
         self.window.canvas.set_overlay(None)
         self.panel.set_progress(None)
@@ -149,7 +148,7 @@ class HeatmapFeature(QObject):
             return
         if self.job is not None and self.job.frame.request_id < frame.request_id:
             self._cancel_running()  # at once: its map would be of a frame no longer shown
-        self._timer.start()
+        self._debounce.throttle()
         self._say_waiting(frame)
 
     def _subject_changed(self) -> None:
@@ -176,7 +175,7 @@ class HeatmapFeature(QObject):
 
     def recompute(self) -> str:
         """Start a map of the current frame with the current settings; returns the job id ("" if none)."""
-        self._timer.stop()
+        self._debounce.stop()
         frame = self.window.current_frame
         if not self.enabled or frame is None:
             return ""

@@ -59,7 +59,7 @@ def _play_with_keys(qtbot, sequence: Path, extra: list[str]) -> int:
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from memstudio.ui.memgame.runner import MemoryGameWindow
+    from memstudio.ui.features.memgame.runner import MemoryGameWindow
 
     def drive() -> None:
         (win,) = [w for w in QApplication.topLevelWidgets() if isinstance(w, MemoryGameWindow)]

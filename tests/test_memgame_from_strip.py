@@ -102,7 +102,7 @@ def test_strip_panels_build_play_and_score(qtbot, tmp_path, gan):
 
 def play(qtbot, design: Path, participant: str, out: Path) -> Path:
     """One sequence in the real runner at 30 ms per image, Space pressed on every repeat."""
-    from memstudio.ui.memgame.runner import MemoryGameWindow
+    from memstudio.ui.features.memgame.runner import MemoryGameWindow
 
     sequence = read_sequence(design / "sequences" / f"{participant}.json")
     win = MemoryGameWindow(sequence, design, out, image_ms=30, blank_ms=30)

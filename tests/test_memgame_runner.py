@@ -22,7 +22,7 @@ from memstudio.core.experiments.stimuli import (  # noqa: E402
     build_design,
 )
 from memstudio.core.experiments.targets import targets_from_paths  # noqa: E402
-from memstudio.ui.memgame.runner import HIT_COLOR, MISTAKE_COLOR, MemoryGameWindow  # noqa: E402
+from memstudio.ui.features.memgame.runner import HIT_COLOR, MISTAKE_COLOR, MemoryGameWindow  # noqa: E402
 
 TINY = GameConfig(
     length=6, targets_per_sequence=1, vigilance_per_sequence=1, target_span=(1, 3), vigilance_span=(0, 1)

@@ -23,7 +23,7 @@ from memstudio.core.generators.opening import open_generator
 from memstudio.core.imaging import tensor_to_uint8
 from memstudio.core.pipeline import edit_latent
 from memstudio.core.requests import SeedSubject
-from memstudio.ui.features.directions import DirectionsFeature
+from memstudio.ui.features.directions.feature import DirectionsFeature
 from memstudio.ui.main_window import MainWindow
 
 TIMEOUT = 60_000

@@ -25,7 +25,7 @@ from memstudio.core.generators.opening import open_generator
 from memstudio.core.imaging import tensor_to_uint8
 from memstudio.core.pipeline import edit_latent
 from memstudio.core.requests import LatentSubject, PhotoSubject
-from memstudio.ui.features.faces import NO_STYLEGAN, FacesFeature
+from memstudio.ui.features.faces.feature import NO_STYLEGAN, FacesFeature
 from memstudio.ui.main_window import MainWindow
 
 ASTRONAUT = Path(__file__).resolve().parents[1] / "assets" / "photos" / "astronaut.png"

@@ -28,8 +28,8 @@ from memstudio.core.generators.opening import open_generator
 from memstudio.core.imaging import tensor_to_uint8
 from memstudio.core.requests import LatentSubject, PhotoSubject, SeedSubject
 from memstudio.core.session.generators import render_seed_thumbnails
-from memstudio.ui.features.generators import GeneratorsFeature, is_generator_path
-from memstudio.ui.generator_panel import HINT, MAX_SEED
+from memstudio.ui.features.generators.feature import GeneratorsFeature, is_generator_path
+from memstudio.ui.features.generators.panel import HINT, MAX_SEED
 from memstudio.ui.main_window import MainWindow
 
 LOAD_TIMEOUT = 30_000

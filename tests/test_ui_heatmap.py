@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QElapsedTimer, QTimer
 
-from memstudio.ui.features import heatmap as heatmap_feature
-from memstudio.ui.heatmap_panel import ScalesError, format_scales, parse_scales
+from memstudio.ui.features.heatmap import feature as heatmap_feature
+from memstudio.ui.features.heatmap.panel import ScalesError, format_scales, parse_scales
 from memstudio.ui.main_window import MainWindow
 
 ASSESSOR = "brightness"

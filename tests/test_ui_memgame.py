@@ -71,7 +71,7 @@ def test_studio_builds_plays_and_scores_games_as_the_cli(qtbot, window, tmp_path
     from memstudio.core.experiments.sequence_io import read_sequence
     from memstudio.core.experiments.simulate import simulate_responses
     from memstudio.core.experiments.stimuli import GameConfig
-    from memstudio.ui.memgame.runner import MemoryGameWindow
+    from memstudio.ui.features.memgame.runner import MemoryGameWindow
 
     feature = window.features["memgame"]
     for action in (feature.build_action, feature.play_action, feature.export_action, feature.score_action):

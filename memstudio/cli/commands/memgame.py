@@ -211,7 +211,7 @@ def run_play(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else root / "responses" / f"{participant}.csv"
     if output.exists():
         raise MemstudioError(f"{output}: already exists; pass -o to choose another response file")
-    from memstudio.ui.memgame.runner import play_sequence  # Qt only when a game is actually played
+    from memstudio.ui.features.memgame.runner import play_sequence  # Qt only when a game is actually played
 
     written = play_sequence(
         sequence,

@@ -1,22 +1,26 @@
-"""Studio features beyond the core docks, one module each, installed into the main window.
+"""Studio features beyond the core docks, each a room of its own: ``ui/features/<name>/``.
 
-Each module defines ``install(window: MainWindow) -> object``: it adds its docks with
-``window.add_feature_dock(...)``, its menu entries to ``window.file_menu`` / ``window.tools_menu``, and talks
-to the engine through ``window.engine`` and to the studio state through ``window.state``. Modules are
-discovered by name, so adding a feature does not touch the main window.
+A room holds its feature's wiring (``feature.py``, which defines ``install(studio) -> object``), its panels and
+its dialogs. Features are installed in the explicit order of :data:`ORDER` (a feature that wants its dock next
+to another's relies on that order, not on alphabetical discovery) and see the studio only through
+:class:`memstudio.ui.studio_context.StudioContext`; they never import one another (an import-linter
+``independence`` contract in pyproject.toml).
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
-from typing import Any
+
+from memstudio.ui.studio_context import StudioContext
+
+#: Installation order: docks and menu entries appear in this order.
+ORDER = ("generators", "faces", "directions", "heatmap", "export", "memgame", "ratings")
 
 
-def install_all(window: Any) -> dict[str, object]:
-    """Install every feature module found in this package, in name order; returns what each returned."""
+def install_all(studio: StudioContext) -> dict[str, object]:
+    """Install every feature in :data:`ORDER`; returns what each ``install`` returned, by feature name."""
     installed: dict[str, object] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        installed[info.name] = module.install(window)
+    for name in ORDER:
+        module = importlib.import_module(f"{__name__}.{name}.feature")
+        installed[name] = module.install(studio)
     return installed

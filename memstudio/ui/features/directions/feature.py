@@ -34,8 +34,9 @@ from memstudio.core.session.directions import (
 )
 from memstudio.core.session.studio import GeneratorRef
 from memstudio.engine import Command, Failure, JobHandle, RequestHandle
-from memstudio.ui.direction_sliders import DirectionSliders
-from memstudio.ui.layer_editor import LayerEditor
+from memstudio.ui.features.directions.layer_editor import LayerEditor
+from memstudio.ui.features.directions.sliders import DirectionSliders
+from memstudio.ui.studio_context import StudioContext
 
 PREFIX = "directions:"  # of this feature's job ids in the Jobs dock
 #: "0" starts the studio without the shipped directions (the test suite's default, so sliders start empty).
@@ -56,10 +57,10 @@ class DirectionsFeature(QObject):
     analysis_done = Signal(object)  # info dict
     context_changed = Signal(object)  # generator context (None: no generator)
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.window = window
-        self.sliders = DirectionSliders(window.strip.directions_box)
+    def __init__(self, studio: StudioContext) -> None:
+        super().__init__(studio)
+        self.studio = studio
+        self.sliders = DirectionSliders(studio.strip.directions_box)
         self.infos: dict[str, dict[str, Any]] = {}
         self.context: dict[str, Any] | None = None
         self.dialog = None
@@ -72,35 +73,34 @@ class DirectionsFeature(QObject):
         self._removed: set[str] = set()  # removed by the user: an undo must not bring their α back
 
         self.editor = LayerEditor()
-        self.dock = window.add_feature_dock(
+        self.dock = studio.add_feature_dock(
             self.editor, "Layers (W+)", "layerEditorDock", Qt.DockWidgetArea.RightDockWidgetArea
         )
-        window.tabifyDockWidget(window.strip_dock, self.dock)
-        window.strip_dock.raise_()
-        self.editor.weights_changed.connect(window.state.set_layer_weights)
+        studio.strip_dock.raise_()
+        self.editor.weights_changed.connect(studio.state.set_layer_weights)
         self.editor.analyse_requested.connect(self.analyse_layers)
         self.editor.save_requested.connect(self.choose_layerwise_copy)
         self._build_menus()
 
         # Before the window's own request_frame (features are installed first): α of a direction that cannot
         # edit the new subject is dropped before the request is built, so no render fails on it.
-        window.state.changed.connect(self._state_changed)
-        window.state.subject_changed.connect(self._subject_changed)
-        window.scores_shown.connect(self._scores_shown)
-        window.path_handlers.append(self.claim_paths)
-        window.state.generator_changed.connect(self._generator_changed)
+        studio.state.changed.connect(self._state_changed)
+        studio.state.subject_changed.connect(self._subject_changed)
+        studio.scores_shown.connect(self._scores_shown)
+        studio.path_handlers.append(self.claim_paths)
+        studio.state.generator_changed.connect(self._generator_changed)
         if os.environ.get(SHIPPED_ENV, "1") != "0":
             QTimer.singleShot(0, self.open_shipped)
 
     def _build_menus(self) -> None:
-        menu = self.window.file_menu
+        menu = self.studio.file_menu
         first_separator = next((a for a in menu.actions() if a.isSeparator()), None)
-        action = QAction("Open &direction…", self.window)
+        action = QAction("Open &direction…", self.studio)
         action.triggered.connect(self.choose_direction)
         menu.insertAction(first_separator, action)
-        train = QAction("&Train direction…", self.window)
+        train = QAction("&Train direction…", self.studio)
         train.triggered.connect(self.show_train_dialog)
-        self.window.tools_menu.addAction(train)
+        self.studio.tools_menu.addAction(train)
 
     # ----- opening ----------------------------------------------------------------------------------------
     def open_shipped(self) -> list[RequestHandle]:
@@ -113,7 +113,7 @@ class DirectionsFeature(QObject):
         return [self.open_direction(path) for path in shipped_direction_paths()]
 
     def choose_direction(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open direction", "", "Direction (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self.studio, "Open direction", "", "Direction (*.json)")
         if path:
             self.open_direction(path)
 
@@ -122,13 +122,13 @@ class DirectionsFeature(QObject):
         the message bar through the engine's ``failed``."""
         direction_id = self._new_id(Path(path).stem)
         handle = self._make(OpenDirection(str(path), direction_id), direction_id)
-        self.window.statusBar().showMessage(f"opening direction {Path(path).name}…", 10_000)
+        self.studio.statusBar().showMessage(f"opening direction {Path(path).name}…", 10_000)
         return handle
 
     def _make(self, command: Command, direction_id: str) -> RequestHandle:
         """Request a command whose result is a new direction's info: it becomes a slider."""
         self._pending.add(direction_id)
-        handle = self.window.engine.request(command)
+        handle = self.studio.engine.request(command)
         handle.done.connect(self._loaded)
         for settled in (handle.done, handle.failed, handle.cancelled):
             settled.connect(lambda *_: self._pending.discard(direction_id))
@@ -136,7 +136,7 @@ class DirectionsFeature(QObject):
 
     def _loaded(self, info: dict[str, Any]) -> None:
         self._add(info)
-        self.window.statusBar().showMessage(f"direction {info['name']} loaded", 10_000)
+        self.studio.statusBar().showMessage(f"direction {info['name']} loaded", 10_000)
 
     def claim_paths(self, paths: list[Path]) -> tuple[list[Path], list[str]]:
         """The window's path handler: dropped direction files open as sliders."""
@@ -158,21 +158,21 @@ class DirectionsFeature(QObject):
     def _add(self, info: dict[str, Any]) -> None:
         self.infos[info["id"]] = info
         self._removed.discard(info["id"])
-        self.window.state.alpha_names[info["id"]] = info["name"]
+        self.studio.state.alpha_names[info["id"]] = info["name"]
         row = self.sliders.add(info)
         row.moved.connect(self._slider_moved)
-        row.pressed.connect(self.window.state.begin_drag)
-        row.released.connect(self.window.state.end_drag)
+        row.pressed.connect(self.studio.state.begin_drag)
+        row.released.connect(self.studio.state.end_drag)
         row.remove_requested.connect(self.remove_direction)
-        row.set_alpha(self.window.state.values.alphas.get(info["id"], 0.0))
+        row.set_alpha(self.studio.state.values.alphas.get(info["id"], 0.0))
         self._update_usability()
         self.editor.set_directions(list(self.infos.values()))
         if self.dialog is not None:
             self.dialog.set_directions(list(self.infos.values()))
-        if self.window.last_scores is not None:
-            self._scores_shown(self.window.last_scores.request_id)
-        self.window.strip_dock.raise_()  # the new slider is where the user looks next
-        self.window.request_frame()
+        if self.studio.last_scores is not None:
+            self._scores_shown(self.studio.last_scores.request_id)
+        self.studio.strip_dock.raise_()  # the new slider is where the user looks next
+        self.studio.request_frame()
         self.direction_loaded.emit(info)
 
     def remove_direction(self, direction_id: str) -> None:
@@ -183,8 +183,8 @@ class DirectionsFeature(QObject):
         info = self.infos.get(direction_id)
         if info is None:
             return
-        alpha = self.window.state.values.alphas.get(direction_id, 0.0)
-        self.window.state.push_change(
+        alpha = self.studio.state.values.alphas.get(direction_id, 0.0)
+        self.studio.state.push_change(
             f"Remove {info['name']}", lambda: self._hide(direction_id), lambda: self._restore(info, alpha)
         )
 
@@ -194,24 +194,24 @@ class DirectionsFeature(QObject):
         self.sliders.remove(direction_id)
         self._unusable.pop(direction_id, None)
         self.editor.set_directions(list(self.infos.values()))
-        if self.window.state.values.alphas.pop(direction_id, None) is not None:
-            self.window.request_frame()
+        if self.studio.state.values.alphas.pop(direction_id, None) is not None:
+            self.studio.request_frame()
         self.direction_removed.emit(direction_id)
 
     def _restore(self, info: dict[str, Any], alpha: float) -> None:
         if alpha:
-            self.window.state.values.alphas[info["id"]] = alpha
+            self.studio.state.values.alphas[info["id"]] = alpha
         self._add(info)
 
     # ----- sliders and state ------------------------------------------------------------------------------
     def _slider_moved(self, direction_id: str, alpha: float, dragging: bool) -> None:
-        self.window.state.set_value("alpha", direction_id, alpha, dragging)
+        self.studio.state.set_value("alpha", direction_id, alpha, dragging)
 
     def _usable_reason(self, direction_id: str) -> str | None:
         info = self.infos[direction_id]
-        photo = isinstance(self.window.state.subject, PhotoSubject)
+        photo = isinstance(self.studio.state.subject, PhotoSubject)
         if info["space"] == "edit":
-            return None if photo or self.window.state.subject is None else "a photo direction: open a photo"
+            return None if photo or self.studio.state.subject is None else "a photo direction: open a photo"
         if photo:
             return f"a {info['space']} direction of a GAN: pick a seed of its generator"
         return self._unusable.get(direction_id)
@@ -221,7 +221,7 @@ class DirectionsFeature(QObject):
             row.set_usable(self._usable_reason(direction_id))
 
     def _state_changed(self) -> None:
-        alphas = self.window.state.values.alphas
+        alphas = self.studio.state.values.alphas
         for direction_id in list(alphas):
             # Only directions this feature manages: others may put their own in the pipeline.
             mine = direction_id in self.infos
@@ -229,17 +229,17 @@ class DirectionsFeature(QObject):
                 # Not undoable on purpose: undoing the subject change restores the α with the subject.
                 alphas.pop(direction_id)
         self.sliders.sync(alphas)
-        if self.editor.weights() != self.window.state.values.layer_weights:
-            self.editor.set_weights(self.window.state.values.layer_weights)  # undo/redo of layer weights
+        if self.editor.weights() != self.studio.state.values.layer_weights:
+            self.editor.set_weights(self.studio.state.values.layer_weights)  # undo/redo of layer weights
 
     def _subject_changed(self) -> None:
         self._update_usability()
-        self.editor.set_photo_mode(isinstance(self.window.state.subject, PhotoSubject))
+        self.editor.set_photo_mode(isinstance(self.studio.state.subject, PhotoSubject))
 
     def _scores_shown(self, request_id: int) -> None:
-        scores = self.window.last_scores
+        scores = self.studio.last_scores
         if scores is not None and scores.request_id == request_id:
-            decimals = {a.name: a.decimals for a in self.window.available_assessors}
+            decimals = {a.name: a.decimals for a in self.studio.available_assessors}
             self.sliders.show_scores(scores.values, decimals)
 
     # ----- generator --------------------------------------------------------------------------------------
@@ -253,8 +253,8 @@ class DirectionsFeature(QObject):
                 self._unusable[direction_id] = f"checking it against {generator.name or 'the new generator'}…"
         self._update_usability()
         self._state_changed()
-        self.window.state.forget_layer_weights()  # re-renders; the layer count may have changed
-        engine = self.window.engine
+        self.studio.state.forget_layer_weights()  # re-renders; the layer count may have changed
+        engine = self.studio.engine
         engine.request(GeneratorContext(), key=(id(self), "context")).done.connect(self._set_context)
         if self.infos:
             recheck = engine.request(RecheckDirections(tuple(self.infos)), key=(id(self), "recheck"))
@@ -268,7 +268,7 @@ class DirectionsFeature(QObject):
     def _set_context(self, context: dict[str, Any] | None) -> None:
         self.context = context
         self.editor.set_generator(context)
-        self.editor.set_photo_mode(isinstance(self.window.state.subject, PhotoSubject))
+        self.editor.set_photo_mode(isinstance(self.studio.state.subject, PhotoSubject))
         self.editor.set_directions(list(self.infos.values()))
         self.context_changed.emit(context)
 
@@ -277,19 +277,19 @@ class DirectionsFeature(QObject):
         """Open the Train direction dialog for the current mode (photos or the loaded generator)."""
         from memstudio.core.checkpoints import cache_dir
         from memstudio.core.samples import sample_photos
-        from memstudio.ui.direction_dialog import TrainDirectionDialog
+        from memstudio.ui.features.directions.dialog import TrainDirectionDialog
 
         if self.dialog is not None:
             self.cancel_estimate()
             self.dialog.close()
             self.dialog.deleteLater()
-        photo_mode = self.context is None or isinstance(self.window.state.subject, PhotoSubject)
+        photo_mode = self.context is None or isinstance(self.studio.state.subject, PhotoSubject)
         self.dialog = TrainDirectionDialog(
-            self.window,
-            assessors=list(self.window.strip.score_labels),
+            self.studio,
+            assessors=list(self.studio.strip.score_labels),
             photo_mode=photo_mode,
             spaces=[] if self.context is None else list(self.context["spaces"]),
-            selected_photos=self.window.browser.selected_paths(),
+            selected_photos=self.studio.browser.selected_paths(),
             sample_photos=[str(p) for p in sample_photos()],
             directions=list(self.infos.values()),
             output_folder=cache_dir() / "directions",
@@ -310,7 +310,7 @@ class DirectionsFeature(QObject):
         """
         self.cancel_estimate()
         job_id = f"{PREFIX}estimate-{next(self._ids)}"
-        handle = self.window.engine.submit(command, job_id)
+        handle = self.studio.engine.submit(command, job_id)
         handle.progress.connect(lambda update: self._estimate_progress(handle, update.message))
         handle.done.connect(lambda result: self._estimated(handle, command, result))
         handle.failed.connect(lambda failure: self._estimate_failed(handle, command, failure.message))
@@ -354,8 +354,8 @@ class DirectionsFeature(QObject):
 
     def _submit_training(self, job_id: str, command: TrainDirection) -> None:
         self._train_jobs[job_id] = command
-        self.window.jobs.add_job(job_id, command.title)
-        handle = self.window.engine.submit(command, job_id)
+        self.studio.jobs.add_job(job_id, command.title)
+        handle = self.studio.engine.submit(command, job_id)
         handle.done.connect(lambda result, job_id=job_id: self._trained(job_id, result))
         handle.failed.connect(lambda _failure, job_id=job_id: self._training_stopped(job_id))
         handle.cancelled.connect(lambda job_id=job_id: self._training_stopped(job_id))
@@ -379,7 +379,7 @@ class DirectionsFeature(QObject):
             return
         checkpoint = command.settings.checkpoint_path
         if command.settings.method == "ganalyze" and checkpoint is not None:
-            row = self.window.jobs.rows.get(job_id)
+            row = self.studio.jobs.rows.get(job_id)
             if row is not None:
                 button = QPushButton("Resume")
                 button.setObjectName("resumeJob")
@@ -409,16 +409,16 @@ class DirectionsFeature(QObject):
         """The layer-effect analysis of ``direction_id`` as a job (its id, None when no assessor is there yet to
         analyse with: said in the message bar); the plot appears in the dock when done."""
         info = self.infos[direction_id]
-        available = [a.name for a in self.window.available_assessors]
+        available = [a.name for a in self.studio.available_assessors]
         if not available:
-            self.window.messages.show_problem("no assessor is available yet to analyse the layers with")
+            self.studio.messages.show_problem("no assessor is available yet to analyse the layers with")
             return None
         assessor = info["assessor"] if info["assessor"] in available else None
-        assessor = assessor or next(iter(self.window.strip.score_labels), available[0])
+        assessor = assessor or next(iter(self.studio.strip.score_labels), available[0])
         job_id = f"{PREFIX}layers-{next(self._ids)}"
         command = AnalyzeLayers(direction_id, assessor, num_samples, name=info["name"])
-        self.window.jobs.add_job(job_id, command.title)
-        handle = self.window.engine.submit(command, job_id)
+        self.studio.jobs.add_job(job_id, command.title)
+        handle = self.studio.engine.submit(command, job_id)
         handle.done.connect(lambda result, job_id=job_id: self._analysed(job_id, result))
         handle.failed.connect(lambda _failure, job_id=job_id: self._handles.pop(job_id, None))
         handle.cancelled.connect(lambda job_id=job_id: self._handles.pop(job_id, None))
@@ -442,7 +442,7 @@ class DirectionsFeature(QObject):
             return
         source = Path(info["path"] or info["name"])
         start = str(source.with_name(f"{source.stem}-layers.json"))
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save layerwise copy", start, "Direction (*.json)")
+        path, _ = QFileDialog.getSaveFileName(self.studio, "Save layerwise copy", start, "Direction (*.json)")
         if path:
             self.save_layerwise_copy(direction_id, path)
 
@@ -452,5 +452,5 @@ class DirectionsFeature(QObject):
         new_id = self._new_id(Path(path).stem)
         return self._make(SaveLayerwiseCopy(direction_id, weights, str(path), new_id), new_id)
 
-def install(window: Any) -> DirectionsFeature:
-    return DirectionsFeature(window)
+def install(studio: StudioContext) -> DirectionsFeature:
+    return DirectionsFeature(studio)

@@ -32,15 +32,16 @@ from memstudio.core.session.figures import (
 )
 from memstudio.engine import Failure, JobCommand, JobDone
 from memstudio.ui.debounce import Debouncer
-from memstudio.ui.export_dialog import ExportDialog, edit_parameter_items
+from memstudio.ui.features.export.dialog import ExportDialog, edit_parameter_items
+from memstudio.ui.studio_context import StudioContext
 
 JOB_PREFIX = "export-job-"
 #: Quiet time after the last change before the preview re-renders: typing "0.25" is one render, not four.
 DEBOUNCE_MS = 300
 
 
-def install(window: Any) -> ExportFeature:
-    return ExportFeature(window)
+def install(studio: StudioContext) -> ExportFeature:
+    return ExportFeature(studio)
 
 
 class ExportFeature(QObject):
@@ -51,22 +52,22 @@ class ExportFeature(QObject):
     #: An export or batch job of this feature ended (``engine.JobDone``).
     export_finished = Signal(object)
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.window = window
-        self.engine = window.engine
+    def __init__(self, studio: StudioContext) -> None:
+        super().__init__(studio)
+        self.studio = studio
+        self.engine = studio.engine
         self.dialog: ExportDialog | None = None
-        self.action = QAction("Export &figure…", window)
+        self.action = QAction("Export &figure…", studio)
         self.action.setObjectName("exportFigureAction")
         self.action.setShortcut(QKeySequence("Ctrl+E"))
         self.action.triggered.connect(self.open_dialog)
-        actions = window.file_menu.actions()
+        actions = studio.file_menu.actions()
         # Before the separator that precedes Quit, beside the other "do something with images" entries.
         anchor = actions[-2] if len(actions) >= 2 and actions[-2].isSeparator() else None
         if anchor is not None:
-            window.file_menu.insertAction(anchor, self.action)
+            studio.file_menu.insertAction(anchor, self.action)
         else:
-            window.file_menu.addAction(self.action)
+            studio.file_menu.addAction(self.action)
 
         self._debounce = Debouncer(DEBOUNCE_MS, self._send_preview, self)
         self._serial = 0  # of the newest preview sent
@@ -76,17 +77,17 @@ class ExportFeature(QObject):
         self._job_serial = 0
         self.last_result: Any = None
 
-        window.state.subject_changed.connect(self._subject_changed)
-        window.closing.connect(self._close_dialog)
-        window.assessors_changed.connect(self._assessors_changed)
-        window.closing.connect(self._debounce.stop)  # a pending preview must not outlive the window
+        studio.state.subject_changed.connect(self._subject_changed)
+        studio.closing.connect(self._close_dialog)
+        studio.assessors_changed.connect(self._assessors_changed)
+        studio.closing.connect(self._debounce.stop)  # a pending preview must not outlive the window
 
     # ----- opening --------------------------------------------------------------------------------------
     def _choices(self) -> tuple[list[str], list[str]]:
         """Every available assessor, and those ticked by default: the live ones but valence (a figure needs
         a number for every frame, and photos without a face have none; the user ticks it for faces)."""
-        names = [a.name for a in self.window.available_assessors]
-        return names, [n for n in self.window.strip.score_labels if n != "valence"] or ["brightness"]
+        names = [a.name for a in self.studio.available_assessors]
+        return names, [n for n in self.studio.strip.score_labels if n != "valence"] or ["brightness"]
 
     def _assessors_changed(self, _available: object) -> None:
         if self.dialog is not None:
@@ -96,7 +97,7 @@ class ExportFeature(QObject):
         """Show the dialog (non-modal) for the current image and start its preview."""
         if self.dialog is None:
             names, checked = self._choices()
-            self.dialog = ExportDialog(names, checked, self.window)
+            self.dialog = ExportDialog(names, checked, self.studio)
             self.dialog.options_changed.connect(self.schedule_preview)
             self.dialog.export_requested.connect(self.choose_export_path)
             self.dialog.batch_requested.connect(self.choose_batch_folder)
@@ -117,7 +118,7 @@ class ExportFeature(QObject):
         """The dialog's choices for the current image; bad input raises with a sentence for the user."""
         if self.dialog is None:
             raise MemstudioError("the Export dialog is not open")
-        subject = self.window.state.subject
+        subject = self.studio.state.subject
         if not isinstance(subject, PhotoSubject | SeedSubject):
             raise MemstudioError("open a photo (or a seed of a loaded generator) to export a figure of it")
         try:
@@ -130,7 +131,7 @@ class ExportFeature(QObject):
         seeds: tuple[int | str, ...] = ()
         if kind in ("grid", "plot") or batch:
             if isinstance(subject, PhotoSubject):
-                selected = self.window.browser.selected_paths()
+                selected = self.studio.browser.selected_paths()
                 seeds = tuple(selected) if (batch or len(selected) > 1) else ()
             elif choices["seeds_text"]:
                 seeds = tuple(parse_seeds([choices["seeds_text"]]))
@@ -186,7 +187,7 @@ class ExportFeature(QObject):
         try:
             request = self.request()
         except MemstudioError as exc:
-            self.window.messages.show_problem(str(exc), "")
+            self.studio.messages.show_problem(str(exc), "")
             return
         fmt = self.dialog.choices()["format"]
         default = f"{self._subject_stem()}_{request.kind}.{fmt}"
@@ -212,7 +213,7 @@ class ExportFeature(QObject):
         try:
             self.request(batch=True)
         except MemstudioError as exc:
-            self.window.messages.show_problem(str(exc), "")
+            self.studio.messages.show_problem(str(exc), "")
             return
         folder = QFileDialog.getExistingDirectory(self.dialog, "Export one strip per selected image into")
         if folder:
@@ -229,7 +230,7 @@ class ExportFeature(QObject):
         self._job_serial += 1
         job_id = f"{JOB_PREFIX}{self._job_serial}"
         title = command.title
-        self.window.jobs.add_job(job_id, title)
+        self.studio.jobs.add_job(job_id, title)
         handle = self.engine.submit(command, job_id)
         handle.done.connect(lambda result: self._job_finished(JobDone(job_id, title, result, False, None)))
         handle.failed.connect(
@@ -249,7 +250,7 @@ class ExportFeature(QObject):
         else:
             written = done.result if isinstance(done.result, list) else [done.result]
             text = f"{done.title}: wrote {len(written)} file(s), e.g. {written[0]}" if written else done.title
-        self.window.statusBar().showMessage(text, 10_000)
+        self.studio.statusBar().showMessage(text, 10_000)
         if self.dialog is not None:
             self.dialog.show_preview_message(text)
         self.export_finished.emit(done)
@@ -293,7 +294,7 @@ class ExportFeature(QObject):
             self.schedule_preview()
 
     def _refresh_subject(self) -> None:
-        subject = self.window.state.subject
+        subject = self.studio.state.subject
         inv = self._inventory
         if isinstance(subject, PhotoSubject):
             text = f"Photo: {Path(subject.path).name}"
@@ -319,7 +320,7 @@ class ExportFeature(QObject):
         return items
 
     def _subject_stem(self) -> str:
-        subject = self.window.state.subject
+        subject = self.studio.state.subject
         if isinstance(subject, PhotoSubject):
             return Path(subject.path).stem
         if isinstance(subject, SeedSubject):

@@ -31,8 +31,9 @@ from memstudio.core.session.generators import (
 from memstudio.core.session.studio import GeneratorRef
 from memstudio.engine import Failure
 from memstudio.engine.commands import JobHandle
-from memstudio.ui.generator_chooser import GeneratorChooser
-from memstudio.ui.generator_panel import GeneratorPanel
+from memstudio.ui.features.generators.chooser import GeneratorChooser
+from memstudio.ui.features.generators.panel import GeneratorPanel
+from memstudio.ui.studio_context import StudioContext
 
 PREFIX = "generators:"
 _CHECKPOINT_SUFFIXES = (".pkl", ".pt", ".pth")
@@ -67,15 +68,15 @@ class GeneratorsFeature(QObject):
     BATCH = 16
     THUMB_SIZE = 96
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, studio: StudioContext) -> None:
+        super().__init__(studio)
+        self.studio = studio
         self.info: dict[str, Any] | None = None
         self.panel = GeneratorPanel(self.PAGE_SIZE)
-        self.dock = window.add_feature_dock(
+        self.dock = studio.add_feature_dock(
             self.panel, "Generator", "generatorDock", Qt.DockWidgetArea.LeftDockWidgetArea
         )
-        window.splitDockWidget(window.browser_dock, self.dock, Qt.Orientation.Vertical)
+        studio.splitDockWidget(studio.browser_dock, self.dock, Qt.Orientation.Vertical)
         self.dock.hide()  # an empty dock takes no room: it shows itself when a generator loads (or from View)
         self.chooser: GeneratorChooser | None = None
         self._ids = itertools.count(1)
@@ -91,23 +92,23 @@ class GeneratorsFeature(QObject):
         self.panel.class_changed.connect(self._class_changed)
         self.panel.save_latent_requested.connect(self.choose_latent_to_save)
         self.panel.open_latent_requested.connect(self.choose_latent_to_open)
-        window.state.subject_changed.connect(self._subject_changed)
-        window.closing.connect(self._close_chooser)
-        window.path_handlers.append(self.claim_paths)
+        studio.state.subject_changed.connect(self._subject_changed)
+        studio.closing.connect(self._close_chooser)
+        studio.path_handlers.append(self.claim_paths)
 
     def _build_menu(self) -> None:
-        menu = self.window.file_menu
+        menu = self.studio.file_menu
         first_separator = next((a for a in menu.actions() if a.isSeparator()), None)
         entries = [
             ("Open &generator…", self.choose_generator, QKeySequence("Ctrl+Shift+O")),
             ("Save &latent…", self.choose_latent_to_save, None),
             ("Open la&tent…", self.choose_latent_to_open, None),
         ]
-        separator = QAction(self.window)
+        separator = QAction(self.studio)
         separator.setSeparator(True)
         menu.insertAction(first_separator, separator)
         for text, slot, shortcut in entries:
-            action = QAction(text, self.window)
+            action = QAction(text, self.studio)
             if shortcut is not None:
                 action.setShortcut(shortcut)
             action.triggered.connect(slot)
@@ -117,7 +118,7 @@ class GeneratorsFeature(QObject):
     def choose_generator(self) -> GeneratorChooser:
         """Show the chooser (stored models, checkpoint file, model folder); the list comes from the engine."""
         if self.chooser is None:
-            self.chooser = GeneratorChooser(self.window)
+            self.chooser = GeneratorChooser(self.studio)
             self.chooser.chosen.connect(self.open_generator)
         self.chooser.set_models([])
         self.chooser.set_problem("Reading the imported models…")
@@ -129,7 +130,7 @@ class GeneratorsFeature(QObject):
 
     def _submit(self, kind: str, command: Any) -> JobHandle:
         job_id = f"{PREFIX}{kind}-{next(self._ids)}"
-        handle = self.window.engine.submit(command, job_id)
+        handle = self.studio.engine.submit(command, job_id)
         self._handles[job_id] = handle
         for signal in (handle.done, handle.failed):
             signal.connect(lambda _payload, job_id=job_id: self._handles.pop(job_id, None))
@@ -149,21 +150,21 @@ class GeneratorsFeature(QObject):
         text = str(source)
         command = OpenGenerator(text)
         job_id = f"{PREFIX}open-{next(self._ids)}"
-        row = self.window.jobs.add_job(job_id, command.title)
+        row = self.studio.jobs.add_job(job_id, command.title)
         row.bar.setRange(0, 0)  # one long call: a busy bar until it returns
         # Thumbnails of the old generator would only delay the load; the page is redrawn afterwards.
         self._bump_generation()
-        handle = self.window.engine.submit(command, job_id)
+        handle = self.studio.engine.submit(command, job_id)
         self._handles[job_id] = handle
         handle.done.connect(lambda info: self._open_ended(job_id, info, text))
         handle.failed.connect(lambda _failure: self._open_ended(job_id, None, text))
         handle.cancelled.connect(lambda: self._open_ended(job_id, None, text))
-        self.window.statusBar().showMessage(f"opening generator {Path(text).name or text}…", 10_000)
+        self.studio.statusBar().showMessage(f"opening generator {Path(text).name or text}…", 10_000)
         return job_id
 
     def _open_ended(self, job_id: str, info: dict[str, Any] | None, source: str) -> None:
         self._handles.pop(job_id, None)
-        row = self.window.jobs.rows.get(job_id)
+        row = self.studio.jobs.rows.get(job_id)
         if row is not None:
             row.bar.setRange(0, 1000)
             row.bar.setValue(1000 if info is not None else 0)
@@ -175,32 +176,32 @@ class GeneratorsFeature(QObject):
 
     def _generator_loaded(self, info: dict[str, Any], source: str = "") -> None:
         self.info = info
-        state = self.window.state
+        state = self.studio.state
         state.set_generator(GeneratorRef(info["sha256"], info["name"], source, info["family"]))
         # The latents made with this generator (again, if it was open before); those of others wait for theirs.
-        self.window.browser.show_latents(list(state.session.latents()))
+        self.studio.browser.show_latents(list(state.session.latents()))
         self.panel.show_generator(info)
         self.dock.show()
         self.dock.raise_()
         self._make_room_for_the_grid()
         self._render_page()
         self._show(SeedSubject(0, self.panel.truncation_value(), self.panel.class_index()))
-        self.window.statusBar().showMessage(
+        self.studio.statusBar().showMessage(
             f"loaded {info['name']} ({info['family']}, {info['resolution']} px)", 10_000
         )
         self.generator_loaded.emit(info)
 
     def _make_room_for_the_grid(self) -> None:
         """Give the seed grid most of the column it shares with the photo list, unless the user moved it."""
-        window, browser = self.window, self.window.browser_dock
+        studio, browser = self.studio, self.studio.browser_dock
         if self.dock.isFloating() or browser.isFloating() or browser.isHidden():
             return
-        if window.dockWidgetArea(browser) != window.dockWidgetArea(self.dock):
+        if studio.dockWidgetArea(browser) != studio.dockWidgetArea(self.dock):
             return
         column = browser.height() + self.dock.height()
         if self.dock.height() < 0.6 * column:
             sizes = [column // 4, column - column // 4]
-            window.resizeDocks([browser, self.dock], sizes, Qt.Orientation.Vertical)
+            studio.resizeDocks([browser, self.dock], sizes, Qt.Orientation.Vertical)
 
     # ----- drag & drop ----------------------------------------------------------------------------------
     def claim_paths(self, paths: list[Path]) -> tuple[list[Path], list[str]]:
@@ -229,7 +230,7 @@ class GeneratorsFeature(QObject):
         if self.info is None:
             return
         self.panel.set_page_start(start)
-        self.panel.select_seed(getattr(self.window.state.subject, "seed", None))
+        self.panel.select_seed(getattr(self.studio.state.subject, "seed", None))
         self._render_page()
 
     def _bump_generation(self) -> int:
@@ -248,7 +249,7 @@ class GeneratorsFeature(QObject):
             batch = tuple(seeds[offset : offset + self.BATCH])
             command = RenderThumbnails(self.info["sha256"], batch, truncation, class_index, self.THUMB_SIZE)
             job_id = f"{PREFIX}thumbs-{generation}-{batch[0]}"
-            handle = self.window.engine.submit(command, job_id)
+            handle = self.studio.engine.submit(command, job_id)
             self._thumb_handles[job_id] = handle
             handle.done.connect(lambda result, job_id=job_id: self._thumbnails_ready(job_id, generation, result))
             handle.failed.connect(lambda failure, job_id=job_id: self._thumbnails_failed(job_id, generation, failure))
@@ -272,7 +273,7 @@ class GeneratorsFeature(QObject):
         if self.info is None:
             return
         self._render_page()
-        subject = self.window.state.subject
+        subject = self.studio.state.subject
         if isinstance(subject, SeedSubject) and subject.truncation != truncation:
             self._show(SeedSubject(subject.seed, truncation, subject.class_index))
 
@@ -280,12 +281,12 @@ class GeneratorsFeature(QObject):
         if self.info is None:
             return
         self._render_page()
-        subject = self.window.state.subject
+        subject = self.studio.state.subject
         if isinstance(subject, SeedSubject) and subject.class_index != class_index:
             self._show(SeedSubject(subject.seed, subject.truncation, class_index))
 
     def _subject_changed(self) -> None:
-        subject = self.window.state.subject
+        subject = self.studio.state.subject
         if not isinstance(subject, SeedSubject) or self.info is None:
             self.panel.select_seed(None)
             return
@@ -306,45 +307,45 @@ class GeneratorsFeature(QObject):
         self.panel.select_seed(subject.seed)
 
     def _show(self, subject: Any) -> None:
-        if self.window.state.session.shows(subject):
-            self.window.request_frame()  # same subject of the same generator, a new latent: render it again
+        if self.studio.state.session.shows(subject):
+            self.studio.request_frame()  # same subject of the same generator, a new latent: render it again
         else:
-            self.window.state.set_subject(subject)
+            self.studio.state.set_subject(subject)
 
     # ----- latents --------------------------------------------------------------------------------------
     def choose_latent_to_save(self) -> None:
         if self.info is None:
-            self.window.messages.show_problem("Open a generator first: a latent belongs to a generator.")
+            self.studio.messages.show_problem("Open a generator first: a latent belongs to a generator.")
             return
-        subject = self.window.state.subject
+        subject = self.studio.state.subject
         stem = (
             f"{self.info['name']}-seed{subject.seed}"
             if isinstance(subject, SeedSubject)
             else self.info["name"]
         )
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save latent", f"{stem}.npz", "Latents (*.npz)")
+        path, _ = QFileDialog.getSaveFileName(self.studio, "Save latent", f"{stem}.npz", "Latents (*.npz)")
         if path:
             self.save_latent(path)
 
     def choose_latent_to_open(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self.window, "Open latent", "", "Latents (*.npz);;All files (*)"
+            self.studio, "Open latent", "", "Latents (*.npz);;All files (*)"
         )
         if path:
             self.open_latent(path)
 
     def save_latent(self, path: str | Path) -> str:
         """Write the latent on the canvas (directions applied) to ``path`` in the engine; the task id."""
-        state = self.window.state
+        state = self.studio.state
         if state.subject is None:
-            self.window.messages.show_problem("Nothing on the canvas to save.")
+            self.studio.messages.show_problem("Nothing on the canvas to save.")
             return ""
         handle = self._submit("save", SaveLatent(state.render_request(0), str(path)))
         handle.done.connect(self._latent_saved)
         return handle.job_id
 
     def _latent_saved(self, path: str) -> None:
-        self.window.statusBar().showMessage(f"saved latent → {path}", 10_000)
+        self.studio.statusBar().showMessage(f"saved latent → {path}", 10_000)
         self.latent_saved.emit(path)
 
     def open_latent(self, path: str | Path) -> str:
@@ -357,12 +358,12 @@ class GeneratorsFeature(QObject):
 
     def _latent_held(self, held: dict[str, str], label: str) -> None:
         key = held["key"]
-        self.window.state.session.add_latent(key, label, held["generator_hash"])
-        self.window.browser.add_latent(key, label)  # listed with the latents of its generator
+        self.studio.state.session.add_latent(key, label, held["generator_hash"])
+        self.studio.browser.add_latent(key, label)  # listed with the latents of its generator
         self._show(LatentSubject(key))
         self.panel.select_seed(None)
         self.latent_opened.emit(key)
 
 
-def install(window: Any) -> GeneratorsFeature:
-    return GeneratorsFeature(window)
+def install(studio: StudioContext) -> GeneratorsFeature:
+    return GeneratorsFeature(studio)

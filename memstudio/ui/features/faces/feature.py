@@ -34,7 +34,8 @@ from memstudio.core.session.faces import (
 from memstudio.engine import Failure, Frame, JobDone
 from memstudio.engine.commands import JobHandle
 from memstudio.ui.debounce import Debouncer
-from memstudio.ui.face_panel import SPACES, FacePanel
+from memstudio.ui.features.faces.panel import SPACES, FacePanel
+from memstudio.ui.studio_context import StudioContext
 
 PREFIX = "faces:"
 NO_ALIGNED_FACE = "align a face first: open a photo, Detect faces, then Align"
@@ -54,14 +55,13 @@ class FacesFeature(QObject):
     identity_shown = Signal(object)
     ovalize_applied = Signal(object)
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.window = window
-        self.state = window.state
+    def __init__(self, studio: StudioContext) -> None:
+        super().__init__(studio)
+        self.studio = studio
+        self.state = studio.state
         self.panel = FacePanel()
-        window.assessors_changed.connect(lambda _: self.panel.set_assessors(list(window.strip.score_labels)))
-        self.dock = window.add_feature_dock(self.panel, "Faces", "facesDock", Qt.DockWidgetArea.RightDockWidgetArea)
-        window.tabifyDockWidget(window.strip_dock, self.dock)
+        studio.assessors_changed.connect(lambda _: self.panel.set_assessors(list(studio.strip.score_labels)))
+        self.dock = studio.add_feature_dock(self.panel, "Faces", "facesDock", Qt.DockWidgetArea.RightDockWidgetArea)
         self._ids = itertools.count(1)
         self._handles: dict[str, JobHandle] = {}  # job id → handle of a command still running
         self.detection: Detection | None = None
@@ -75,7 +75,7 @@ class FacesFeature(QObject):
         self._identity_job: str | None = None
         self._card_writer = False
         self._identity_debounce = Debouncer(IDENTITY_DEBOUNCE_MS, self._request_identity, self)
-        window.closing.connect(self._identity_debounce.stop)  # a pending measurement must not outlive the window
+        studio.closing.connect(self._identity_debounce.stop)  # a pending measurement must not outlive the window
 
         self.panel.detect_requested.connect(self.detect)
         self.panel.face_selected.connect(self.choose_face)
@@ -83,10 +83,10 @@ class FacesFeature(QObject):
         self.panel.ovalize_toggled.connect(self._ovalize_toggled)
         self.panel.invert_requested.connect(self.invert)
         self.panel.set_invert_available(NO_STYLEGAN)
-        window.browser.latent_chosen.connect(self.show_latent)
+        studio.browser.latent_chosen.connect(self.show_latent)
         self.state.subject_changed.connect(self._subject_changed)
         self.state.generator_changed.connect(self._generator_changed)
-        window.frame_changed.connect(self._frame_changed)
+        studio.frame_changed.connect(self._frame_changed)
 
     def _generator_changed(self, generator: Any) -> None:
         """Invert needs a StyleGAN: the button says so (disabled, with what to do) until one is current."""
@@ -95,7 +95,7 @@ class FacesFeature(QObject):
     # ----- commands -------------------------------------------------------------------------------------
     def _submit(self, kind: str, command: Any) -> tuple[str, JobHandle]:
         job_id = f"{PREFIX}{kind}-{next(self._ids)}"
-        handle = self.window.engine.submit(command, job_id)
+        handle = self.studio.engine.submit(command, job_id)
         self._handles[job_id] = handle
         for signal in (handle.done, handle.failed):
             signal.connect(lambda _payload, job_id=job_id: self._handles.pop(job_id, None))
@@ -176,11 +176,11 @@ class FacesFeature(QObject):
     def _aligned(self, face: AlignedFace) -> None:
         self.aligned_faces[face.path] = face
         self.latest_aligned = face
-        self.window.browser.add_paths([Path(face.path)])
+        self.studio.browser.add_paths([Path(face.path)])
         subject = PhotoSubject(face.path)
         self._overlay_subject = subject  # before the subject changes, so the new overlay is not cleared
-        self.window.open_photo(face.path)
-        self.window.canvas.set_points(face.points)
+        self.studio.open_photo(face.path)
+        self.studio.canvas.set_points(face.points)
         self._say(face.summary)
         self.aligned.emit(face)
 
@@ -230,13 +230,13 @@ class FacesFeature(QObject):
         )
         job_id = f"{PREFIX}invert-{next(self._ids)}"
         self.inversions[job_id] = {"label": label, "face": face}
-        self.window.jobs.add_job(job_id, command.title)
+        self.studio.jobs.add_job(job_id, command.title)
         if not self._card_writer:
             # The window's own handler writes a generic summary into a finished job's card; connected after it
             # (here, once the window is built), the inversion's summary is the one left there.
-            self.window.engine.job_finished.connect(self._write_card)
+            self.studio.engine.job_finished.connect(self._write_card)
             self._card_writer = True
-        handle = self.window.engine.submit(command, job_id)
+        handle = self.studio.engine.submit(command, job_id)
         self._handles[job_id] = handle
         handle.done.connect(lambda outcome: self._inversion_ended(job_id, outcome, None, False))
         handle.failed.connect(lambda failure: self._inversion_ended(job_id, command.outcome, failure.message, False))
@@ -263,7 +263,7 @@ class FacesFeature(QObject):
             return
         self.latent_sources[outcome["key"]] = job["face"]
         self.state.session.add_latent(outcome["key"], outcome["label"], outcome["generator_hash"])
-        self.window.browser.add_latent(outcome["key"], outcome["label"], outcome.get("thumbnail"))
+        self.studio.browser.add_latent(outcome["key"], outcome["label"], outcome.get("thumbnail"))
         text = f"{outcome['label']}: {outcome['space']} latent, {outcome['steps']} steps"
         if outcome.get("psnr") is not None:
             text += f", PSNR {outcome['psnr']:.1f} dB"
@@ -286,17 +286,17 @@ class FacesFeature(QObject):
         job = self.inversions.get(done.job_id)
         if job is None or "outcome" not in job:
             return
-        row = self.window.jobs.rows.get(done.job_id)
+        row = self.studio.jobs.rows.get(done.job_id)
         if row is not None:
             row.message.setText(job["card"])
         self.inverted.emit(job.pop("outcome"))
 
     def show_latent(self, key: str) -> None:
         """Put an inverted face (a latent entry of the seed browser) on the canvas."""
-        self.window.browser.select_latent(key)
+        self.studio.browser.select_latent(key)
         subject = LatentSubject(key)
         if self.state.session.shows(subject):
-            self.window.request_frame()
+            self.studio.request_frame()
         else:
             self.state.set_subject(subject)
 
@@ -315,7 +315,7 @@ class FacesFeature(QObject):
             handle.cancel()
 
     def _request_identity(self) -> str:
-        face, frame = self._aligned_for_subject(), self.window.current_frame
+        face, frame = self._aligned_for_subject(), self.studio.current_frame
         if face is None or frame is None:
             return ""
         self._supersede_identity()
@@ -351,23 +351,23 @@ class FacesFeature(QObject):
     def _show_points(self, subject: PhotoSubject, points: np.ndarray) -> None:
         self._overlay_subject = subject
         if self.state.subject != subject:
-            self.window.open_photo(subject.path)
-        self.window.canvas.set_points(points)
+            self.studio.open_photo(subject.path)
+        self.studio.canvas.set_points(points)
 
     def _subject_changed(self) -> None:
         self.panel.show_ovalized(self.state.session.ovalized())  # ovalize is a setting of each subject
         if self._overlay_subject is not None and self.state.subject != self._overlay_subject:
             self._overlay_subject = None
-            self.window.canvas.set_points(None)  # landmarks of another image
+            self.studio.canvas.set_points(None)  # landmarks of another image
 
     def _say(self, text: str) -> None:
         self.panel.set_status(text)
-        self.window.statusBar().showMessage(text, 10_000)
+        self.studio.statusBar().showMessage(text, 10_000)
 
     def _problem(self, text: str) -> None:
         self.panel.set_status(text, problem=True)
-        self.window.messages.show_problem(text)
+        self.studio.messages.show_problem(text)
 
 
-def install(window: Any) -> FacesFeature:
-    return FacesFeature(window)
+def install(studio: StudioContext) -> FacesFeature:
+    return FacesFeature(studio)

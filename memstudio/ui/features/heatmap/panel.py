@@ -2,7 +2,7 @@
 Save map and the emphasis check's results.
 
 Only widgets and their signals live here; what they start (engine jobs and tasks) is wired by
-:mod:`memstudio.ui.features.heatmap`, so the panel can be built and inspected without an engine — and without
+:mod:`memstudio.ui.features.heatmap.feature`, so the panel can be built and inspected without an engine — and without
 torch or matplotlib: the colormap tables and the core's default scales arrive from the engine.
 """
 

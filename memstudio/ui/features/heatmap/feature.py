@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QDockWidget, QFileDialog
+from PySide6.QtWidgets import QFileDialog
 
 from memstudio.core.maps.scale import MapScale
 from memstudio.core.session.heatmaps import (
@@ -40,7 +40,8 @@ from memstudio.core.session.heatmaps import (
 )
 from memstudio.engine import Command, Failure, Frame, JobHandle, JobUpdate, RequestHandle
 from memstudio.ui.debounce import Debouncer
-from memstudio.ui.heatmap_panel import EMPHASIS_THUMB, SCALED_METHODS, HeatmapPanel, ScalesError
+from memstudio.ui.features.heatmap.panel import EMPHASIS_THUMB, SCALED_METHODS, HeatmapPanel, ScalesError
+from memstudio.ui.studio_context import StudioContext
 
 PREFIX = "heatmap:"  # of this feature's job ids (transient: never listed in the Jobs dock)
 #: Quiet time after the last frame before a map is started: a slider drag yields a frame every few tens of
@@ -76,17 +77,12 @@ class HeatmapFeature(QObject):
     vms_loaded = Signal(str)
     job_cancelled = Signal(str)
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, studio: StudioContext) -> None:
+        super().__init__(studio)
+        self.studio = studio
         self.panel = HeatmapPanel([])
-        window.assessors_changed.connect(lambda live: self.panel.set_assessors([a.name for a in live]))
-        self.dock = window.add_feature_dock(self.panel, "Heatmap", "heatmapDock", Qt.DockWidgetArea.RightDockWidgetArea)
-        faces = window.findChild(QDockWidget, "facesDock")
-        if faces is not None:
-            window.tabifyDockWidget(faces, self.dock)
-        else:
-            window.splitDockWidget(window.strip_dock, self.dock, Qt.Orientation.Vertical)
+        studio.assessors_changed.connect(lambda live: self.panel.set_assessors([a.name for a in live]))
+        self.dock = studio.add_feature_dock(self.panel, "Heatmap", "heatmapDock", Qt.DockWidgetArea.RightDockWidgetArea)
         self._ids = itertools.count(1)
         self._luts: dict[str, np.ndarray] = {}
         self._default_scales: dict[str, tuple[float, ...]] = {}
@@ -109,7 +105,7 @@ class HeatmapFeature(QObject):
         self.vms_checkpoint: str | None = None
         self.last_emphasis: dict[str, Any] | None = None
         self._debounce = Debouncer(DEBOUNCE_MS, self.recompute, self)
-        window.closing.connect(self._debounce.stop)  # no map job starts after the window closed
+        studio.closing.connect(self._debounce.stop)  # no map job starts after the window closed
 
         self.panel.show_toggled.connect(self.set_enabled)
         self.panel.settings_changed.connect(self.recompute)
@@ -118,10 +114,10 @@ class HeatmapFeature(QObject):
         self.panel.save_requested.connect(self.choose_save_path)
         self.panel.figure_requested.connect(self.choose_figure_path)
         self.panel.emphasis_requested.connect(self.run_emphasis)
-        window.frame_changed.connect(self._frame_changed)
-        window.state.subject_changed.connect(self._subject_changed)
-        window.canvas.setMouseTracking(True)
-        window.canvas.installEventFilter(self)
+        studio.frame_changed.connect(self._frame_changed)
+        studio.state.subject_changed.connect(self._subject_changed)
+        studio.canvas.setMouseTracking(True)
+        studio.canvas.installEventFilter(self)
         self._request("setup", HeatmapSetup()).done.connect(self._set_up)
 
     # ----- showing and following the frame -------------------------------------------------------------
@@ -139,7 +135,7 @@ class HeatmapFeature(QObject):
             return
         self._debounce.stop()
         self._cancel_running()
-        self.window.canvas.set_overlay(None)
+        self.studio.canvas.set_overlay(None)
         self.panel.set_progress(None)
         self.panel.set_status("Heatmap hidden.")
 
@@ -157,7 +153,7 @@ class HeatmapFeature(QObject):
         self.index_map = None
         self.map_frame_id = None
         self._rgba = None
-        self.window.canvas.set_overlay(None)
+        self.studio.canvas.set_overlay(None)
 
     def _say_waiting(self, frame: Frame) -> None:
         shown = f"showing the map of frame #{self.map_frame_id}; " if self.index_map is not None else ""
@@ -176,7 +172,7 @@ class HeatmapFeature(QObject):
     def recompute(self) -> str:
         """Start a map of the current frame with the current settings; returns the job id ("" if none)."""
         self._debounce.stop()
-        frame = self.window.current_frame
+        frame = self.studio.current_frame
         if not self.enabled or frame is None:
             return ""
         try:
@@ -204,7 +200,7 @@ class HeatmapFeature(QObject):
             return ""
         job_id = f"{PREFIX}map-{next(self._ids)}"
         passes = self._passes(settings)
-        handle = self.window.engine.submit(ComputeMap(frame.tensor, settings, frame.request_id, MAP_BATCH), job_id)
+        handle = self.studio.engine.submit(ComputeMap(frame.tensor, settings, frame.request_id, MAP_BATCH), job_id)
         running = RunningMap(job_id, frame, settings, passes, handle)
         handle.progress.connect(lambda update, running=running: self._job_progress(running, update))
         handle.done.connect(lambda result, running=running: self._map_done(running, result))
@@ -281,7 +277,7 @@ class HeatmapFeature(QObject):
 
     # ----- the value under the mouse ---------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if watched is self.window.canvas:
+        if watched is self.studio.canvas:
             if event.type() == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
                 self.show_value_at(event.position().x(), event.position().y())
             elif event.type() == QEvent.Type.Leave:
@@ -292,7 +288,7 @@ class HeatmapFeature(QObject):
         """The map's reading at canvas point (x, y): units where the finished map has them; "" off the map."""
         if self.index_map is None or not self.enabled:
             return ""
-        rect = self.window.canvas.image_rect()
+        rect = self.studio.canvas.image_rect()
         if rect.isEmpty() or not rect.contains(int(x), int(y)):
             return ""
         height, width = self.index_map.shape
@@ -335,7 +331,7 @@ class HeatmapFeature(QObject):
 
     def _apply_opacity(self) -> None:
         if self.enabled and self._rgba is not None:
-            self.window.canvas.set_overlay(self._rgba, self.panel.opacity_value())
+            self.studio.canvas.set_overlay(self._rgba, self.panel.opacity_value())
 
     # ----- VMS models -----------------------------------------------------------------------------------
     def choose_vms(self) -> None:
@@ -366,7 +362,7 @@ class HeatmapFeature(QObject):
         if self.final_map is None:
             self.panel.set_status(NO_MAP, problem=True)
             return
-        label = Path(self.window.state.subject_label() or "image").stem
+        label = Path(self.studio.state.subject_label() or "image").stem
         stem = f"{label}-{self.final_settings.method}-map"
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
         path, chosen = QFileDialog.getSaveFileName(
@@ -391,14 +387,14 @@ class HeatmapFeature(QObject):
 
     def _map_written(self, frame_id: int, path: str) -> None:
         self.panel.set_status(f"saved the map of frame #{frame_id} → {path}")
-        self.window.statusBar().showMessage(f"heatmap saved → {path}", 8000)
+        self.studio.statusBar().showMessage(f"heatmap saved → {path}", 8000)
         self.map_saved.emit(path)
 
     def choose_figure_path(self) -> None:
         if self.final_map is None:
             self.panel.set_status(NO_MAP, problem=True)
             return
-        label = Path(self.window.state.subject_label() or "image").stem
+        label = Path(self.studio.state.subject_label() or "image").stem
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{label}-heatmap")
         path, chosen = QFileDialog.getSaveFileName(
             self.panel,
@@ -433,7 +429,7 @@ class HeatmapFeature(QObject):
 
     def _figure_written(self, paths: list[str]) -> None:
         self.panel.set_status(f"heatmap figure → {', '.join(paths)}")
-        self.window.statusBar().showMessage(f"heatmap figure saved → {paths[0]}", 8000)
+        self.studio.statusBar().showMessage(f"heatmap figure saved → {paths[0]}", 8000)
         self.figure_saved.emit(paths)
 
     # ----- emphasis check -------------------------------------------------------------------------------
@@ -459,7 +455,7 @@ class HeatmapFeature(QObject):
     # ----- engine requests ------------------------------------------------------------------------------
     def _request(self, kind: str, command: Command) -> RequestHandle:
         """Send ``command``; its failure is said in the dock, naming ``kind``."""
-        handle = self.window.engine.request(command)
+        handle = self.studio.engine.request(command)
         handle.failed.connect(lambda failure: self.panel.set_status(f"{kind} failed: {failure.message}", problem=True))
         return handle
 
@@ -475,5 +471,5 @@ def _to_index(map_: np.ndarray) -> np.ndarray:
     return np.round(np.clip(map_, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def install(window: Any) -> HeatmapFeature:
-    return HeatmapFeature(window)
+def install(studio: StudioContext) -> HeatmapFeature:
+    return HeatmapFeature(studio)

@@ -1,7 +1,7 @@
 """The Faces dock's widgets: detect, pick a face, align, ovalize per assessor, invert, identity readout.
 
 Only widgets and their signals live here; what the buttons start (engine tasks and jobs) is wired by
-:mod:`memstudio.ui.features.faces`, so this panel can be built and inspected without an engine.
+:mod:`memstudio.ui.features.faces.feature`, so this panel can be built and inspected without an engine.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The Export figure dialog: what to draw (kind, direction, α, assessors), how (labels, format, size) and a
-live preview. Widgets only: the export feature (``ui/features/export.py``) feeds it the loaded directions,
+live preview. Widgets only: the export feature (``ui/features/export/feature.py``) feeds it the loaded directions,
 sends its choices to the engine and hands back preview images.
 """
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
@@ -19,34 +18,35 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from memstudio.core.errors import MemstudioError
 from memstudio.engine import JobDone
+from memstudio.ui.studio_context import StudioContext
 
 
 class RatingsFeature(QObject):
     """Submits assessor-training jobs; ``submitted`` lists their ids (tests wait on the engine's signal)."""
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, studio: StudioContext) -> None:
+        super().__init__(studio)
+        self.studio = studio
         self._ids = itertools.count(1)
         self.submitted: list[str] = []
-        action = QAction("Train &assessor from ratings…", window)
+        action = QAction("Train &assessor from ratings…", studio)
         action.setObjectName("trainAssessorAction")
         action.triggered.connect(self.show_dialog)
-        window.tools_menu.addAction(action)
+        studio.tools_menu.addAction(action)
         self.action = action
-        window.engine.job_finished.connect(self._job_finished)
+        studio.engine.job_finished.connect(self._job_finished)
 
     def show_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self.window, "Ratings CSV (path, rating[, group])", "", "CSV (*.csv);;All files (*)"
+            self.studio, "Ratings CSV (path, rating[, group])", "", "CSV (*.csv);;All files (*)"
         )
         if not path:
             return
-        name, ok = QInputDialog.getText(self.window, "Train assessor", "Name of the new assessor:")
+        name, ok = QInputDialog.getText(self.studio, "Train assessor", "Name of the new assessor:")
         if not ok or not name.strip():
             return
         prop, ok = QInputDialog.getText(
-            self.window, "Train assessor", "What do the ratings measure (e.g. aesthetics)?", text="rating"
+            self.studio, "Train assessor", "What do the ratings measure (e.g. aesthetics)?", text="rating"
         )
         if not ok:
             return
@@ -56,7 +56,7 @@ class RatingsFeature(QObject):
         trunk = trunks[0]
         if len(trunks) > 1:
             trunk, ok = QInputDialog.getItem(
-                self.window,
+                self.studio,
                 "Train assessor",
                 "Features from (nima:NAME: the MobileNet of an imported NIMA, made for aesthetics and faster):",
                 trunks,
@@ -77,19 +77,19 @@ class RatingsFeature(QObject):
             check_trained_name(name)
             parse_trunk(trunk)
         except MemstudioError as exc:
-            self.window.messages.show_problem(str(exc))
+            self.studio.messages.show_problem(str(exc))
             return None
         job_id = f"train-assessor-{name}-{next(self._ids)}"
         command = TrainAssessor(Path(csv_path), name, property_name, trunk)
-        self.window.jobs.add_job(job_id, command.title)
-        self.window.engine.submit(command, job_id)
+        self.studio.jobs.add_job(job_id, command.title)
+        self.studio.engine.submit(command, job_id)
         self.submitted.append(job_id)
         return job_id
 
     def _job_finished(self, done: JobDone) -> None:
         if done.job_id in self.submitted and done.error is None and not done.cancelled:
-            self.window.refresh_assessors()  # the new assessor scores live from the next frame on
+            self.studio.refresh_assessors()  # the new assessor scores live from the next frame on
 
 
-def install(window: Any) -> RatingsFeature:
-    return RatingsFeature(window)
+def install(studio: StudioContext) -> RatingsFeature:
+    return RatingsFeature(studio)

@@ -1,0 +1,1 @@
+"""Export: strips and grids as publication figures, with their preview and dialog."""

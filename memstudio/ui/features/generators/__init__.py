@@ -1,0 +1,1 @@
+"""Generators: choosing, importing and opening generator checkpoints, and the generator dock."""

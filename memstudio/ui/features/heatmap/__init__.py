@@ -1,0 +1,1 @@
+"""Heatmap: the memorable-region overlay, its panel and its exports."""

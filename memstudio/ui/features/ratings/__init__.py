@@ -1,0 +1,1 @@
+"""Ratings: training an assessor from the user's own ratings."""

@@ -162,7 +162,7 @@ def test_commands_run_on_the_engine_and_report_on_their_own_handles(qtbot, pickl
     engine.start()
     try:
         # No generator yet: the one-shot fails on its handle with the core's message, the thread serves on.
-        refused = engine.submit(OpenLatent(str(tmp_path / "nothing.npz"), "k"))
+        refused = engine.request(OpenLatent(str(tmp_path / "nothing.npz"), "k"))
         with qtbot.waitSignal(refused.failed, timeout=30_000) as failed:
             pass
         assert "nothing.npz: open the generator it was made with first" in failed.args[0].message
@@ -178,7 +178,7 @@ def test_commands_run_on_the_engine_and_report_on_their_own_handles(qtbot, pickl
         switch = engine.submit(OpenGenerator(str(b_path)))
         with qtbot.waitSignal(switch.done, timeout=30_000):
             pass
-        stale = engine.submit(RenderThumbnails(info["sha256"], (0, 1, 2), 1.0, None, 16))
+        stale = engine.request(RenderThumbnails(info["sha256"], (0, 1, 2), 1.0, None, 16))
         with qtbot.waitSignal(stale.done, timeout=30_000) as late:
             pass
         assert late.args[0] is None

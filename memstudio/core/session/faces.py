@@ -19,7 +19,6 @@ import numpy as np
 
 from memstudio.core.errors import FaceError, MemstudioError
 from memstudio.core.jobs import Progress
-from memstudio.core.session.commands import OneShot
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -94,7 +93,7 @@ def is_stylegan(generator: Generator | None) -> bool:
 
 
 @dataclass(frozen=True)
-class DetectFaces(OneShot):
+class DetectFaces:
     """Detect the faces of the photo file (full resolution up to 2048 px) and relate them to the canvas."""
 
     path: str
@@ -130,7 +129,7 @@ class DetectFaces(OneShot):
 
 
 @dataclass(frozen=True)
-class AlignFace(OneShot):
+class AlignFace:
     """FFHQ-align face ``face_index`` (largest if None) of ``path``; ``faces`` are a detection to reuse (None:
     detect here) and ``size`` None means the current StyleGAN's resolution (FFHQ's 1024 without one).
 
@@ -210,7 +209,7 @@ class AlignFace(OneShot):
 
 
 @dataclass(frozen=True)
-class MeasureIdentity(OneShot):
+class MeasureIdentity:
     """dlib distance between ``reference`` (an aligned face's descriptor) and the face in ``frame``.
 
     The face is found again in every frame (edits move it); the one nearest ``expected_centre`` (or the

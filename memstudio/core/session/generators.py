@@ -18,7 +18,6 @@ import numpy as np
 from memstudio.core.errors import MemstudioError
 from memstudio.core.jobs import Progress
 from memstudio.core.requests import RenderRequest
-from memstudio.core.session.commands import OneShot
 
 if TYPE_CHECKING:
     from memstudio.core.generators.base import Generator, Latent
@@ -81,7 +80,7 @@ class OpenGenerator:
 
 
 @dataclass(frozen=True)
-class ListStoredModels(OneShot):
+class ListStoredModels:
     """The models imported into the cache (``memstudio import-model``), for the chooser."""
 
     title: str = "List imported generators"
@@ -96,7 +95,7 @@ class ListStoredModels(OneShot):
 
 
 @dataclass(frozen=True)
-class RenderThumbnails(OneShot):
+class RenderThumbnails:
     """``size``-px thumbnails of ``seeds`` of the generator ``generator_hash``, as ``[(seed, pixels)]``; None
     when that generator is no longer current (the grid of another generator would be wrong, not late)."""
 
@@ -161,7 +160,7 @@ def latent_on_screen(pipeline: Pipeline, request: RenderRequest) -> Latent:
 
 
 @dataclass(frozen=True)
-class SaveLatent(OneShot):
+class SaveLatent:
     """Write the latent of ``request`` (directions applied) to ``path`` (.npz latent file); result: the path."""
 
     request: RenderRequest
@@ -178,7 +177,7 @@ class SaveLatent(OneShot):
 
 
 @dataclass(frozen=True)
-class OpenLatent(OneShot):
+class OpenLatent:
     """Read a latent file, check it fits the current generator and hold it under ``key``; result:
     ``{"key", "generator_hash"}`` (the generator it now belongs to)."""
 

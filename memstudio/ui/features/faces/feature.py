@@ -1,13 +1,12 @@
 """Real faces in the studio (issue 5, paper 001): detect → pick → align → ovalize → score → invert → edit.
 
-The Faces dock runs the core's face commands (:mod:`memstudio.core.session.faces`) through
-``engine.submit`` and handles each on its own :class:`~memstudio.engine.commands.JobHandle`; nothing of this
-module runs on the engine thread. Detection, alignment and the identity readout are one-shot commands,
-inversion is a job (progress, ETA, preview, cancel in the jobs dock), and the identity readout is debounced
-after every frame change (a newer frame cancels the pending measurement). Ovalize is a setting of the session
-(per assessor and subject) that every render request carries. The GUI side keeps only what the overlays and
-the readout need: the last detection, the aligned faces (with the dlib descriptor of each, the identity
-reference) and which inverted latent came from which aligned face.
+The Faces dock runs the core's face commands (:mod:`memstudio.core.session.faces`) on the engine and handles each
+on its own handle; nothing of this module runs on the engine thread. Detection, alignment and the identity readout
+are one-shot requests (``engine.request``), inversion is a job (``engine.submit``) (progress, ETA, preview, cancel
+in the jobs dock), and the identity readout is debounced after every frame change (a newer frame cancels the
+pending measurement). Ovalize is a setting of the session (per assessor and subject) that every render request
+carries. The GUI side keeps only what the overlays and the readout need: the last detection, the aligned faces
+(with the dlib descriptor of each, the identity reference) and which inverted latent came from which aligned face.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from memstudio.core.session.faces import (
     to_canvas,
 )
 from memstudio.engine import Failure, Frame, JobDone
-from memstudio.engine.commands import JobHandle
+from memstudio.engine.commands import JobHandle, RequestHandle
 from memstudio.ui.debounce import Debouncer
 from memstudio.ui.features.faces.panel import SPACES, FacePanel
 from memstudio.ui.studio_context import StudioContext
@@ -63,7 +62,7 @@ class FacesFeature(QObject):
         studio.assessors_changed.connect(lambda _: self.panel.set_assessors(list(studio.strip.score_labels)))
         self.dock = studio.add_feature_dock(self.panel, "Faces", "facesDock", Qt.DockWidgetArea.RightDockWidgetArea)
         self._ids = itertools.count(1)
-        self._handles: dict[str, JobHandle] = {}  # job id → handle of a command still running
+        self._handles: dict[str, JobHandle | RequestHandle] = {}  # job id → handle of a command still running
         self.detection: Detection | None = None
         self.aligned_faces: dict[str, AlignedFace] = {}  # aligned PNG path → face
         self.latest_aligned: AlignedFace | None = None
@@ -93,9 +92,10 @@ class FacesFeature(QObject):
         self.panel.set_invert_available(None if generator is not None and generator.stylegan else NO_STYLEGAN)
 
     # ----- commands -------------------------------------------------------------------------------------
-    def _submit(self, kind: str, command: Any) -> tuple[str, JobHandle]:
+    def _submit(self, kind: str, command: Any) -> tuple[str, RequestHandle]:
+        """A one-shot command as an engine request (no job card), remembered until it settles."""
         job_id = f"{PREFIX}{kind}-{next(self._ids)}"
-        handle = self.studio.engine.submit(command, job_id)
+        handle = self.studio.engine.request(command)
         self._handles[job_id] = handle
         for signal in (handle.done, handle.failed):
             signal.connect(lambda _payload, job_id=job_id: self._handles.pop(job_id, None))

@@ -1,13 +1,13 @@
 """GAN generators in the studio: open one (menu, chooser, drag & drop), browse its seeds, keep latents.
 
-Every model operation is a command of :mod:`memstudio.core.session.generators` run on the engine thread
-(``engine.submit``) and handled on its own handle: opening is a job (indeterminate progress, then "loaded"),
-seed thumbnails are one-shot commands of :attr:`GeneratorsFeature.BATCH` seeds rendered as one batch, latent
-files are read and written there too. The GUI thread only keeps track of which page is shown: each page gets a
-generation number, batches of an older page are cancelled when a newer page is asked for and their results
-are dropped if they arrive anyway (the newest page wins). A loaded generator becomes the session's current one
-by content hash: the seed browser lists the latents made with it, and those of other generators come back
-when theirs is opened again.
+Every model operation is a command of :mod:`memstudio.core.session.generators` run on the engine thread and
+handled on its own handle: opening is a job (``engine.submit``: indeterminate progress, then "loaded"), seed
+thumbnails are one-shot requests (``engine.request``) of :attr:`GeneratorsFeature.BATCH` seeds rendered as one
+batch, latent files are read and written there too. The GUI thread only keeps track of which page is shown: each
+page gets a generation number, batches of an older page are cancelled when a newer page is asked for and their
+results are dropped if they arrive anyway (the newest page wins). A loaded generator becomes the session's current
+one by content hash: the seed browser lists the latents made with it, and those of other generators come back when
+theirs is opened again.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from memstudio.core.session.generators import (
 )
 from memstudio.core.session.studio import GeneratorRef
 from memstudio.engine import Failure
-from memstudio.engine.commands import JobHandle
+from memstudio.engine.commands import JobHandle, RequestHandle
 from memstudio.ui.features.generators.chooser import GeneratorChooser
 from memstudio.ui.features.generators.panel import GeneratorPanel
 from memstudio.ui.studio_context import StudioContext
@@ -81,8 +81,8 @@ class GeneratorsFeature(QObject):
         self.chooser: GeneratorChooser | None = None
         self._ids = itertools.count(1)
         self._generation = 0
-        self._thumb_handles: dict[str, JobHandle] = {}  # job id → thumbnails of the page shown
-        self._handles: dict[str, JobHandle] = {}  # job id → other commands still running
+        self._thumb_handles: dict[str, RequestHandle] = {}  # job id → thumbnails of the page shown
+        self._handles: dict[str, JobHandle | RequestHandle] = {}  # job id → other commands still running
         self._build_menu()
 
         self.panel.open_requested.connect(self.choose_generator)
@@ -122,20 +122,21 @@ class GeneratorsFeature(QObject):
             self.chooser.chosen.connect(self.open_generator)
         self.chooser.set_models([])
         self.chooser.set_problem("Reading the imported models…")
-        handle = self._submit("models", ListStoredModels())
+        _, handle = self._submit("models", ListStoredModels())
         handle.done.connect(self._models_listed)
         handle.failed.connect(self._models_failed)
         self.chooser.open()
         return self.chooser
 
-    def _submit(self, kind: str, command: Any) -> JobHandle:
+    def _submit(self, kind: str, command: Any) -> tuple[str, RequestHandle]:
+        """A one-shot command as an engine request (no job card), remembered until it settles."""
         job_id = f"{PREFIX}{kind}-{next(self._ids)}"
-        handle = self.studio.engine.submit(command, job_id)
+        handle = self.studio.engine.request(command)
         self._handles[job_id] = handle
         for signal in (handle.done, handle.failed):
             signal.connect(lambda _payload, job_id=job_id: self._handles.pop(job_id, None))
         handle.cancelled.connect(lambda job_id=job_id: self._handles.pop(job_id, None))
-        return handle
+        return job_id, handle
 
     def _models_listed(self, models: list[dict[str, Any]]) -> None:
         if self.chooser is not None:
@@ -249,7 +250,7 @@ class GeneratorsFeature(QObject):
             batch = tuple(seeds[offset : offset + self.BATCH])
             command = RenderThumbnails(self.info["sha256"], batch, truncation, class_index, self.THUMB_SIZE)
             job_id = f"{PREFIX}thumbs-{generation}-{batch[0]}"
-            handle = self.studio.engine.submit(command, job_id)
+            handle = self.studio.engine.request(command)
             self._thumb_handles[job_id] = handle
             handle.done.connect(lambda result, job_id=job_id: self._thumbnails_ready(job_id, generation, result))
             handle.failed.connect(lambda failure, job_id=job_id: self._thumbnails_failed(job_id, generation, failure))
@@ -340,9 +341,9 @@ class GeneratorsFeature(QObject):
         if state.subject is None:
             self.studio.messages.show_problem("Nothing on the canvas to save.")
             return ""
-        handle = self._submit("save", SaveLatent(state.render_request(0), str(path)))
+        job_id, handle = self._submit("save", SaveLatent(state.render_request(0), str(path)))
         handle.done.connect(self._latent_saved)
-        return handle.job_id
+        return job_id
 
     def _latent_saved(self, path: str) -> None:
         self.studio.statusBar().showMessage(f"saved latent → {path}", 10_000)
@@ -352,9 +353,9 @@ class GeneratorsFeature(QObject):
         """Read a latent file in the engine and show it (a LatentSubject); the job id."""
         text = str(path)
         key = f"latent-{next(self._ids)}:{Path(text).stem}"
-        handle = self._submit("open-latent", OpenLatent(text, key))
+        job_id, handle = self._submit("open-latent", OpenLatent(text, key))
         handle.done.connect(lambda held: self._latent_held(held, Path(text).stem))
-        return handle.job_id
+        return job_id
 
     def _latent_held(self, held: dict[str, str], label: str) -> None:
         key = held["key"]

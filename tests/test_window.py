@@ -141,13 +141,16 @@ def test_score_folder_job_writes_csv(qtbot, window, tmp_path, photos_dir):
     bad_images.text_as_jpeg(folder)
     out = tmp_path / "scores.csv"
     with qtbot.waitSignal(window.engine.job_finished, timeout=60_000) as done:
-        job_id = window.score_folder(folder, out, assessors=("brightness",))
+        job_id = window.features["scoring"].score_folder(folder, out, assessors=("brightness",))
     assert not done.args[0].cancelled and done.args[0].error is None
     rows = list(csv.DictReader(out.open()))
     assert [Path(r["path"]).name for r in rows] == ["a.png", "b.png", "notes.jpg"]
     assert float(rows[0]["brightness"]) == pytest.approx(0.4064, abs=1e-3)
     assert "not an image" in rows[2]["error"]
     assert window.jobs.rows[job_id].eta.text() == "done"
+    # The room's menu entry sits above Quit, after the entries of the rooms installed before it.
+    texts = [a.text() for a in window.file_menu.actions() if not a.isSeparator()]
+    assert texts[-2:] == ["Score a folder with ResMem…", "&Quit"]
 
 
 def test_layout_has_stable_names_resets_and_persists(qtbot, window):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QResizeEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from memstudio.core.imaging import IMAGE_SUFFIXES
 from memstudio.core.requests import LatentSubject, PhotoSubject, Subject
@@ -122,7 +122,6 @@ class MainWindow(QMainWindow):
         self.browser.photo_chosen.connect(self.open_photo)
         self.browser.problem.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.jobs.cancel_requested.connect(self.engine.cancel_job)
-        self.jobs.score_folder.clicked.connect(self.choose_folder_to_score)
 
         self.engine.ready.connect(self._engine_ready)
         self.engine.rendered.connect(self._show_frame)
@@ -157,8 +156,6 @@ class MainWindow(QMainWindow):
         self.file_menu = file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Add &photos…", self.browser.choose_files, QKeySequence.StandardKey.Open)
         self._action(file_menu, "Open &folder…", self.browser.choose_folder)
-        file_menu.addSeparator()
-        self._action(file_menu, "Score a folder with ResMem…", self.choose_folder_to_score)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -372,26 +369,6 @@ class MainWindow(QMainWindow):
         self._device_label.setText(f"device: {device}")
 
     # ----- jobs -----------------------------------------------------------------------------------------
-    def choose_folder_to_score(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Score every image in a folder with ResMem")
-        if not folder:
-            return
-        target, _ = QFileDialog.getSaveFileName(
-            self, "Write scores to", str(Path(folder) / "memstudio-scores.csv"), "CSV (*.csv)"
-        )
-        if target:
-            self.score_folder(Path(folder), Path(target))
-
-    def score_folder(self, folder: Path, csv_path: Path, assessors: tuple[str, ...] = ("resmem",)) -> str:
-        """Start the folder-scoring job; returns its id."""
-        from memstudio.core.session.scoring import ScoreFolder
-
-        job_id = f"score-{folder.name}-{int(time.time() * 1000) % 100000}"
-        command = ScoreFolder(Path(folder), Path(csv_path), tuple(assessors))
-        self.jobs.add_job(job_id, command.title)
-        self.engine.submit(command, job_id)
-        return job_id
-
     def _job_finished(self, done: JobDone) -> None:
         summary = ""
         warnings = tuple(getattr(done.result, "warnings", ()))

@@ -127,22 +127,22 @@ def test_layer_weights_and_removing_a_direction_are_undo_steps(qtbot, window, ph
 # ----- scores ---------------------------------------------------------------------------------------------
 def test_scores_of_an_older_frame_are_marked_until_the_frame_on_screen_has_its_own(qtbot, window) -> None:
     pixels = np.full((16, 16, 3), 128, np.uint8)
-    window._show_frame(Frame(10_000, pixels, 1.0, torch.zeros(1)))
-    window._show_scores(ScoreResult(10_000, {"brightness": 0.5}, {}, 1.0))
+    window.live.show_frame(Frame(10_000, pixels, 1.0, torch.zeros(1)))
+    window.live.show_scores(ScoreResult(10_000, {"brightness": 0.5}, {}, 1.0))
     [line] = window.canvas.score_marks()
     assert not line.stale and line.text() == "brightness 0.500"
-    window._show_frame(Frame(10_001, pixels, 1.0, torch.zeros(1)))
+    window.live.show_frame(Frame(10_001, pixels, 1.0, torch.zeros(1)))
     [line] = window.canvas.score_marks()
     assert line.stale and line.request_id == 10_000
     assert line.text() == "brightness 0.500 · updating… (frame 10000)"
     shown: list[int] = []
     window.scores_shown.connect(shown.append)
-    window._show_scores(ScoreResult(10_001, {"brightness": 0.6}, {}, 1.0, complete=False))
+    window.live.show_scores(ScoreResult(10_001, {"brightness": 0.6}, {}, 1.0, complete=False))
     assert window.canvas.score_marks()[0].text() == "brightness 0.600"  # cheap scores show at once
     assert shown == []  # …but the frame is not "scored" until the slow ones are in
-    window._show_scores(ScoreResult(10_001, {}, {}, 1.0, complete=True, ovalized=("brightness",)))
+    window.live.show_scores(ScoreResult(10_001, {}, {}, 1.0, complete=True, ovalized=("brightness",)))
     assert shown == [10_001] and window.last_scores.values == {"brightness": 0.6}
-    window._show_scores(ScoreResult(10_001, {"brightness": 0.7}, {}, 1.0, ovalized=("brightness",)))
+    window.live.show_scores(ScoreResult(10_001, {"brightness": 0.7}, {}, 1.0, ovalized=("brightness",)))
     assert window.canvas.score_marks()[0].text() == "brightness 0.700 · ovalized"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +12,6 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QScrollArea, QV
 
 from memstudio.core.imaging import IMAGE_SUFFIXES
 from memstudio.core.requests import LatentSubject, PhotoSubject, Subject
-from memstudio.core.session.assessors import ListAssessors
 from memstudio.engine import Engine, Failure, Frame, JobDone, ScoreResult
 from memstudio.ui.canvas import ImageCanvas
 from memstudio.ui.docks import add_dock
@@ -21,17 +19,14 @@ from memstudio.ui.gestures import guard_wheel
 from memstudio.ui.help_menu import HelpMenu
 from memstudio.ui.jobs_dock import JobsPanel
 from memstudio.ui.layout import StudioLayout
+from memstudio.ui.live_view import LiveView
 from memstudio.ui.message_bar import MessageBar
 from memstudio.ui.property_strip import PropertyStrip
-from memstudio.ui.score_board import ScoreBoard
 from memstudio.ui.seed_browser import SeedBrowser
 from memstudio.ui.state import StudioState
 
 if TYPE_CHECKING:
     from memstudio.core.assessors.registry import LiveAssessor
-
-#: Id prefix of the engine task that lists the assessors available here.
-
 
 class MainWindow(QMainWindow):
     """The studio. ``frame_shown(request_id)`` and ``scores_shown(request_id)`` report what is on screen."""
@@ -56,25 +51,6 @@ class MainWindow(QMainWindow):
         self.state = StudioState(self)
         self.engine = engine or Engine()
         self._owns_engine = engine is None
-        self._wanted = assessors
-        #: The assessors scored live (:class:`memstudio.core.assessors.registry.LiveAssessor`), None until the
-        #: engine has listed them: the registry imports torch, so the window asks the engine rather than wait.
-        self.live_assessors: list[LiveAssessor] | None = None
-        #: Every available assessor, also those not scored live (for the heatmap and export choices).
-        self.available_assessors: list[LiveAssessor] = []
-        self._assessors: tuple[str, ...] = ()
-        self.scores = ScoreBoard(self._assessors, {})
-        self._partial: ScoreResult | None = None
-        #: The subject of each frame requested (until it is shown), and of the frame on the canvas.
-        self._requested: dict[int, Subject] = {}
-        self.shown_subject: Subject | None = None
-        self._last_sent = 0
-        self._last_shown = 0
-        self._last_scored = 0
-        self._sent_at: dict[int, float] = {}
-        self.last_latency_ms: float | None = None
-        self.current_frame: Frame | None = None
-        self.last_scores: ScoreResult | None = None
         self._docks = []
         #: Features claim the paths they open (generator checkpoints, directions, latents): each handler takes
         #: the paths and returns those it left, plus sentences saying what it did with the others.
@@ -103,6 +79,10 @@ class MainWindow(QMainWindow):
         self._timing_label = QLabel("")
         self.statusBar().addPermanentWidget(self._timing_label)
         self.statusBar().addPermanentWidget(self._device_label)
+        self.live = LiveView(self.state, self.engine, self.canvas, self.strip, self._timing_label, assessors, self)
+        for signal in ("frame_shown", "scores_shown", "frame_changed", "assessors_changed"):
+            getattr(self.live, signal).connect(getattr(self, signal))
+        self.live.problem.connect(lambda message: self.statusBar().showMessage(message, 10_000))
 
         self._build_menus()
         from memstudio.ui.features import install_all
@@ -124,8 +104,6 @@ class MainWindow(QMainWindow):
         self.jobs.cancel_requested.connect(self.engine.cancel_job)
 
         self.engine.ready.connect(self._engine_ready)
-        self.engine.rendered.connect(self._show_frame)
-        self.engine.scored.connect(self._show_scores)
         self.engine.failed.connect(self._show_failure)
         self.engine.job_progress.connect(self.jobs.update_job)
         self.engine.job_finished.connect(self._job_finished)
@@ -133,7 +111,7 @@ class MainWindow(QMainWindow):
         self.engine.stopped.connect(self._engine_stopped)
         self._closing_wait = False
         self._closed = False
-        self.refresh_assessors()
+        self.live.refresh_assessors()
         if self._owns_engine:
             # Started after the window is shown: torch is imported on the engine thread meanwhile.
             QTimer.singleShot(0, self.engine.start)
@@ -239,111 +217,50 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
             event.acceptProposedAction()
 
-    # ----- live assessors --------------------------------------------------------------------------------
-    def refresh_assessors(self) -> None:
-        """List the available assessors again (on the engine thread); the strip follows when they arrive."""
-        handle = self.engine.request(ListAssessors(), key="list-assessors")  # a newer listing supersedes
-        handle.done.connect(self._assessors_listed)
-        handle.failed.connect(self._assessors_failed)
-
-    def _assessors_listed(self, available: list[LiveAssessor]) -> None:
-        if not self._closed:
-            self.set_live_assessors(available)
-
-    def _assessors_failed(self, failure: Failure) -> None:
-        self.statusBar().showMessage(f"could not list the assessors ({failure.message}); scoring none", 10_000)
-        if self.live_assessors is None:
-            self.set_live_assessors([])
-
-    def set_live_assessors(self, available: list[LiveAssessor]) -> None:
-        """Score ``available`` (less those the window was not asked for) live, grouped in the strip."""
-        live = [a for a in available if self._wanted is None or a.name in self._wanted]
-        if self.live_assessors is not None and (live, available) == (self.live_assessors, self.available_assessors):
-            return
-        self.live_assessors, self.available_assessors = live, list(available)
-        self._assessors = tuple(a.name for a in live)
-        self.scores.set_assessors(self._assessors, {a.name: a.decimals for a in live})
-        self.strip.set_assessors(live)
-        self.assessors_changed.emit(self.available_assessors)
-        self.request_frame()
-
-    # ----- frames ---------------------------------------------------------------------------------------
+    # ----- the live view (features and tests read these from the window) --------------------------------
     def request_frame(self) -> None:
-        values = self.state.values
-        if values.subject is None or self.live_assessors is None:
-            return  # until the assessors are listed (a moment after start-up): the frame then comes scored
-        # The session's request names the subject's generator and the ovalize setting it is scored with.
-        request = self.state.render_request(self.engine.next_request_id(), self._assessors)
-        self._last_sent = request.request_id
-        self._sent_at[request.request_id] = time.perf_counter()
-        self._requested[request.request_id] = values.subject
-        self.strip.mark_scores_stale()
-        self.engine.request_render(request)
+        self.live.request_frame()
+
+    def refresh_assessors(self) -> None:
+        self.live.refresh_assessors()
 
     @property
     def last_request_id(self) -> int:
-        """Id of the newest frame requested (frames and scores for older ids are stale)."""
-        return self._last_sent
+        return self.live.last_request_id
+
+    @property
+    def current_frame(self) -> Frame | None:
+        return self.live.current_frame
+
+    @property
+    def last_scores(self) -> ScoreResult | None:
+        return self.live.last_scores
+
+    @property
+    def shown_subject(self) -> Subject | None:
+        return self.live.shown_subject
+
+    @property
+    def live_assessors(self) -> list[LiveAssessor] | None:
+        return self.live.live_assessors
+
+    @property
+    def available_assessors(self) -> list[LiveAssessor]:
+        return self.live.available_assessors
+
+    @property
+    def last_latency_ms(self) -> float | None:
+        return self.live.last_latency_ms
 
     def _sync_controls(self) -> None:
         self.strip.set_edit_values(self.state.values.edits)
         self.strip.set_edits_enabled(isinstance(self.state.subject, PhotoSubject))
         self.setWindowTitle(f"memstudio — {self.state.subject_label()}" if self.state.subject else "memstudio")
 
-    def _show_frame(self, frame: Frame) -> None:
-        if frame.request_id <= self._last_shown or self._closed:
-            return  # an older frame arriving late, or one the engine finished while the window closed
-        self._last_shown = frame.request_id
-        self.current_frame = frame
-        self.shown_subject = self._requested.get(frame.request_id, self.shown_subject)
-        for old in [i for i in self._requested if i < frame.request_id]:
-            self._requested.pop(old)
-        self.canvas.set_frame(frame.pixels)
-        self.scores.frame_shown(frame.request_id)
-        self.canvas.set_scores(self.scores.lines())  # the old values stay, marked "updating…"
-        self.canvas.repaint()
-        sent = self._sent_at.pop(frame.request_id, None)
-        for stale in [i for i in self._sent_at if i < frame.request_id]:
-            self._sent_at.pop(stale)
-        if sent is not None:
-            self.last_latency_ms = (time.perf_counter() - sent) * 1000.0
-        self._render_ms = frame.render_ms
-        self._timing_label.setText(f"render {frame.render_ms:.0f} ms")
-        self.frame_shown.emit(frame.request_id)
-        self.frame_changed.emit(frame)
-
-    def _show_scores(self, result: ScoreResult) -> None:
-        """Per-frame assessors arrive first, slower ones later; each shows as soon as it is there."""
-        if result.request_id != self._last_shown or result.request_id < self._last_scored:
-            return  # scores of a frame no longer on screen
-        self._last_scored = result.request_id
-        if self._partial is not None and self._partial.request_id == result.request_id:
-            result = ScoreResult(
-                result.request_id,
-                {**self._partial.values, **result.values},
-                {**self._partial.errors, **result.errors},
-                self._partial.score_ms + result.score_ms,
-                result.complete,
-                self._partial.ovalized + result.ovalized,
-            )
-        self._partial = result
-        self.scores.add(result)
-        self.canvas.set_scores(self.scores.lines())
-        self.strip.set_scores(result.values, result.errors)
-        self._timing_label.setText(f"render {getattr(self, '_render_ms', 0):.0f} ms · score {result.score_ms:.0f} ms")
-        if result.errors:
-            name, message = next(iter(result.errors.items()))
-            self.statusBar().showMessage(f"{name} could not score: {message}", 10_000)
-        if result.complete:
-            self.last_scores = result
-            self.scores_shown.emit(result.request_id)
-
     def _show_failure(self, failure: Failure) -> None:
         message = failure.message
         if failure.origin == "render":
-            subject = self._requested.pop(failure.ident, None) if isinstance(failure.ident, int) else None
-            if subject is not None and subject != self.shown_subject:
-                self.state.withdraw_subject(subject, self.shown_subject)  # back to what the canvas shows
+            self.live.render_failed(failure)
         row = self.jobs.rows.get(str(failure.ident)) if failure.origin == "job" else None
         if row is not None:
             # A failed job says so where the user looks: the message bar names it, its card comes into view.
@@ -393,6 +310,7 @@ class MainWindow(QMainWindow):
             return
         if not self._closed:
             self._closed = True
+            self.live.closed = True  # frames the engine finishes from now on are dropped
             self.closing.emit()
             self.save_layout()
             self.browser.shutdown()

@@ -300,3 +300,29 @@ class OpenSession:
         generator = scratch.generator
         family = str(getattr(generator, "family", "") or type(generator).__name__)
         return GeneratorRef(entry["sha256"], generator.name, source, family), scratch
+
+
+@dataclass(frozen=True)
+class OpenSessionInStudio:
+    """:class:`OpenSession` for the studio: also what its docks show of what was opened; result:
+    ``{"snapshot", "generator" (info dict or None), "directions" (info dicts)}``."""
+
+    path: str
+
+    @property
+    def title(self) -> str:
+        return f"Open session {Path(self.path).name}"
+
+    def run(self, pipeline: Pipeline) -> dict[str, Any]:
+        from memstudio.core.session.directions import direction_info
+        from memstudio.core.session.generators import generator_info
+
+        shot = OpenSession(self.path).run(pipeline)
+        generator = None
+        if shot.generator is not None:
+            generator = generator_info(pipeline.generator, pipeline.generator_hash or "")
+        directions = [
+            direction_info(direction_id, pipeline.directions[direction_id], pipeline.direction_paths[direction_id])
+            for direction_id, _ in shot.alphas
+        ]
+        return {"snapshot": shot, "generator": generator, "directions": directions}

@@ -110,3 +110,14 @@ def test_seed_session_of_an_nvidia_pickle_renders_the_canvas(qtbot, window, tmp_
     with qtbot.waitSignal(feature.saved, timeout=TIMEOUT):
         feature.save(target)
     assert np.array_equal(_cli_pixels(target, tmp_path / "cli.png"), shown)
+
+    generators.show_seed(3)
+    qtbot.waitUntil(lambda: window.state.subject == SeedSubject(3, 1.0, None), timeout=TIMEOUT)
+    with qtbot.waitSignal(feature.opened, timeout=TIMEOUT):
+        feature.open(target)
+    assert window.state.subject == SeedSubject(11, 1.0, None)
+    assert window.state.values.generator == window.state.session.generator_hash
+    qtbot.waitUntil(lambda: _frame_settled(window), timeout=TIMEOUT)
+    assert np.array_equal(window.current_frame.pixels, shown)
+    texts = [a.text() for a in window.file_menu.actions()]
+    assert texts[:2] == ["Open session…", "Save session…"]

@@ -30,15 +30,17 @@ class SessionFeature(QObject):
     def __init__(self, studio: StudioContext) -> None:
         super().__init__(studio)
         self.studio = studio
-        separators = [a for a in studio.file_menu.actions() if a.isSeparator()]
-        above_quit = separators[-1] if separators else None
+        # At the top of File, as a document's Open/Save are: a session is everything the canvas shows.
+        actions = studio.file_menu.actions()
+        first = actions[0] if actions else None
         self.save_action = QAction("Save session…", studio)
         self.save_action.setToolTip("Write what the canvas shows to a file that memstudio session render can render")
         self.save_action.triggered.connect(self.choose_save)
         self.open_action = QAction("Open session…", studio)
         self.open_action.triggered.connect(self.choose_open)
-        studio.file_menu.insertAction(above_quit, self.open_action)
-        studio.file_menu.insertAction(above_quit, self.save_action)
+        studio.file_menu.insertAction(first, self.open_action)
+        studio.file_menu.insertAction(first, self.save_action)
+        studio.file_menu.insertSeparator(first)
         self.save_action.setEnabled(studio.state.subject is not None)
         studio.state.subject_changed.connect(lambda: self.save_action.setEnabled(studio.state.subject is not None))
 

@@ -20,9 +20,9 @@ from memstudio.core.errors import MemstudioError
 from memstudio.core.generators.edit_params import PARAMETERS
 from memstudio.core.imaging import tensor_to_uint8
 from memstudio.core.pipeline import Pipeline
-from memstudio.core.requests import PhotoSubject, RenderRequest, SeedSubject
+from memstudio.core.requests import LatentSubject, PhotoSubject, RenderRequest, SeedSubject
 from memstudio.core.session.directions import OpenDirection
-from memstudio.core.session.generators import OpenGenerator
+from memstudio.core.session.generators import OpenGenerator, OpenLatent, SaveLatent
 from memstudio.core.session.session_file import (
     VERSION,
     OpenSession,
@@ -41,6 +41,21 @@ def sg2_pickle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny StyleGAN2 written as NVIDIA's training loop pickles it (the studio's File ▸ Open generator…)."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         return write_nvidia_pickle(tiny_stylegan2(), tmp_path_factory.mktemp("sg2") / "tiny-ffhq.pkl", monkeypatch)
+
+
+def _generator_session(pickle: Path) -> tuple[Pipeline, StudioSession]:
+    """A pipeline and session with ``pickle`` open, as File ▸ Open generator… leaves them."""
+    pipeline = Pipeline("cpu")
+    steps = OpenGenerator(str(pickle)).steps(pipeline)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            info = stop.value
+            break
+    session = StudioSession()
+    session.set_generator(GeneratorRef(info["sha256"], info["name"], str(pickle), info["family"]))
+    return pipeline, session
 
 
 def _photo_direction(tmp_path: Path) -> Path:
@@ -142,6 +157,18 @@ def test_a_changed_photo_is_refused(tmp_path: Path) -> None:
             json.dumps({"format": "memstudio-session", "version": 1, "subject": {"kind": "seed", "seed": 3}}),
             "malformed",  # a seed without a generator
         ),
+        (json.dumps({"format": "memstudio-session", "version": 1, "subject": 3}), "malformed"),
+        (
+            json.dumps(
+                {
+                    "format": "memstudio-session",
+                    "version": 1,
+                    "subject": {"kind": "photo", "path": "p.png"},
+                    "directions": [{"id": "d", "alpha": "much"}],
+                }
+            ),
+            "malformed",
+        ),
     ],
 )
 def test_bad_session_files_are_refused(tmp_path: Path, text: str, reason: str) -> None:
@@ -157,16 +184,8 @@ def test_seed_session_opens_its_generator_and_checks_its_hash(
     sg2_pickle: Path,
     capsys: pytest.CaptureFixture,
 ) -> None:
-    pipeline = Pipeline("cpu")
-    info = OpenGenerator(str(sg2_pickle)).steps(pipeline)
-    result = None
-    try:
-        while True:
-            next(info)
-    except StopIteration as stop:
-        result = stop.value
-    session = StudioSession()
-    session.set_generator(GeneratorRef(result["sha256"], result["name"], str(sg2_pickle), result["family"]))
+    pipeline, session = _generator_session(sg2_pickle)
+    result = {"sha256": session.generator_hash}
     session.values.subject = SeedSubject(7, 0.8)
     session.values.generator = result["sha256"]
     studio = _studio_frame(pipeline, session)
@@ -181,3 +200,31 @@ def test_seed_session_opens_its_generator_and_checks_its_hash(
     target.write_text(json.dumps(document))
     with pytest.raises(MemstudioError, match="generator .*tiny-ffhq.pkl.*changed since the session"):
         OpenSession(str(target)).run(Pipeline("cpu"))
+
+
+def test_latent_session_names_the_latent_file_it_was_opened_from(tmp_path: Path, sg2_pickle: Path) -> None:
+    pipeline, session = _generator_session(sg2_pickle)
+    seed = RenderRequest(request_id=1, subject=SeedSubject(4, 0.7), generator=session.generator_hash)
+    latent_file = SaveLatent(seed, str(tmp_path / "face.npz")).run(pipeline)
+    OpenLatent(latent_file, "latent-1:face").run(pipeline)  # the studio's key, not the path
+    session.add_latent("latent-1:face", "face")
+    session.values.subject = LatentSubject("latent-1:face")
+    session.values.generator = session.generator_hash
+    studio = _studio_frame(pipeline, session)
+    target = tmp_path / "latent.json"
+    SaveSession(str(target), snapshot(session)).run(pipeline)
+    assert read_session(target)["subject"]["path"] == str(Path(latent_file).resolve())
+    assert np.array_equal(_cli_pixels(target, tmp_path / "out.png"), studio)
+
+    with np.load(latent_file) as held:
+        arrays = {name: held[name] for name in held.files}
+    first = next(name for name, array in arrays.items() if array.dtype.kind == "f")
+    arrays[first] = arrays[first] + 1.0
+    np.savez(latent_file, **arrays)
+    with pytest.raises(MemstudioError, match=r"face\.npz: the file changed since the session was made"):
+        OpenSession(str(target)).run(Pipeline("cpu"))
+
+
+def _cli_pixels(session: Path, out: Path) -> np.ndarray:
+    assert main(["session", "render", str(session), "-o", str(out)]) == 0
+    return np.asarray(Image.open(out).convert("RGB"))

@@ -83,7 +83,11 @@ def session_document(shot: SessionSnapshot, pipeline: Pipeline) -> dict[str, Any
     from memstudio.core.checkpoints import sha256_file
     from memstudio.core.figures.sources import record_direction
 
-    document: dict[str, Any] = {"format": FORMAT, "version": VERSION, "subject": _subject_entry(shot.subject)}
+    document: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "subject": _subject_entry(shot.subject, pipeline),
+    }
     if shot.generator is not None:
         if pipeline.generator is None or pipeline.generator_hash != shot.generator.sha256:
             raise MemstudioError(
@@ -97,7 +101,7 @@ def session_document(shot: SessionSnapshot, pipeline: Pipeline) -> dict[str, Any
             entry["file_sha256"] = sha256_file(source)
         document["generator"] = entry
     if isinstance(shot.subject, LatentSubject):
-        document["subject"]["sha256"] = sha256_file(shot.subject.key)
+        document["subject"]["sha256"] = sha256_file(document["subject"]["path"])
     directions = []
     for direction_id, alpha in shot.alphas:
         direction = pipeline.directions.get(direction_id)
@@ -116,7 +120,7 @@ def session_document(shot: SessionSnapshot, pipeline: Pipeline) -> dict[str, Any
     return document
 
 
-def _subject_entry(subject: Subject) -> dict[str, Any]:
+def _subject_entry(subject: Subject, pipeline: Pipeline) -> dict[str, Any]:
     from memstudio.core.checkpoints import sha256_file
 
     if isinstance(subject, PhotoSubject):
@@ -129,7 +133,8 @@ def _subject_entry(subject: Subject) -> dict[str, Any]:
             "truncation": subject.truncation,
             "class_index": subject.class_index,
         }
-    path = Path(subject.key)
+    # A latent opened from a file is named by it (the CLI's keys are the paths themselves).
+    path = Path(pipeline.latent_paths.get(subject.key, subject.key))
     if not path.is_file():
         raise MemstudioError(
             f"latent {subject.key!r} has no file: save it (File ▸ Save latent…) and open that file before saving "
@@ -186,19 +191,31 @@ def read_session(path: str | Path) -> dict[str, Any]:
             f"{path}: session file version {version} is newer than this memstudio reads ({VERSION}); update memstudio"
         )
     try:
-        _subject_of(document)
-        if not isinstance(document.get("edits", {}), dict):
-            raise TypeError("edits is not an object")
-        for entry in document.get("directions", []):
-            str(entry["id"]), float(entry["alpha"]), str(entry["path"])
-        [float(w) for w in document.get("layer_weights") or ()]
-        [str(a) for a in document.get("ovalize", [])]
-        [str(a) for a in document.get("assessors", [])]
+        _snapshot_of(document, generator=None)
+        if any("path" not in entry for entry in document.get("directions", [])):
+            raise KeyError("a direction has no path")
         if _needs_generator(document) and not (document.get("generator") or {}).get("sha256"):
             raise KeyError("generator")
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise MemstudioError(f"{path}: malformed session file ({type(exc).__name__}: {exc})") from exc
     return document
+
+
+def _snapshot_of(document: dict[str, Any], generator: GeneratorRef | None) -> SessionSnapshot:
+    """The values a session document holds (raises KeyError, TypeError or ValueError where one is malformed)."""
+    edits = document.get("edits", {})
+    if not isinstance(edits, dict):
+        raise TypeError("edits is not an object")
+    layer_weights = document.get("layer_weights")
+    return SessionSnapshot(
+        subject=_subject_of(document),
+        edits=tuple(sorted((str(k), float(v)) for k, v in edits.items())),
+        alphas=tuple(sorted((str(e["id"]), float(e["alpha"])) for e in document.get("directions", []))),
+        layer_weights=None if layer_weights is None else tuple(float(w) for w in layer_weights),
+        ovalize=tuple(str(a) for a in document.get("ovalize", [])),
+        assessors=tuple(str(a) for a in document.get("assessors", [])),
+        generator=generator,
+    )
 
 
 def _needs_generator(document: dict[str, Any]) -> bool:
@@ -269,16 +286,8 @@ class OpenSession:
             pipeline.direction_paths[direction_id] = path
         if latent is not None:
             pipeline.hold_latent(subject.key, latent)
-        layer_weights = document.get("layer_weights")
-        return SessionSnapshot(
-            subject=subject,
-            edits=tuple(sorted((str(k), float(v)) for k, v in document.get("edits", {}).items())),
-            alphas=tuple(sorted((str(e["id"]), float(e["alpha"])) for e in document.get("directions", []))),
-            layer_weights=None if layer_weights is None else tuple(float(w) for w in layer_weights),
-            ovalize=tuple(str(a) for a in document.get("ovalize", [])),
-            assessors=tuple(str(a) for a in document.get("assessors", [])),
-            generator=generator_ref,
-        )
+            pipeline.latent_paths[subject.key] = subject.key
+        return _snapshot_of(document, generator_ref)
 
     def _open_generator(self, entry: dict[str, Any], pipeline: Pipeline) -> tuple[GeneratorRef, Pipeline]:
         """The session's generator, checked by hash: the open one when it matches, else one opened aside."""

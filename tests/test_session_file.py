@@ -179,21 +179,28 @@ def test_bad_session_files_are_refused(tmp_path: Path, text: str, reason: str) -
     assert str(path) in str(caught.value)
 
 
-def test_seed_session_opens_its_generator_and_checks_its_hash(
-    tmp_path: Path,
-    sg2_pickle: Path,
-    capsys: pytest.CaptureFixture,
+def test_seed_session_with_a_w_direction_and_layer_weights_and_a_swapped_generator_refused(
+    tmp_path: Path, sg2_pickle: Path
 ) -> None:
     pipeline, session = _generator_session(sg2_pickle)
-    result = {"sha256": session.generator_hash}
+    w_dim, num_ws = pipeline.generator.w_dim, pipeline.generator.num_ws
+    vector = torch.randn(w_dim, generator=torch.Generator().manual_seed(3))
+    path = Direction(name="memo", property="memorability", space="w", vector=vector).save(tmp_path / "memo")
+    OpenDirection(str(path), "memo").run(pipeline)
     session.values.subject = SeedSubject(7, 0.8)
-    session.values.generator = result["sha256"]
+    session.values.generator = session.generator_hash
+    session.values.alphas = {"memo": 2.5}
+    session.values.layer_weights = tuple(1.0 if i < num_ws // 2 else 0.0 for i in range(num_ws))
     studio = _studio_frame(pipeline, session)
+    unweighted = StudioSession()
+    unweighted.set_generator(session.generator)
+    unweighted.values = session.values.copy()
+    unweighted.values.layer_weights = None
+    assert not np.array_equal(_studio_frame(pipeline, unweighted), studio)  # the weights change the frame
     target = tmp_path / "seed.json"
     SaveSession(str(target), snapshot(session)).run(pipeline)
-    out = tmp_path / "seed.png"
-    assert main(["session", "render", str(target), "-o", str(out)]) == 0
-    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), studio)
+    assert read_session(target)["layer_weights"] == list(session.values.layer_weights)
+    assert np.array_equal(_cli_pixels(target, tmp_path / "seed.png"), studio)
 
     document = json.loads(target.read_text())
     document["generator"]["sha256"] = "0" * 64  # as if the pickle had been swapped for another network

@@ -61,6 +61,8 @@ class Pipeline:
         #: Files the directions were opened from, so exported figures cite a file that reproduces them.
         self.direction_paths: dict[str, str] = {}
         self._latents: dict[str, dict[str, Latent]] = {}  # generator hash → latent key → latent
+        #: Files latents were read from, by key, so a saved session can name the file that brings one back.
+        self.latent_paths: dict[str, str] = {}
         self._generator_names: dict[str, str] = {}  # generator hash → name, to name both in a refusal
         self._editors: OrderedDict[str, tuple[PhotoEditor, LoadedImage]] = OrderedDict()
         self._assessor_failures: dict[str, str] = {}

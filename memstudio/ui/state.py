@@ -14,6 +14,7 @@ after a drag lands where the drag started. Each command's text names what it cha
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -36,6 +37,10 @@ class StudioState(QObject):
     generator_changed = Signal(object)
     #: The assessors that score the current subject's face oval changed (a sorted list).
     ovalize_changed = Signal(object)
+    #: A session file opened a generator in the engine: its info dict and source, for the generator dock.
+    generator_opened = Signal(object, str)
+    #: A session file opened directions in the engine: their info dicts, for the direction sliders.
+    directions_opened = Signal(object)
 
     def __init__(self, parent: QObject | None = None, session: StudioSession | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +82,27 @@ class StudioState(QObject):
 
     def subject_label(self) -> str:
         return subject_label(self.values.subject)
+
+    def open_session(self, opened: dict[str, Any]) -> None:
+        """Show what :class:`~memstudio.core.session.session_file.OpenSessionInStudio` opened in the engine.
+
+        Not undoable: a session is a fresh start, so the undo stack is cleared rather than left holding edits
+        of subjects and directions the session replaced.
+        """
+        from memstudio.core.session.session_file import apply_snapshot
+
+        shot = opened["snapshot"]
+        if opened.get("generator") is not None:
+            self.generator_opened.emit(opened["generator"], shot.generator.source)
+        if opened.get("directions"):
+            self.directions_opened.emit(list(opened["directions"]))
+        self.undo_stack.clear()
+        apply_snapshot(self.session, shot)
+        if shot.generator is not None:
+            self.generator_changed.emit(shot.generator)
+        self.ovalize_changed.emit(sorted(self.session.ovalized()))
+        self.subject_changed.emit()
+        self.changed.emit()
 
     # ----- gestures -------------------------------------------------------------------------------------
     def begin_drag(self) -> None:
@@ -186,9 +212,7 @@ class StudioState(QObject):
 class _SetValue(QUndoCommand):
     ID = 1001
 
-    def __init__(
-        self, state: StudioState, kind: str, key: str, old: float, new: float, merge: int | None
-    ) -> None:
+    def __init__(self, state: StudioState, kind: str, key: str, old: float, new: float, merge: int | None) -> None:
         super().__init__(state.value_label(kind, key))
         self.state, self.kind, self.key, self.old, self.new, self.merge = state, kind, key, old, new, merge
 

@@ -44,6 +44,8 @@ class StudioContext(Protocol):
     path_handlers: list[Callable[[list[Path]], tuple[list[Path], list[str]]]]
     #: Every assessor available here (built in, imported, trained), as the property strip lists them.
     available_assessors: list[LiveAssessor]
+    #: The assessors scoring the canvas now (None until they are listed), as a saved session records them.
+    live_assessors: list[LiveAssessor] | None
     current_frame: Frame | None
     last_scores: ScoreResult | None
     closing: SignalInstance

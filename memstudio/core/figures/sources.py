@@ -101,12 +101,12 @@ def open_sources(
     assessors = [_spec_assessor(entry, device) for entry in spec.assessors]
     if check_hashes:
         for entry, assessor in zip(spec.assessors, assessors, strict=True):
-            _same(entry.get("checkpoint_sha256"), assessor.checkpoint_hash, f"assessor {entry['name']!r}")
+            check_unchanged(entry.get("checkpoint_sha256"), assessor.checkpoint_hash, f"assessor {entry['name']!r}")
     generator = None
     if spec.is_photo:
         if check_hashes:
             for photo in spec.photos:
-                _same(photo.get("sha256"), sha256_file(_existing(photo["path"], "photo")), photo["path"])
+                check_unchanged(photo.get("sha256"), sha256_file(_existing(photo["path"], "photo")), photo["path"])
     elif spec.kind != "plot":
         source = spec.generator.get("source") or spec.generator.get("name")
         if not source:
@@ -115,7 +115,7 @@ def open_sources(
 
         generator = open_generator(source, device)
         if check_hashes:
-            _same(spec.generator.get("checkpoint_sha256"), generator.checkpoint_hash, f"generator {source!r}")
+            check_unchanged(spec.generator.get("checkpoint_sha256"), generator.checkpoint_hash, f"generator {source!r}")
     map_fn = heatmap_fn(spec.heatmap) if spec.heatmap else None
     return FigureSources(directions, assessors, generator, map_fn, device)
 
@@ -152,31 +152,32 @@ def heatmap_fn(heatmap: dict[str, Any]) -> MapFn:
     return fn
 
 
-def open_direction(entry: dict[str, Any], check_hashes: bool) -> Direction:
-    """The direction a spec entry names, refused when its file changed since the figure was made."""
+def open_direction(entry: dict[str, Any], check_hashes: bool, made: str = "figure") -> Direction:
+    """The direction a spec (or session, ``made``) entry names, refused when its file changed since then."""
     if "path" not in entry:
         raise FigureSpecError(
-            f"direction {entry.get('name')!r} was never saved to a file, so the figure cannot be re-rendered"
+            f"direction {entry.get('name')!r} was never saved to a file, so the {made} cannot be re-rendered"
         )
-    path = _existing(entry["path"], "direction")
+    path = _existing(entry["path"], "direction", made)
     if check_hashes:
-        _same(entry.get("sha256"), sha256_file(path), str(path))
+        check_unchanged(entry.get("sha256"), sha256_file(path), str(path), made)
         tensors = path.with_suffix(".safetensors")
         if entry.get("tensors_sha256") and tensors.is_file():
-            _same(entry["tensors_sha256"], sha256_file(tensors), str(tensors))
+            check_unchanged(entry["tensors_sha256"], sha256_file(tensors), str(tensors), made)
     return Direction.load(path)
 
 
-def _existing(path: str, what: str) -> Path:
+def _existing(path: str, what: str, made: str = "figure") -> Path:
     p = Path(path)
     if not p.is_file():
-        raise FigureSpecError(f"{p}: the {what} this figure was made from is missing")
+        raise FigureSpecError(f"{p}: the {what} this {made} was made from is missing")
     return p
 
 
-def _same(recorded: object, actual: object, what: str) -> None:
+def check_unchanged(recorded: object, actual: object, what: str, made: str = "figure") -> None:
+    """Refuse an input whose SHA-256 differs from the one recorded when the figure (or session) was made."""
     if recorded and actual and recorded != actual:
         raise FigureSpecError(
-            f"{what}: the file changed since the figure was made (SHA-256 {str(actual)[:12]}… "
-            f"instead of {str(recorded)[:12]}…); the identical figure cannot be rendered"
+            f"{what}: the file changed since the {made} was made (SHA-256 {str(actual)[:12]}… "
+            f"instead of {str(recorded)[:12]}…); the identical {made} cannot be rendered"
         )

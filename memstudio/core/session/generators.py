@@ -196,4 +196,5 @@ class OpenLatent:
         latent = load_latent(self.path)
         check_latent_fits(latent, pipeline.generator, source=str(self.path))
         pipeline.hold_latent(self.key, latent)
+        pipeline.latent_paths[self.key] = str(self.path)
         return {"key": self.key, "generator_hash": pipeline.generator_hash or ""}

@@ -14,7 +14,7 @@ import importlib
 from memstudio.ui.studio_context import StudioContext
 
 #: Installation order: docks and menu entries appear in this order.
-ORDER = ("generators", "faces", "directions", "heatmap", "export", "memgame", "ratings", "scoring")
+ORDER = ("generators", "faces", "directions", "heatmap", "export", "memgame", "ratings", "scoring", "session")
 
 
 def install_all(studio: StudioContext) -> dict[str, object]:

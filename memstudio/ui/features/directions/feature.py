@@ -89,6 +89,7 @@ class DirectionsFeature(QObject):
         studio.scores_shown.connect(self._scores_shown)
         studio.path_handlers.append(self.claim_paths)
         studio.state.generator_changed.connect(self._generator_changed)
+        studio.state.directions_opened.connect(self._opened)
         if os.environ.get(SHIPPED_ENV, "1") != "0":
             QTimer.singleShot(0, self.open_shipped)
 
@@ -137,6 +138,15 @@ class DirectionsFeature(QObject):
     def _loaded(self, info: dict[str, Any]) -> None:
         self._add(info)
         self.studio.statusBar().showMessage(f"direction {info['name']} loaded", 10_000)
+
+    def _opened(self, infos: list[dict[str, Any]]) -> None:
+        """Directions a session file opened in the engine under its ids: each a slider (replacing a row of
+        the same id, whose direction the engine no longer holds)."""
+        for info in infos:
+            if info["id"] in self.infos:
+                self.infos.pop(info["id"])
+                self.sliders.remove(info["id"])
+            self._add(info)
 
     def claim_paths(self, paths: list[Path]) -> tuple[list[Path], list[str]]:
         """The window's path handler: dropped direction files open as sliders."""

@@ -93,6 +93,7 @@ class GeneratorsFeature(QObject):
         self.panel.save_latent_requested.connect(self.choose_latent_to_save)
         self.panel.open_latent_requested.connect(self.choose_latent_to_open)
         studio.state.subject_changed.connect(self._subject_changed)
+        studio.state.generator_opened.connect(self._generator_loaded)  # by a session file
         studio.closing.connect(self._close_chooser)
         studio.path_handlers.append(self.claim_paths)
 

@@ -31,9 +31,10 @@ from memstudio.core.session.faces import (
     to_canvas,
 )
 from memstudio.engine import Failure, Frame, JobDone
-from memstudio.engine.commands import JobHandle, RequestHandle
+from memstudio.engine.commands import RequestHandle
 from memstudio.ui.debounce import Debouncer
 from memstudio.ui.features.faces.panel import SPACES, FacePanel
+from memstudio.ui.pending import PendingHandles
 from memstudio.ui.studio_context import StudioContext
 
 PREFIX = "faces:"
@@ -62,7 +63,7 @@ class FacesFeature(QObject):
         studio.assessors_changed.connect(lambda _: self.panel.set_assessors(list(studio.strip.score_labels)))
         self.dock = studio.add_feature_dock(self.panel, "Faces", "facesDock", Qt.DockWidgetArea.RightDockWidgetArea)
         self._ids = itertools.count(1)
-        self._handles: dict[str, JobHandle | RequestHandle] = {}  # job id → handle of a command still running
+        self._handles = PendingHandles()  # commands still on the engine, by id
         self.detection: Detection | None = None
         self.aligned_faces: dict[str, AlignedFace] = {}  # aligned PNG path → face
         self.latest_aligned: AlignedFace | None = None
@@ -95,12 +96,7 @@ class FacesFeature(QObject):
     def _submit(self, kind: str, command: Any) -> tuple[str, RequestHandle]:
         """A one-shot command as an engine request (no job card), remembered until it settles."""
         job_id = f"{PREFIX}{kind}-{next(self._ids)}"
-        handle = self.studio.engine.request(command)
-        self._handles[job_id] = handle
-        for signal in (handle.done, handle.failed):
-            signal.connect(lambda _payload, job_id=job_id: self._handles.pop(job_id, None))
-        handle.cancelled.connect(lambda job_id=job_id: self._handles.pop(job_id, None))
-        return job_id, handle
+        return job_id, self._handles.add(job_id, self.studio.engine.request(command))
 
     def _face_step(self, kind: str, command: Any, landed: Any) -> str:
         """Detection and alignment: the buttons are busy until the command lands or fails."""
@@ -236,8 +232,7 @@ class FacesFeature(QObject):
             # (here, once the window is built), the inversion's summary is the one left there.
             self.studio.engine.job_finished.connect(self._write_card)
             self._card_writer = True
-        handle = self.studio.engine.submit(command, job_id)
-        self._handles[job_id] = handle
+        handle = self._handles.add(job_id, self.studio.engine.submit(command, job_id))
         handle.done.connect(lambda outcome: self._inversion_ended(job_id, outcome, None, False))
         handle.failed.connect(lambda failure: self._inversion_ended(job_id, command.outcome, failure.message, False))
         handle.cancelled.connect(lambda: self._inversion_ended(job_id, command.outcome, None, True))
@@ -253,7 +248,6 @@ class FacesFeature(QObject):
         return f"{stem} ({number})", number
 
     def _inversion_ended(self, job_id: str, outcome: dict[str, Any], error: str | None, cancelled: bool) -> None:
-        self._handles.pop(job_id, None)
         job = self.inversions[job_id]
         if not outcome.get("key"):
             if error:

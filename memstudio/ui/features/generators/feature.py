@@ -30,9 +30,10 @@ from memstudio.core.session.generators import (
 )
 from memstudio.core.session.studio import GeneratorRef
 from memstudio.engine import Failure
-from memstudio.engine.commands import JobHandle, RequestHandle
+from memstudio.engine.commands import RequestHandle
 from memstudio.ui.features.generators.chooser import GeneratorChooser
 from memstudio.ui.features.generators.panel import GeneratorPanel
+from memstudio.ui.pending import PendingHandles
 from memstudio.ui.studio_context import StudioContext
 
 PREFIX = "generators:"
@@ -82,7 +83,7 @@ class GeneratorsFeature(QObject):
         self._ids = itertools.count(1)
         self._generation = 0
         self._thumb_handles: dict[str, RequestHandle] = {}  # job id → thumbnails of the page shown
-        self._handles: dict[str, JobHandle | RequestHandle] = {}  # job id → other commands still running
+        self._handles = PendingHandles()  # commands still on the engine, by id
         self._build_menu()
 
         self.panel.open_requested.connect(self.choose_generator)
@@ -132,12 +133,7 @@ class GeneratorsFeature(QObject):
     def _submit(self, kind: str, command: Any) -> tuple[str, RequestHandle]:
         """A one-shot command as an engine request (no job card), remembered until it settles."""
         job_id = f"{PREFIX}{kind}-{next(self._ids)}"
-        handle = self.studio.engine.request(command)
-        self._handles[job_id] = handle
-        for signal in (handle.done, handle.failed):
-            signal.connect(lambda _payload, job_id=job_id: self._handles.pop(job_id, None))
-        handle.cancelled.connect(lambda job_id=job_id: self._handles.pop(job_id, None))
-        return job_id, handle
+        return job_id, self._handles.add(job_id, self.studio.engine.request(command))
 
     def _models_listed(self, models: list[dict[str, Any]]) -> None:
         if self.chooser is not None:
@@ -156,8 +152,7 @@ class GeneratorsFeature(QObject):
         row.bar.setRange(0, 0)  # one long call: a busy bar until it returns
         # Thumbnails of the old generator would only delay the load; the page is redrawn afterwards.
         self._bump_generation()
-        handle = self.studio.engine.submit(command, job_id)
-        self._handles[job_id] = handle
+        handle = self._handles.add(job_id, self.studio.engine.submit(command, job_id))
         handle.done.connect(lambda info: self._open_ended(job_id, info, text))
         handle.failed.connect(lambda _failure: self._open_ended(job_id, None, text))
         handle.cancelled.connect(lambda: self._open_ended(job_id, None, text))
@@ -165,7 +160,6 @@ class GeneratorsFeature(QObject):
         return job_id
 
     def _open_ended(self, job_id: str, info: dict[str, Any] | None, source: str) -> None:
-        self._handles.pop(job_id, None)
         row = self.studio.jobs.rows.get(job_id)
         if row is not None:
             row.bar.setRange(0, 1000)

@@ -140,8 +140,8 @@ def test_an_assessor_first_loaded_under_inference_mode_trains_and_equals_the_cli
     # studio does with ResMem on every frame, so the resident model was built inside inference mode.
     image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     scoring = window.engine.request(OnEngine(lambda pipeline: pipeline.score(image, (tiny_conv,)).values))
-    with qtbot.waitSignal(scoring.done, timeout=TIMEOUT) as scored:
-        pass
+    scored = qtbot.waitSignal(scoring.done, timeout=TIMEOUT)
+    scored.wait()
     assert tiny_conv in scored.args[0]
     photos = tuple(sorted(str(p) for p in photos_dir.iterdir() if p.suffix in (".png", ".jpg")))
     settings = TrainDirectionSettings(
@@ -226,8 +226,7 @@ def test_resmem_trains_in_the_studio_as_from_the_cli(qtbot, window, tmp_path, ph
         pytest.skip(reason)
     # ResMem loads while scoring, under inference mode.
     scoring = window.engine.request(OnEngine(lambda p: p.score(torch.rand(1, 3, 64, 64), ("resmem",)).values))
-    with qtbot.waitSignal(scoring.done, timeout=TIMEOUT):
-        pass
+    qtbot.waitSignal(scoring.done, timeout=TIMEOUT).wait()
     photos = tuple(str(photos_dir / name) for name in ("chelsea.png", "coffee.png", "rocket.jpg"))
     settings = TrainDirectionSettings(
         assessor="resmem", output=str(tmp_path / "studio" / "m.json"), photos=photos, photo_size=64,

@@ -163,24 +163,23 @@ def test_commands_run_on_the_engine_and_report_on_their_own_handles(qtbot, pickl
     try:
         # No generator yet: the one-shot fails on its handle with the core's message, the thread serves on.
         refused = engine.request(OpenLatent(str(tmp_path / "nothing.npz"), "k"))
-        with qtbot.waitSignal(refused.failed, timeout=30_000) as failed:
-            pass
+        failed = qtbot.waitSignal(refused.failed, timeout=30_000)
+        failed.wait()
         assert "nothing.npz: open the generator it was made with first" in failed.args[0].message
 
         opened = engine.submit(OpenGenerator(str(a_path)), "open-a")
-        with qtbot.waitSignal(opened.done, timeout=30_000) as done:
-            pass
+        done = qtbot.waitSignal(opened.done, timeout=30_000)
+        done.wait()
         info = done.args[0]
         assert opened.job_id == "open-a" and info["name"] == "gen-a"
         assert info["sha256"] == engine.pipeline.generator_hash
 
         # Thumbnails asked for A's grid once B is open come back None, not B's seeds.
         switch = engine.submit(OpenGenerator(str(b_path)))
-        with qtbot.waitSignal(switch.done, timeout=30_000):
-            pass
+        qtbot.waitSignal(switch.done, timeout=30_000).wait()
         stale = engine.request(RenderThumbnails(info["sha256"], (0, 1, 2), 1.0, None, 16))
-        with qtbot.waitSignal(stale.done, timeout=30_000) as late:
-            pass
+        late = qtbot.waitSignal(stale.done, timeout=30_000)
+        late.wait()
         assert late.args[0] is None
 
     finally:

@@ -208,8 +208,7 @@ def test_gan_seed_strip_and_layer_grid(qtbot, tmp_path, monkeypatch):
         pipeline.set_generator(open_generator("tiny-sg2", pipeline.device))
         pipeline.directions["memo"] = direction
 
-    with qtbot.waitSignal(win.engine.request(OnEngine(load)).done, timeout=30_000):
-        pass
+    qtbot.waitSignal(win.engine.request(OnEngine(load)).done, timeout=30_000).wait()
     with qtbot.waitSignal(win.frame_shown, timeout=30_000):
         win.state.set_subject(SeedSubject(3, truncation=0.8))
     feature = win.features["export"]

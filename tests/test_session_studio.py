@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_model_store import write_nvidia_pickle
-from test_ui_generators import tiny_stylegan2
+from test_ui_generators import two_stylegan2_pickles
 
 from memstudio.core.errors import MemstudioError
 from memstudio.core.faces.latent_file import load_latent
@@ -30,14 +29,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 
 @pytest.fixture(scope="module")
 def pickles(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("switch")
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        a = write_nvidia_pickle(tiny_stylegan2(seed=5), folder / "gen-a.pkl", monkeypatch)
-        b = write_nvidia_pickle(tiny_stylegan2(seed=9), folder / "gen-b.pkl", monkeypatch)
-    finally:
-        monkeypatch.undo()
-    return a, b
+    return two_stylegan2_pickles(tmp_path_factory.mktemp("switch"), ('gen-a', 'gen-b'))
 
 
 def open_in(pipeline: Pipeline, source: Path) -> dict:

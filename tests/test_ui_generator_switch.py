@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_model_store import write_nvidia_pickle
-from test_ui_generators import feature_of, load, tiny_stylegan2
+from test_ui_generators import feature_of, load, two_stylegan2_pickles
 
 from memstudio.core.requests import LatentSubject, SeedSubject
 
@@ -24,14 +23,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 
 @pytest.fixture(scope="module")
 def two_pickles(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("two")
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        a = write_nvidia_pickle(tiny_stylegan2(seed=5), folder / "tiny-a.pkl", monkeypatch)
-        b = write_nvidia_pickle(tiny_stylegan2(seed=9), folder / "tiny-b.pkl", monkeypatch)
-    finally:
-        monkeypatch.undo()
-    return a, b
+    return two_stylegan2_pickles(tmp_path_factory.mktemp("two"), ('tiny-a', 'tiny-b'))
 
 
 def test_generator_switch_with_live_latents(qtbot, window, two_pickles, tmp_path) -> None:

@@ -77,6 +77,18 @@ def biggan_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_biggan_folder(tmp_path_factory.mktemp("bg") / "biggan-tiny", seed=21)
 
 
+def two_stylegan2_pickles(folder: Path, names: tuple[str, str]) -> tuple[Path, Path]:
+    """Two different tiny StyleGAN2s (seeds 5 and 9) written as NVIDIA pickles ``folder/<name>.pkl``."""
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        return tuple(
+            write_nvidia_pickle(tiny_stylegan2(seed=seed), folder / f"{name}.pkl", monkeypatch)
+            for seed, name in zip((5, 9), names, strict=True)
+        )
+    finally:
+        monkeypatch.undo()
+
+
 def feature_of(window: MainWindow) -> GeneratorsFeature:
     return window.features["generators"]
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_memgame_cli import SMALL
 
 from memstudio.cli import main
 from memstudio.core.experiments.practice import PRACTICE_TRIALS
@@ -25,20 +26,6 @@ from memstudio.core.experiments.responses import RESPONSE_COLUMNS, ResponseRow, 
 from memstudio.core.experiments.sequence_io import read_sequence
 from memstudio.core.experiments.web_export import VENDOR_DIR
 
-SMALL = [
-    "--length",
-    "24",
-    "--targets-per-sequence",
-    "4",
-    "--vigilance-per-sequence",
-    "2",
-    "--target-span",
-    "4",
-    "12",
-    "--vigilance-span",
-    "0",
-    "2",
-]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 # Short enough for a quick test, long enough that a press sent at a trial's onset lands inside it on a busy CPU.

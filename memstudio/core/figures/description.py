@@ -13,6 +13,7 @@ from typing import Any
 from PIL import Image
 
 from memstudio.core.errors import MemstudioError
+from memstudio.core.jsonfile import read_json
 
 #: The PNG text chunk that carries the figure's full description.
 PNG_KEY = "memstudio"
@@ -50,12 +51,9 @@ def read_description(path: str | Path) -> dict[str, Any]:
         return read_png_metadata(path)
     source = description_file(path)
     try:
-        size = source.stat().st_size
-        if size > MAX_DESCRIPTION_BYTES:
-            raise FigureSpecError(f"{source}: {size} bytes is too large for a figure description")
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise FigureSpecError(f"{source}: not a readable figure description ({exc})") from exc
+        data = read_json(source, MAX_DESCRIPTION_BYTES, "figure description", FigureSpecError)
+    except FileNotFoundError as exc:
+        raise FigureSpecError(f"{source}: no such figure description") from exc
     if not isinstance(data, dict):
         raise FigureSpecError(f"{source}: not a figure description (expected a JSON object)")
     return data

@@ -30,6 +30,7 @@ from memstudio.core.atomic import (
 from memstudio.core.checkpoints import models_dir
 from memstudio.core.errors import CheckpointError, MemstudioError, ModelUnavailableError
 from memstudio.core.generators.base import Generator
+from memstudio.core.jsonfile import read_json
 from memstudio.core.model_names import _NAME_RE, ModelStoreError, validate_name
 
 FORMAT_VERSION = 1
@@ -107,15 +108,9 @@ def family_class(family: str) -> type[Generator]:
 def _read_record(folder: Path) -> StoredModel:
     config_path = folder / CONFIG_FILE
     try:
-        if config_path.stat().st_size > MAX_CONFIG_BYTES:
-            raise CheckpointError(
-                f"{config_path}: {config_path.stat().st_size} bytes is far too large for a stored-model config"
-            )
-        raw = json.loads(config_path.read_text(encoding="utf-8"))
+        raw = read_json(config_path, MAX_CONFIG_BYTES, "stored-model config", CheckpointError)
     except FileNotFoundError as exc:
         raise CheckpointError(f"{folder}: not a stored model ({CONFIG_FILE} is missing)") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise CheckpointError(f"{config_path}: unreadable stored-model config: {exc}") from exc
     if not isinstance(raw, dict) or "format_version" not in raw or "family" not in raw:
         raise CheckpointError(f"{config_path}: not a memstudio stored-model config")
     version = raw["format_version"]
@@ -146,10 +141,8 @@ def is_stored_model_folder(path: Path) -> bool:
     if not (path.is_dir() and config_path.is_file() and (path / WEIGHTS_FILE).is_file()):
         return False
     try:
-        if config_path.stat().st_size > MAX_CONFIG_BYTES:
-            return False
-        raw = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raw = read_json(config_path, MAX_CONFIG_BYTES, "stored-model config", CheckpointError)
+    except (OSError, CheckpointError):
         return False
     return isinstance(raw, dict) and "format_version" in raw
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memstudio.core.errors import MemstudioError
+from memstudio.core.jsonfile import read_json
 from memstudio.core.requests import LatentSubject, PhotoSubject, SeedSubject, Subject
 from memstudio.core.session.studio import GeneratorRef, StudioSession, StudioValues, needs_generator
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 FORMAT = "memstudio-session"
 #: The newest version this code reads and the one it writes.
 VERSION = 1
+#: A session is a few KB (a subject, some directions and their α); anything this large is not one.
+MAX_SESSION_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -176,11 +179,9 @@ def read_session(path: str | Path) -> dict[str, Any]:
     this version can read (bad JSON, another kind of JSON file, a newer version, a malformed entry)."""
     path = Path(path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = read_json(path, MAX_SESSION_BYTES, "session file", MemstudioError)
     except FileNotFoundError as exc:
         raise MemstudioError(f"{path}: no such session file") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MemstudioError(f"{path}: not a session file (unreadable JSON: {exc})") from exc
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise MemstudioError(f'{path}: not a memstudio session file (no "format": "{FORMAT}")')
     version = document.get("version")

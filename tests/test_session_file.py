@@ -15,6 +15,7 @@ from test_model_store import write_nvidia_pickle
 from test_ui_generators import tiny_stylegan2
 
 from memstudio.cli import main
+from memstudio.core.atomic import OverwriteInputError
 from memstudio.core.directions.base import Direction
 from memstudio.core.errors import MemstudioError
 from memstudio.core.generators.edit_params import PARAMETERS
@@ -143,6 +144,16 @@ def test_a_changed_photo_is_refused(tmp_path: Path) -> None:
     make_photo(Path(session.values.subject.path), size=(40, 32), seed=9)
     with pytest.raises(MemstudioError, match=r"photo\.png: the file changed since the session was made"):
         OpenSession(str(target)).run(Pipeline("cpu"))
+
+
+def test_saving_over_an_input_of_the_session_is_refused_and_loses_nothing(tmp_path: Path) -> None:
+    pipeline, session, direction = _photo_session(tmp_path)
+    photo = Path(session.values.subject.path)
+    for target in (photo, direction):
+        before = target.read_bytes()
+        with pytest.raises(OverwriteInputError, match="refusing to write over an input"):
+            SaveSession(str(target), snapshot(session)).run(pipeline)
+        assert target.read_bytes() == before
 
 
 @pytest.mark.parametrize(

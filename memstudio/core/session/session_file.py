@@ -170,7 +170,18 @@ class SaveSession:
         return f"Save session → {Path(self.path).name}"
 
     def run(self, pipeline: Pipeline) -> str:
-        return str(write_session(self.path, session_document(self.shot, pipeline)))
+        from memstudio.core.atomic import refuse_inputs
+
+        document = session_document(self.shot, pipeline)
+        refuse_inputs([self.path], input_paths(document))  # saving over the photo or a direction loses it
+        return str(write_session(self.path, document))
+
+
+def input_paths(document: dict[str, Any]) -> list[str]:
+    """The files a session reads: its photo or latent file, its generator's file, its direction files."""
+    paths = [document.get("subject", {}).get("path"), (document.get("generator") or {}).get("source")]
+    paths += [entry.get("path") for entry in document.get("directions", [])]
+    return [path for path in paths if isinstance(path, str) and Path(path).is_file()]
 
 
 # ----- reading ----------------------------------------------------------------------------------------------

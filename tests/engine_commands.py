@@ -27,3 +27,11 @@ class StepsOf:
 
     def steps(self, pipeline: Any) -> Iterator[Any]:
         return self.fn(pipeline)
+
+
+def every_job(engine: Any, signal: str = "ended") -> list[Any]:
+    """What ``signal`` of every job submitted from now on carries (``ended``: a JobDone each, ``progress``: the
+    JobUpdates), in arrival order: the engine announces each job on ``job_submitted``, inside ``submit``."""
+    seen: list[Any] = []
+    engine.job_submitted.connect(lambda handle: getattr(handle, signal).connect(seen.append))
+    return seen

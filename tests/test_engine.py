@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from engine_commands import OnEngine, StepsOf
+from engine_commands import OnEngine, StepsOf, every_job
 
 from memstudio.core.assessors import registry
 from memstudio.core.assessors.base import Assessor
@@ -110,7 +110,7 @@ def test_render_failure_becomes_a_message(qtbot, engine, tmp_path, photos_dir):
 
 
 def test_jobs_report_progress_and_cancel_within_a_step(qtbot, engine):
-    updates, done = collect(engine.job_progress), collect(engine.job_finished)
+    updates, done = every_job(engine, "progress"), every_job(engine)
     state = {"steps": 0, "closed": False}
 
     def slow_job(pipeline):
@@ -134,7 +134,7 @@ def test_jobs_report_progress_and_cancel_within_a_step(qtbot, engine):
 
 
 def test_job_result_and_renders_between_steps(qtbot, engine, photos_dir):
-    frames, done = collect(engine.rendered), collect(engine.job_finished)
+    frames, done = collect(engine.rendered), every_job(engine)
 
     def job(pipeline):
         for i in range(30):
@@ -150,7 +150,7 @@ def test_job_result_and_renders_between_steps(qtbot, engine, photos_dir):
 
 
 def test_job_exception_is_reported(qtbot, engine):
-    failures, done = collect(engine.failed), collect(engine.job_finished)
+    failures, done = collect(engine.failed), every_job(engine)
 
     def broken(pipeline):
         yield Progress(0.1)
@@ -158,8 +158,9 @@ def test_job_exception_is_reported(qtbot, engine):
 
     engine.submit(StepsOf("Broken", broken), "b")
     qtbot.waitUntil(lambda: bool(done), timeout=5_000)
-    assert done[0].error and "bad settings" in done[0].error
-    assert failures and failures[0].origin == "job"
+    assert done[0].error and "bad settings" in done[0].error and "Traceback" in done[0].details
+    qtbot.wait(50)
+    assert failures == []  # reported once, on the job's own handle (the Jobs dock shows it), not broadcast
 
 
 def test_stop_joins_the_thread(qtbot):
@@ -215,7 +216,7 @@ def test_cuda_without_a_driver_falls_back_to_the_cpu(qtbot, photos_dir):
 
 
 def test_malformed_job_step_fails_that_job_only(qtbot, engine, photos_dir):
-    failures, done = collect(engine.failed), collect(engine.job_finished)
+    failures, done = collect(engine.failed), every_job(engine)
     closed = []
 
     def malformed(pipeline):
@@ -229,13 +230,13 @@ def test_malformed_job_step_fails_that_job_only(qtbot, engine, photos_dir):
     engine.submit(StepsOf("Malformed", malformed), "m")
     qtbot.waitUntil(lambda: bool(done), timeout=5_000)
     assert done[0].error and "yielded a float, not a Progress" in done[0].error
-    assert failures[-1].origin == "job" and closed == [True]
+    assert failures == [] and closed == [True]
     assert engine.is_running()
     render_works(qtbot, engine, photos_dir / "coffee.png")
 
 
 def test_bad_preview_fails_the_job_not_the_thread(qtbot, engine, photos_dir):
-    done = collect(engine.job_finished)
+    done = every_job(engine)
 
     def job(pipeline):
         yield Progress(0.5, preview=torch.zeros(3))  # not [N, 3, H, W]
@@ -280,7 +281,7 @@ def test_a_model_that_fails_to_load_fails_the_job_and_the_engine_serves(
     settings = TrainDirectionSettings(
         assessor="broken-model", output=str(tmp_path / "d.json"), photos=(str(photos_dir / "coffee.png"),)
     )
-    finished = collect(engine.job_finished)  # the engine's own signal: connected before the job can end
+    finished = every_job(engine)  # through job_submitted: connected before the job can end
     handle = engine.submit(TrainDirection(settings, on_photos=True))
     failed = collect(handle.failed)  # the handle's: connecting after submit misses nothing
     qtbot.waitUntil(lambda: bool(failed), timeout=10_000)

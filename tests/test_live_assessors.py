@@ -196,7 +196,7 @@ def test_the_studio_scores_imported_and_trained_assessors_live(qtbot, store: Pat
         assert win.findChild(QLabel, "scoreModel_nima-b").text() == "NIMA MobileNet (idealo) as 'nima-b'"
 
         feature = win.features["ratings"]
-        with qtbot.waitSignal(win.engine.job_finished, timeout=120_000) as done:
+        with qtbot.waitSignal(win.jobs.card_finished, timeout=120_000) as done:
             feature.train(_ratings(store), "lab2", "aesthetics", "nima:nima")
         assert done.args[0].error is None
         qtbot.waitUntil(lambda: "lab2" in win.strip.score_labels, timeout=30_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel
 
 from memstudio.core.assessors.registry import ASSESSORS, LiveAssessor
-from memstudio.ui.property_strip import PropertyStrip, group_by_property
+from memstudio.ui.features.properties.panel import PropertyStrip, group_by_property
 
 
 def _live(*names: str) -> list[LiveAssessor]:

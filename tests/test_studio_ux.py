@@ -127,22 +127,23 @@ def test_layer_weights_and_removing_a_direction_are_undo_steps(qtbot, window, ph
 # ----- scores ---------------------------------------------------------------------------------------------
 def test_scores_of_an_older_frame_are_marked_until_the_frame_on_screen_has_its_own(qtbot, window) -> None:
     pixels = np.full((16, 16, 3), 128, np.uint8)
-    window.live.show_frame(Frame(10_000, pixels, 1.0, torch.zeros(1)))
-    window.live.show_scores(ScoreResult(10_000, {"brightness": 0.5}, {}, 1.0))
+    live = window.features["canvas"].live
+    live.show_frame(Frame(10_000, pixels, 1.0, torch.zeros(1)))
+    live.show_scores(ScoreResult(10_000, {"brightness": 0.5}, {}, 1.0))
     [line] = window.canvas.score_marks()
     assert not line.stale and line.text() == "brightness 0.500"
-    window.live.show_frame(Frame(10_001, pixels, 1.0, torch.zeros(1)))
+    live.show_frame(Frame(10_001, pixels, 1.0, torch.zeros(1)))
     [line] = window.canvas.score_marks()
     assert line.stale and line.request_id == 10_000
     assert line.text() == "brightness 0.500 · updating… (frame 10000)"
     shown: list[int] = []
     window.scores_shown.connect(shown.append)
-    window.live.show_scores(ScoreResult(10_001, {"brightness": 0.6}, {}, 1.0, complete=False))
+    live.show_scores(ScoreResult(10_001, {"brightness": 0.6}, {}, 1.0, complete=False))
     assert window.canvas.score_marks()[0].text() == "brightness 0.600"  # cheap scores show at once
     assert shown == []  # …but the frame is not "scored" until the slow ones are in
-    window.live.show_scores(ScoreResult(10_001, {}, {}, 1.0, complete=True, ovalized=("brightness",)))
+    live.show_scores(ScoreResult(10_001, {}, {}, 1.0, complete=True, ovalized=("brightness",)))
     assert shown == [10_001] and window.last_scores.values == {"brightness": 0.6}
-    window.live.show_scores(ScoreResult(10_001, {"brightness": 0.7}, {}, 1.0, ovalized=("brightness",)))
+    live.show_scores(ScoreResult(10_001, {"brightness": 0.7}, {}, 1.0, ovalized=("brightness",)))
     assert window.canvas.score_marks()[0].text() == "brightness 0.700 · ovalized"
 
 
@@ -248,7 +249,7 @@ def test_a_failed_generator_job_card_shows_its_status(qtbot, window, tmp_path) -
     window.resize(1400, 900)
     broken = tmp_path / "broken.pkl"
     broken.write_bytes(b"not a pickle at all")
-    with qtbot.waitSignal(window.engine.job_finished, timeout=TIMEOUT) as done:
+    with qtbot.waitSignal(window.jobs.card_finished, timeout=TIMEOUT) as done:
         job_id = window.features["generators"].open_generator(broken)
     assert done.args[0].error
     row = window.jobs.rows[job_id]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from engine_commands import every_job
 from PySide6.QtWidgets import QPushButton
 from test_model_store import write_nvidia_pickle
 from test_ui_generators import tiny_stylegan2
@@ -68,8 +69,7 @@ def test_train_cancel_resume_and_slide_on_a_photo(qtbot, window, photos_dir, tmp
     dialog.set_output(output)
     assert dialog.request().settings.alpha_max is None  # "auto": default_alpha_max from the assessor's spread
 
-    messages: list[str] = []
-    window.engine.job_progress.connect(lambda u: messages.append(u.message))
+    updates = every_job(window.engine, "progress")
     cancelled = []
 
     def cancel_after_some_steps(update) -> None:
@@ -77,12 +77,11 @@ def test_train_cancel_resume_and_slide_on_a_photo(qtbot, window, photos_dir, tmp
             cancelled.append(update.job_id)
             window.jobs.rows[update.job_id].cancel.click()
 
-    window.engine.job_progress.connect(cancel_after_some_steps)
-    with qtbot.waitSignal(window.engine.job_finished, timeout=TIMEOUT) as stopped:
+    window.engine.job_submitted.connect(lambda handle: handle.progress.connect(cancel_after_some_steps))
+    with qtbot.waitSignal(window.jobs.card_finished, timeout=TIMEOUT) as stopped:
         dialog.start.click()
     done = stopped.args[0]
     assert done.cancelled and cancelled == [done.job_id]
-    window.engine.job_progress.disconnect(cancel_after_some_steps)
     checkpoint = output.with_suffix(".ckpt.pt")
     step = int(torch.load(checkpoint, weights_only=True)["step"])
     assert 5 <= step < 40
@@ -90,12 +89,13 @@ def test_train_cancel_resume_and_slide_on_a_photo(qtbot, window, photos_dir, tmp
 
     row = window.jobs.rows[done.job_id]
     resume = row.findChild(QPushButton, "resumeJob")
-    messages.clear()
+    resumed_from = len(updates)
     finished_jobs: list = []
-    window.engine.job_finished.connect(finished_jobs.append)
+    window.jobs.card_finished.connect(finished_jobs.append)
     with qtbot.waitSignal(feature.direction_loaded, timeout=TIMEOUT) as loaded:
         resume.click()
     finished = finished_jobs[0]
+    messages = [update.message for update in updates[resumed_from:]]
     assert finished.error is None and finished.result.steps == 40
     assert messages[0] == f"resuming from step {step}"
     trained_steps = [int(m.split()[1].split("/")[0]) for m in messages if m.startswith("step ")]

@@ -261,7 +261,7 @@ def test_hostile_pickle_is_refused_and_nothing_runs(qtbot, window, tmp_path, sg2
     hostile = tmp_path / "network-snapshot.pkl"
     hostile.write_bytes(pickle.dumps({"G_ema": _RunsCode(marker)}, protocol=4))
     opening = lambda done: done.job_id.startswith("generators:open-")  # noqa: E731 - not the thumbnail jobs
-    with qtbot.waitSignal(window.engine.job_finished, timeout=LOAD_TIMEOUT, check_params_cb=opening) as done:
+    with qtbot.waitSignal(window.jobs.card_finished, timeout=LOAD_TIMEOUT, check_params_cb=opening) as done:
         drop(window, hostile)
     assert done.args[0].error and "refused" in done.args[0].error
     assert str(hostile) in window.messages.text() and "refused to load" in window.messages.text()

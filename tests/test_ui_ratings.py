@@ -43,7 +43,7 @@ def test_menu_entry_and_a_bad_csv_fails_with_its_row(qtbot, window, tmp_path: Pa
     feature = window.features["ratings"]
     assert feature.action in window.tools_menu.actions()
     csv_path = _ratings(tmp_path, missing=True)
-    with qtbot.waitSignal(window.engine.job_finished, timeout=60_000) as done:
+    with qtbot.waitSignal(window.jobs.card_finished, timeout=60_000) as done:
         job_id = feature.train(csv_path, "lab")
     assert done.args[0].job_id == job_id and "row 26: image 'nowhere.png' not found" in done.args[0].error
     assert window.jobs.rows[job_id].eta.text() == "failed"
@@ -60,7 +60,7 @@ def test_a_taken_name_is_refused_before_any_job(qtbot, window, tmp_path: Path, p
 @pytest.mark.slow
 def test_training_job_stores_the_assessor(qtbot, window, tmp_path: Path, private_store: Path) -> None:
     feature = window.features["ratings"]
-    with qtbot.waitSignal(window.engine.job_finished, timeout=240_000) as done:
+    with qtbot.waitSignal(window.jobs.card_finished, timeout=240_000) as done:
         job_id = feature.train(_ratings(tmp_path), "greenness", "greenness")
     result = done.args[0]
     assert result.error is None and not result.cancelled

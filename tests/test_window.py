@@ -10,7 +10,8 @@ import bad_images
 import pytest
 from engine_commands import OnEngine, StepsOf
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
 
 from memstudio.ui.main_window import MainWindow
 
@@ -109,17 +110,15 @@ def test_drop_of_files_and_folders(qtbot, window, tmp_path, photos_dir):
     (folder / "notes.txt").write_text("x")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder))])
-    event = QDropEvent(
-        QPointF(10, 10),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.NoButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(QPointF(10, 10), *args)
+    assert QApplication.sendEvent(window, enter) and enter.isAccepted()  # Qt drops a drop nobody entered
     with qtbot.waitSignal(window.scores_shown, timeout=30_000):
-        window.dropEvent(event)
+        QApplication.sendEvent(window, QDropEvent(QPointF(10, 10), *args))
     assert sorted(Path(p).name for p in window.browser.paths()) == ["chelsea.png", "rocket.jpg"]
     assert "added 2 photo(s)" in window.statusBar().currentMessage()
+    shown = window.state.subject
+    assert window.open_paths([folder]) == "no new photos in drop" and window.state.subject == shown
 
 
 def test_thumbnails_are_made(qtbot, window, photos_dir):
@@ -140,7 +139,7 @@ def test_score_folder_job_writes_csv(qtbot, window, tmp_path, photos_dir):
     shutil.copy(photos_dir / "chelsea.png", folder / "b.png")
     bad_images.text_as_jpeg(folder)
     out = tmp_path / "scores.csv"
-    with qtbot.waitSignal(window.engine.job_finished, timeout=60_000) as done:
+    with qtbot.waitSignal(window.jobs.card_finished, timeout=60_000) as done:
         job_id = window.features["scoring"].score_folder(folder, out, assessors=("brightness",))
     assert not done.args[0].cancelled and done.args[0].error is None
     rows = list(csv.DictReader(out.open()))
@@ -223,10 +222,12 @@ def test_a_failed_job_is_named_in_the_message_bar_and_on_its_card(qtbot, window)
         raise ValueError("the settings make no sense")
 
     qtbot.waitUntil(lambda: window.engine.pipeline is not None, timeout=20_000)
-    window.jobs.add_job("broken", "Broken job")
-    with qtbot.waitSignal(window.engine.job_finished, timeout=10_000):
-        window.engine.submit(StepsOf("Broken job", broken), "broken")
+    broadcast = []
+    window.engine.failed.connect(broadcast.append)
+    with qtbot.waitSignal(window.jobs.card_finished, timeout=10_000):
+        window.engine.submit(StepsOf("Broken job", broken), "broken")  # the card comes with the job
     assert window.messages.text() == "Broken job failed: ValueError: the settings make no sense"
+    assert broadcast == []  # one report, through the job's handle: the message bar is not written twice
     row = window.jobs.rows["broken"]
     assert "failed" in row.title.text() and row.message.text() == "ValueError: the settings make no sense"
     assert row.bar.text() == "failed"

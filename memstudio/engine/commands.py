@@ -19,6 +19,7 @@ has returned; a handle settles once (done, failed or cancelled) and is silent af
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
@@ -58,6 +59,19 @@ def check_command(command: object, method: str) -> None:
         raise MemstudioError(
             f"{type(command).__name__} is defined in {module}: engine commands belong in memstudio.core.session"
         )
+
+
+@dataclass(frozen=True)
+class JobDone:
+    """How a job ended, as its handle's ``ended`` signal says: done (``result``), cancelled, or failed
+    (``error`` for the user, ``details`` for a bug report)."""
+
+    job_id: str
+    title: str
+    result: Any
+    cancelled: bool
+    error: str | None
+    details: str = ""
 
 
 class RequestHandle(QObject):
@@ -102,32 +116,48 @@ class RequestHandle(QObject):
 
 
 class JobHandle(QObject):
-    """One submitted job. Signals arrive on the thread the handle was made on (the GUI's)."""
+    """One submitted job. Signals arrive on the thread the handle was made on (the GUI's).
+
+    It settles once: ``done(result)``, ``failed(Failure)`` or ``cancelled()``, each followed by ``ended(JobDone)``,
+    which says the same for whoever follows every job (the Jobs dock) or only wants to know how it ended.
+    """
 
     progress = Signal(object)  # JobUpdate
     done = Signal(object)  # the command's result
     failed = Signal(object)  # Failure
     cancelled = Signal()
+    ended = Signal(object)  # JobDone
 
-    def __init__(self, engine: Engine, job_id: str, title: str) -> None:
+    def __init__(self, engine: Engine, job_id: str, title: str, listed: bool = True) -> None:
         super().__init__()
         self._engine = engine
         self.job_id = job_id
         self.title = title
+        #: False for a transient job its caller shows itself: no card in the Jobs dock.
+        self.listed = listed
         self.settled = False
         #: True once a newer job with the same key took this one's place.
         self.discarded = False
 
     def deliver(self, kind: str, payload: object) -> bool:
-        """Emit the signal called ``kind`` (the engine routes its reports here on the GUI thread)."""
+        """Emit the signal called ``kind``, then ``ended`` if the job is over (the engine routes its reports
+        here on the GUI thread); a cancel's payload is why its clean-up failed, if it did."""
         if self.settled:
             return False
-        if kind == "cancelled":
-            self.settled = True
-            self.cancelled.emit()
+        if kind == "progress":
+            self.progress.emit(payload)
             return True
-        self.settled = kind != "progress"
-        getattr(self, kind).emit(payload)
+        self.settled = True
+        if kind == "cancelled":
+            self.cancelled.emit()
+            ended = JobDone(self.job_id, self.title, None, True, payload if isinstance(payload, str) else None)
+        elif kind == "failed":
+            self.failed.emit(payload)
+            ended = JobDone(self.job_id, self.title, None, False, payload.message, payload.details)
+        else:
+            self.done.emit(payload)
+            ended = JobDone(self.job_id, self.title, payload, False, None)
+        self.ended.emit(ended)
         return True
 
     def cancel(self) -> None:

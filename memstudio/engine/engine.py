@@ -89,15 +89,6 @@ class JobUpdate:
     preview: np.ndarray | None
 
 
-@dataclass(frozen=True)
-class JobDone:
-    job_id: str
-    title: str
-    result: Any
-    cancelled: bool
-    error: str | None
-
-
 @dataclass
 class _Work:
     """One queued request: the command's ``run`` and the handle that reports on it."""
@@ -110,7 +101,7 @@ class _Work:
 class _JobState:
     title: str
     factory: Callable[[Pipeline], Iterator[Progress]]
-    handle: JobHandle | None = None
+    handle: JobHandle
     key: Hashable | None = None
     iterator: Iterator[Progress] | None = None
     started: float = 0.0
@@ -135,9 +126,11 @@ class Engine(QObject):
     stopped = Signal()
     rendered = Signal(object)
     scored = Signal(object)
+    #: What failed outside a job: a request, a render, the start-up (a job's failure goes to its handle alone).
     failed = Signal(object)
-    job_progress = Signal(object)
-    job_finished = Signal(object)
+    #: A job was submitted (its :class:`JobHandle`, emitted inside :meth:`submit` on the GUI thread): the Jobs
+    #: dock follows each job through its own handle, connected before anyone else's.
+    job_submitted = Signal(object)
 
     # Engine thread → GUI thread: (handle, kind, payload), re-emitted there by the handle (see :meth:`submit`).
     _to_handle = Signal(object, str, object)
@@ -272,12 +265,17 @@ class Engine(QObject):
         elif handle.discarded:
             # Superseded: its progress is stale, and whatever else it reports now, to its caller it ended.
             if kind != "progress":
-                handle.deliver("cancelled", None)
+                handle.deliver("cancelled", payload if kind == "cancelled" else None)
         else:
             handle.deliver(kind, payload)
 
-    def submit(self, command: JobCommand, job_id: str | None = None, key: Hashable | None = None) -> JobHandle:
+    def submit(
+        self, command: JobCommand, job_id: str | None = None, key: Hashable | None = None, listed: bool = True
+    ) -> JobHandle:
         """Run a typed job command; its :class:`JobHandle` reports progress, done, failed and cancelled.
+
+        ``listed`` False: a transient job its caller shows itself (a heatmap, a training estimate), which the
+        Jobs dock leaves out (the handle says so; :attr:`job_submitted` is emitted for every job).
 
         With a ``key``, the job supersedes running jobs with the same key: they are cancelled within a step
         (their ``finally`` runs), their handles deliver no more progress and report ``cancelled``.
@@ -288,7 +286,7 @@ class Engine(QObject):
 
         check_command(command, "steps")
         job_id = job_id or f"{type(command).__name__}-{next(self._job_ids)}"
-        handle = JobHandle(self, job_id, command.title)
+        handle = JobHandle(self, job_id, command.title, listed)
         with self._cond:
             if job_id in self._jobs:
                 raise MemstudioError(f"a job called {job_id!r} is already running")
@@ -299,6 +297,7 @@ class Engine(QObject):
         for _, old in older:
             if old is not None:
                 old.discarded = True
+        self.job_submitted.emit(handle)
         return handle
 
     def cancel_job(self, job_id: str) -> None:
@@ -322,7 +321,7 @@ class Engine(QObject):
             except Exception as exc:  # noqa: BLE001 - sealed: one bad iteration never ends the thread
                 self._report(_failure("engine", "loop", exc))
         for job_id in list(self._jobs):
-            self._finish_job(job_id, cancelled=True)
+            self._close_job(job_id)
         with self._cond:
             left, self._tasks = list(self._tasks), deque()
         for work in left:
@@ -366,7 +365,7 @@ class Engine(QObject):
             task = self._tasks.popleft() if request is None and self._tasks else None
             cancels, self._cancel = self._cancel, set()
         for job_id in cancels:
-            self._finish_job(job_id, cancelled=True)
+            self._close_job(job_id)
         if request is not None:
             self._serve_render(request)
         elif task is not None:
@@ -455,10 +454,7 @@ class Engine(QObject):
             preview = tensor_to_uint8(step.preview[:1])[0] if step.preview is not None else None
         except StopIteration as stop:
             self._drop_job(job_id)
-            done = JobDone(job_id, state.title, stop.value, cancelled=False, error=None)
-            if state.handle is not None:
-                self._to_handle.emit(state.handle, "done", stop.value)
-            self.job_finished.emit(done)
+            self._to_handle.emit(state.handle, "done", stop.value)
             return
         except Exception as exc:  # noqa: BLE001
             self._fail_job(job_id, state, _failure("job", job_id, exc))
@@ -467,9 +463,7 @@ class Engine(QObject):
         elapsed = now - state.started
         eta = elapsed * (1.0 - fraction) / fraction if fraction > 0.01 else None
         update = JobUpdate(job_id, state.title, fraction, step.message, eta, preview)
-        if state.handle is not None:
-            self._to_handle.emit(state.handle, "progress", update)
-        self.job_progress.emit(update)
+        self._to_handle.emit(state.handle, "progress", update)
 
     def _fail_job(self, job_id: str, state: _JobState, failure: Failure) -> None:
         """A job that raised or yielded nonsense: closed (its ``finally`` runs), reported, and gone."""
@@ -479,16 +473,15 @@ class Engine(QObject):
                 state.iterator.close()
             except Exception as exc:  # noqa: BLE001 - the first failure is the one to report
                 log.warning("closing failed job %s: %s", job_id, exc)
-        self._report(failure)
-        if state.handle is not None:
-            self._to_handle.emit(state.handle, "failed", failure)
-        self.job_finished.emit(JobDone(job_id, state.title, None, cancelled=False, error=failure.message))
+        log.error("job %s failed: %s\n%s", job_id, failure.message, failure.details)
+        self._to_handle.emit(state.handle, "failed", failure)
 
     def _drop_job(self, job_id: str) -> _JobState | None:
         with self._cond:
             return self._jobs.pop(job_id, None)
 
-    def _finish_job(self, job_id: str, cancelled: bool) -> None:
+    def _close_job(self, job_id: str) -> None:
+        """Cancel ``job_id`` now: its generator is closed (its ``finally`` runs) and its handle says so."""
         state = self._drop_job(job_id)
         if state is None:
             return
@@ -496,11 +489,10 @@ class Engine(QObject):
         if state.iterator is not None and hasattr(state.iterator, "close"):
             try:
                 state.iterator.close()  # runs the job's finally: it saves what it needs to resume
-            except Exception as exc:  # noqa: BLE001
-                error = str(exc)
-        if state.handle is not None:
-            self._to_handle.emit(state.handle, "cancelled", None)
-        self.job_finished.emit(JobDone(job_id, state.title, None, cancelled=cancelled, error=error))
+            except Exception as exc:  # noqa: BLE001 - said on the card: cancelled, but its clean-up failed
+                error = f"cancelled, but its clean-up failed: {type(exc).__name__}: {exc}"
+                log.warning("closing job %s: %s", job_id, error)
+        self._to_handle.emit(state.handle, "cancelled", error)
 
 
 class _WorkerThread(QThread):

@@ -32,6 +32,9 @@ class StudioState(QObject):
     """The session's Qt face: every user change goes through the undo stack and says so with a signal."""
 
     changed = Signal()
+    #: Right after ``changed``, once every room has reacted to it (a room may hold back the α of a direction
+    #: the new subject cannot use): the canvas asks for its frame on this one.
+    settled = Signal()
     subject_changed = Signal()
     #: The current generator changed (its :class:`GeneratorRef`, or None).
     generator_changed = Signal(object)
@@ -50,6 +53,11 @@ class StudioState(QObject):
         self._in_gesture = False
         #: Names shown in the Edit menu for α keys (direction id → its name); set by the directions feature.
         self.alpha_names: dict[str, str] = {}
+
+    def announce(self) -> None:
+        """Say the state changed: ``changed`` for every room, then ``settled`` for the frame."""
+        self.changed.emit()
+        self.settled.emit()
 
     # ----- read -----------------------------------------------------------------------------------------
     @property
@@ -77,7 +85,7 @@ class StudioState(QObject):
         """Score the current subject's face oval with ``assessor`` (or stop); re-renders; the sorted set."""
         names = sorted(self.session.set_ovalize(assessor, on))
         self.ovalize_changed.emit(names)
-        self.changed.emit()
+        self.announce()
         return names
 
     def subject_label(self) -> str:
@@ -102,7 +110,7 @@ class StudioState(QObject):
             self.generator_changed.emit(shot.generator)
         self.ovalize_changed.emit(sorted(self.session.ovalized()))
         self.subject_changed.emit()
-        self.changed.emit()
+        self.announce()
 
     # ----- gestures -------------------------------------------------------------------------------------
     def begin_drag(self) -> None:
@@ -143,7 +151,7 @@ class StudioState(QObject):
                 self.values.edits.clear()
                 self.values.alphas.clear()
             self.subject_changed.emit()
-            self.changed.emit()
+            self.announce()
             return
         self.undo_stack.push(_SetSubject(self, subject, keep_edits))
 
@@ -161,7 +169,7 @@ class StudioState(QObject):
         self.values.subject = fallback
         self.values.generator = self.session.generator_of(fallback)
         self.subject_changed.emit()
-        self.changed.emit()
+        self.announce()
 
     def reset_edits(self) -> None:
         if not self.values.edits and not any(self.values.alphas.values()):
@@ -179,7 +187,7 @@ class StudioState(QObject):
         """Drop the layer weights without an undo step (a new generator may have another layer count)."""
         if self.values.layer_weights is not None:
             self.values.layer_weights = None
-            self.changed.emit()
+            self.announce()
 
     def push_change(self, text: str, redo: Callable[[], None], undo: Callable[[], None]) -> None:
         """An undoable change a feature owns (removing a direction): ``redo`` runs now, ``undo`` on Ctrl+Z."""
@@ -199,14 +207,14 @@ class StudioState(QObject):
             table.pop(key, None)
         else:
             table[key] = value
-        self.changed.emit()
+        self.announce()
 
     def _restore(self, values: StudioValues) -> None:
         subject_changed = (values.subject, values.generator) != (self.values.subject, self.values.generator)
         self.values = values.copy()
         if subject_changed:
             self.subject_changed.emit()
-        self.changed.emit()
+        self.announce()
 
 
 class _SetValue(QUndoCommand):
@@ -258,7 +266,7 @@ class _SetLayerWeights(QUndoCommand):
 
     def _set(self, weights: tuple[float, ...] | None) -> None:
         self.state.values.layer_weights = weights
-        self.state.changed.emit()
+        self.state.announce()
 
     def redo(self) -> None:
         self._set(self.new)
@@ -301,11 +309,11 @@ class _ResetEdits(QUndoCommand):
     def redo(self) -> None:
         self.state.values.edits.clear()
         self.state.values.alphas.clear()
-        self.state.changed.emit()
+        self.state.announce()
 
     def undo(self) -> None:
         self.state.values.edits, self.state.values.alphas = dict(self.old[0]), dict(self.old[1])
-        self.state.changed.emit()
+        self.state.announce()
 
 
 class _Callback(QUndoCommand):

@@ -296,7 +296,7 @@ class DirectionsFeature(QObject):
         photo_mode = self.context is None or isinstance(self.studio.state.subject, PhotoSubject)
         self.dialog = TrainDirectionDialog(
             self.studio,
-            assessors=list(self.studio.strip.score_labels),
+            assessors=[a.name for a in self.studio.live_assessors or []],
             photo_mode=photo_mode,
             spaces=[] if self.context is None else list(self.context["spaces"]),
             selected_photos=self.studio.browser.selected_paths(),
@@ -320,7 +320,7 @@ class DirectionsFeature(QObject):
         """
         self.cancel_estimate()
         job_id = f"{PREFIX}estimate-{next(self._ids)}"
-        handle = self.studio.engine.submit(command, job_id)
+        handle = self.studio.engine.submit(command, job_id, listed=False)  # the dialog shows it
         handle.progress.connect(lambda update: self._estimate_progress(handle, update.message))
         handle.done.connect(lambda result: self._estimated(handle, command, result))
         handle.failed.connect(lambda failure: self._estimate_failed(handle, command, failure.message))
@@ -364,7 +364,6 @@ class DirectionsFeature(QObject):
 
     def _submit_training(self, job_id: str, command: TrainDirection) -> None:
         self._train_jobs[job_id] = command
-        self.studio.jobs.add_job(job_id, command.title)
         handle = self.studio.engine.submit(command, job_id)
         handle.done.connect(lambda result, job_id=job_id: self._trained(job_id, result))
         handle.failed.connect(lambda _failure, job_id=job_id: self._training_stopped(job_id))
@@ -389,13 +388,13 @@ class DirectionsFeature(QObject):
             return
         checkpoint = command.settings.checkpoint_path
         if command.settings.method == "ganalyze" and checkpoint is not None:
-            row = self.studio.jobs.rows.get(job_id)
-            if row is not None:
+            card = self.studio.jobs.card(job_id)
+            if card is not None:
                 button = QPushButton("Resume")
                 button.setObjectName("resumeJob")
                 button.setToolTip(f"Continue from the checkpoint {checkpoint}")
                 button.clicked.connect(lambda: self.resume(job_id))
-                row.add_action(button)
+                card.add_action(button)
 
     def make_conditional(self, base_id: str, keep_ids: list[str], output: str) -> RequestHandle:
         """Project the base direction off the kept ones (001 A.5); the new one becomes a slider."""
@@ -424,10 +423,9 @@ class DirectionsFeature(QObject):
             self.studio.messages.show_problem("no assessor is available yet to analyse the layers with")
             return None
         assessor = info["assessor"] if info["assessor"] in available else None
-        assessor = assessor or next(iter(self.studio.strip.score_labels), available[0])
+        assessor = assessor or next((a.name for a in self.studio.live_assessors or []), available[0])
         job_id = f"{PREFIX}layers-{next(self._ids)}"
         command = AnalyzeLayers(direction_id, assessor, num_samples, name=info["name"])
-        self.studio.jobs.add_job(job_id, command.title)
         handle = self.studio.engine.submit(command, job_id)
         handle.done.connect(lambda result, job_id=job_id: self._analysed(job_id, result))
         handle.failed.connect(lambda _failure, job_id=job_id: self._handles.pop(job_id, None))

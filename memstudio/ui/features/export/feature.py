@@ -87,7 +87,7 @@ class ExportFeature(QObject):
         """Every available assessor, and those ticked by default: the live ones but valence (a figure needs
         a number for every frame, and photos without a face have none; the user ticks it for faces)."""
         names = [a.name for a in self.studio.available_assessors]
-        return names, [n for n in self.studio.strip.score_labels if n != "valence"] or ["brightness"]
+        return names, [a.name for a in self.studio.live_assessors or [] if a.name != "valence"] or ["brightness"]
 
     def _assessors_changed(self, _available: object) -> None:
         if self.dialog is not None:
@@ -229,16 +229,10 @@ class ExportFeature(QObject):
     def _submit(self, command: JobCommand) -> str:
         self._job_serial += 1
         job_id = f"{JOB_PREFIX}{self._job_serial}"
-        title = command.title
-        self.studio.jobs.add_job(job_id, title)
         handle = self.engine.submit(command, job_id)
-        handle.done.connect(lambda result: self._job_finished(JobDone(job_id, title, result, False, None)))
-        handle.failed.connect(
-            lambda failure: self._job_finished(JobDone(job_id, title, None, False, failure.message))
-        )
-        handle.cancelled.connect(lambda: self._job_finished(JobDone(job_id, title, None, True, None)))
+        handle.ended.connect(self._job_finished)
         if self.dialog is not None:
-            self.dialog.show_preview_message(f"{title}: running (see Jobs)")
+            self.dialog.show_preview_message(f"{command.title}: running (see Jobs)")
         return job_id
 
     def _job_finished(self, done: JobDone) -> None:

@@ -60,7 +60,9 @@ class FacesFeature(QObject):
         self.studio = studio
         self.state = studio.state
         self.panel = FacePanel()
-        studio.assessors_changed.connect(lambda _: self.panel.set_assessors(list(studio.strip.score_labels)))
+        studio.assessors_changed.connect(
+            lambda _: self.panel.set_assessors([a.name for a in studio.live_assessors or []])
+        )
         self.dock = studio.add_feature_dock(self.panel, "Faces", "facesDock", Qt.DockWidgetArea.RightDockWidgetArea)
         self._ids = itertools.count(1)
         self._handles = PendingHandles()  # commands still on the engine, by id
@@ -68,12 +70,11 @@ class FacesFeature(QObject):
         self.aligned_faces: dict[str, AlignedFace] = {}  # aligned PNG path → face
         self.latest_aligned: AlignedFace | None = None
         self.latent_sources: dict[str, AlignedFace] = {}  # inverted latent key → the face it came from
-        self.inversions: dict[str, dict[str, Any]] = {}  # job id → {"label", "face"}, then "card", "outcome"
+        self.inversions: dict[str, dict[str, Any]] = {}  # job id → {"label", "face"}
         self.last_identity: dict[str, Any] | None = None
         self._overlay_subject: object | None = None
         self._identity_generation = 0
         self._identity_job: str | None = None
-        self._card_writer = False
         self._identity_debounce = Debouncer(IDENTITY_DEBOUNCE_MS, self._request_identity, self)
         studio.closing.connect(self._identity_debounce.stop)  # a pending measurement must not outlive the window
 
@@ -226,16 +227,10 @@ class FacesFeature(QObject):
         )
         job_id = f"{PREFIX}invert-{next(self._ids)}"
         self.inversions[job_id] = {"label": label, "face": face}
-        self.studio.jobs.add_job(job_id, command.title)
-        if not self._card_writer:
-            # The window's own handler writes a generic summary into a finished job's card; connected after it
-            # (here, once the window is built), the inversion's summary is the one left there.
-            self.studio.engine.job_finished.connect(self._write_card)
-            self._card_writer = True
         handle = self._handles.add(job_id, self.studio.engine.submit(command, job_id))
-        handle.done.connect(lambda outcome: self._inversion_ended(job_id, outcome, None, False))
-        handle.failed.connect(lambda failure: self._inversion_ended(job_id, command.outcome, failure.message, False))
-        handle.cancelled.connect(lambda: self._inversion_ended(job_id, command.outcome, None, True))
+        # ``ended`` comes after the Jobs dock has written its generic summary on the card (it connected first):
+        # a failed or cancelled inversion still keeps the best latent so far (``command.outcome``).
+        handle.ended.connect(lambda done: self._inversion_ended(done, done.result if done.result else command.outcome))
         self._say(f"inverting {label}: follow it in the Jobs dock (Cancel keeps the best latent so far)")
         return job_id
 
@@ -247,8 +242,11 @@ class FacesFeature(QObject):
         number = next(n for n in itertools.count(2) if f"{stem} ({n})" not in taken)
         return f"{stem} ({number})", number
 
-    def _inversion_ended(self, job_id: str, outcome: dict[str, Any], error: str | None, cancelled: bool) -> None:
-        job = self.inversions[job_id]
+    def _inversion_ended(self, done: JobDone, outcome: dict[str, Any]) -> None:
+        """The latent joins the browser and goes on the canvas, the card says what was kept, and then
+        :attr:`inverted` tells the tests and other features the inversion has landed."""
+        job = self.inversions[done.job_id]
+        error, cancelled = (None if done.cancelled else done.error), done.cancelled
         if not outcome.get("key"):
             if error:
                 self.panel.set_status(f"inversion of {job['label']} failed: {error}", problem=True)
@@ -271,19 +269,10 @@ class FacesFeature(QObject):
         else:
             text += " — the generator changed meanwhile: open the one it was made with to see it"
         self._say(text)
-        job["card"] = text
-        job["outcome"] = dict(outcome, cancelled=cancelled)
-
-    def _write_card(self, done: JobDone) -> None:
-        """After the window's handler (the handle reported first): the card says what was kept, then
-        :attr:`inverted` tells the tests and other features the inversion has landed."""
-        job = self.inversions.get(done.job_id)
-        if job is None or "outcome" not in job:
-            return
-        row = self.studio.jobs.rows.get(done.job_id)
-        if row is not None:
-            row.message.setText(job["card"])
-        self.inverted.emit(job.pop("outcome"))
+        card = self.studio.jobs.card(done.job_id)
+        if card is not None:
+            card.say(text)
+        self.inverted.emit(dict(outcome, cancelled=cancelled))
 
     def show_latent(self, key: str) -> None:
         """Put an inverted face (a latent entry of the seed browser) on the canvas."""

@@ -148,11 +148,12 @@ class GeneratorsFeature(QObject):
         text = str(source)
         command = OpenGenerator(text)
         job_id = f"{PREFIX}open-{next(self._ids)}"
-        row = self.studio.jobs.add_job(job_id, command.title)
-        row.bar.setRange(0, 0)  # one long call: a busy bar until it returns
         # Thumbnails of the old generator would only delay the load; the page is redrawn afterwards.
         self._bump_generation()
         handle = self._handles.add(job_id, self.studio.engine.submit(command, job_id))
+        card = self.studio.jobs.card(job_id)
+        if card is not None:
+            card.set_busy()  # one long call: a busy bar until it returns
         handle.done.connect(lambda info: self._open_ended(job_id, info, text))
         handle.failed.connect(lambda _failure: self._open_ended(job_id, None, text))
         handle.cancelled.connect(lambda: self._open_ended(job_id, None, text))
@@ -160,10 +161,6 @@ class GeneratorsFeature(QObject):
         return job_id
 
     def _open_ended(self, job_id: str, info: dict[str, Any] | None, source: str) -> None:
-        row = self.studio.jobs.rows.get(job_id)
-        if row is not None:
-            row.bar.setRange(0, 1000)
-            row.bar.setValue(1000 if info is not None else 0)
         if info is None:
             if self.info is not None:
                 self._render_page()  # the old generator is still current: finish its grid

@@ -200,7 +200,8 @@ class HeatmapFeature(QObject):
             return ""
         job_id = f"{PREFIX}map-{next(self._ids)}"
         passes = self._passes(settings)
-        handle = self.studio.engine.submit(ComputeMap(frame.tensor, settings, frame.request_id, MAP_BATCH), job_id)
+        command = ComputeMap(frame.tensor, settings, frame.request_id, MAP_BATCH)
+        handle = self.studio.engine.submit(command, job_id, listed=False)  # its progress is in the dock
         running = RunningMap(job_id, frame, settings, passes, handle)
         handle.progress.connect(lambda update, running=running: self._job_progress(running, update))
         handle.done.connect(lambda result, running=running: self._map_done(running, result))

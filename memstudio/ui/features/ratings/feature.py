@@ -17,12 +17,11 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from memstudio.core.errors import MemstudioError
-from memstudio.engine import JobDone
 from memstudio.ui.studio_context import StudioContext
 
 
 class RatingsFeature(QObject):
-    """Submits assessor-training jobs; ``submitted`` lists their ids (tests wait on the engine's signal)."""
+    """Submits assessor-training jobs; ``submitted`` lists their ids (their cards are in the Jobs dock)."""
 
     def __init__(self, studio: StudioContext) -> None:
         super().__init__(studio)
@@ -34,7 +33,6 @@ class RatingsFeature(QObject):
         action.triggered.connect(self.show_dialog)
         studio.tools_menu.addAction(action)
         self.action = action
-        studio.engine.job_finished.connect(self._job_finished)
 
     def show_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -81,14 +79,13 @@ class RatingsFeature(QObject):
             return None
         job_id = f"train-assessor-{name}-{next(self._ids)}"
         command = TrainAssessor(Path(csv_path), name, property_name, trunk)
-        self.studio.jobs.add_job(job_id, command.title)
-        self.studio.engine.submit(command, job_id)
+        handle = self.studio.engine.submit(command, job_id)
+        handle.done.connect(self._trained)
         self.submitted.append(job_id)
         return job_id
 
-    def _job_finished(self, done: JobDone) -> None:
-        if done.job_id in self.submitted and done.error is None and not done.cancelled:
-            self.studio.refresh_assessors()  # the new assessor scores live from the next frame on
+    def _trained(self, _result: object) -> None:
+        self.studio.refresh_assessors()  # the new assessor scores live from the next frame on
 
 
 def install(studio: StudioContext) -> RatingsFeature:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QPushButton
 
 from memstudio.ui.studio_context import StudioContext
 
@@ -27,7 +27,10 @@ class ScoringFeature(QObject):
         action.triggered.connect(self.choose_folder)
         separators = [a for a in studio.file_menu.actions() if a.isSeparator()]
         studio.file_menu.insertAction(separators[-1] if separators else None, action)  # above Quit
-        studio.jobs.score_folder.clicked.connect(self.choose_folder)
+        button = QPushButton("Score a folder with ResMem…")
+        button.setObjectName("scoreFolderButton")
+        button.clicked.connect(self.choose_folder)
+        studio.jobs.add_entry(button)
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.studio, "Score every image in a folder with ResMem")
@@ -45,7 +48,6 @@ class ScoringFeature(QObject):
 
         job_id = f"score-{folder.name}-{next(self._ids)}"
         command = ScoreFolder(Path(folder), Path(csv_path), tuple(assessors))
-        self.studio.jobs.add_job(job_id, command.title)
         self.studio.engine.submit(command, job_id)
         return job_id
 

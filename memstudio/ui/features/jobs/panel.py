@@ -1,4 +1,4 @@
-"""The jobs dock: one row per long job with progress, ETA, message, a preview and Cancel."""
+"""The Jobs panel: one card per long job with progress, ETA, message, a preview and Cancel."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def format_eta(seconds: float | None) -> str:
 
 
 class JobRow(QFrame):
-    cancel_requested = Signal(str)
+    """One job's card; its Cancel button is wired to the job's handle by the Jobs room."""
 
     def __init__(self, job_id: str, title: str) -> None:
         super().__init__()
@@ -54,7 +54,6 @@ class JobRow(QFrame):
         self.preview = QLabel()
         self.preview.setFixedHeight(0)
         self.cancel = QPushButton("Cancel")
-        self.cancel.clicked.connect(lambda: self.cancel_requested.emit(self.job_id))
         grid = QGridLayout(self)
         grid.addWidget(self.title, 0, 0, 1, 2)
         grid.addWidget(self.bar, 1, 0)
@@ -64,7 +63,12 @@ class JobRow(QFrame):
         grid.addWidget(self.warnings, 4, 0, 1, 2)
         grid.addWidget(self.preview, 5, 0, 1, 2)
 
+    def set_busy(self) -> None:
+        """One long call with no steps to count (opening a generator): a busy bar until the job ends."""
+        self.bar.setRange(0, 0)
+
     def update_progress(self, update: JobUpdate) -> None:
+        self.bar.setRange(0, 1000)
         self.bar.setValue(int(round(update.fraction * 1000)))
         self.eta.setText(f"{update.fraction * 100:.0f} %  ·  {format_eta(update.eta_s)}")
         self.message.setText(update.message)
@@ -77,10 +81,11 @@ class JobRow(QFrame):
 
     def finish(self, done: JobDone, summary: str, warnings: tuple[str, ...] = ()) -> None:
         """The outcome, where the eye is: a failure in the title line and the message, warnings below."""
+        self.bar.setRange(0, 1000)
         self.cancel.setEnabled(False)
         self.warnings.setText("\n".join(f"⚠ {w}" for w in warnings))
         self.warnings.setVisible(bool(warnings))
-        if done.error:
+        if done.error and not done.cancelled:
             self.title.setText(f"<b>{self.job_title}</b> — <span style='color:#d33'>failed</span>")
             self.eta.setText("failed")
             self.bar.setFormat("failed")  # not a bare "0 %" that reads as "still waiting"
@@ -89,11 +94,17 @@ class JobRow(QFrame):
             self.eta.setText("cancelled")
             self.bar.setFormat("cancelled at %p %")
             self.message.setText(summary or "cancelled; partial results kept where the job says so")
+            if done.error:  # cancelled, but its clean-up failed
+                self.message.setText(done.error)
         else:
             self.bar.setValue(1000)
             self.eta.setText("done")
             self.message.setText(summary)
         self.message.setStyleSheet("color: #d33;" if done.error else "")
+
+    def say(self, text: str) -> None:
+        """The job's own account of what it did, in place of the generic summary (an inversion's latent)."""
+        self.message.setText(text)
 
     def add_action(self, button: QPushButton) -> None:
         """A follow-up the job offers (Resume), beside its status."""
@@ -101,38 +112,34 @@ class JobRow(QFrame):
 
 
 class JobsPanel(QWidget):
-    """Holds the job rows; ``cancel_requested(job_id)`` goes to the engine."""
+    """Holds the job cards, newest first; ``card_finished(JobDone)`` once a card shows how its job ended."""
 
-    cancel_requested = Signal(str)
+    card_finished = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("jobsPanel")
         self.rows: dict[str, JobRow] = {}
-        self.score_folder = QPushButton("Score a folder with ResMem…")
-        self.score_folder.setObjectName("scoreFolderButton")
+        self._entries = QVBoxLayout()
         self._column = QVBoxLayout()
         layout = QVBoxLayout(self)
-        layout.addWidget(self.score_folder)
+        layout.addLayout(self._entries)
         layout.addLayout(self._column)
         layout.addStretch(1)
+
+    def add_entry(self, button: QPushButton) -> None:
+        """A way to start a job from the dock (Score a folder), above the cards."""
+        self._entries.addWidget(button)
 
     def add_job(self, job_id: str, title: str) -> JobRow:
         old = self.rows.pop(job_id, None)
         if old is not None:
             old.deleteLater()
         row = JobRow(job_id, title)
-        row.cancel_requested.connect(self.cancel_requested)
         self._column.insertWidget(0, row)
         self.rows[job_id] = row
         return row
 
-    def update_job(self, update: JobUpdate) -> None:
-        row = self.rows.get(update.job_id)
-        if row is not None:
-            row.update_progress(update)
-
-    def finish_job(self, done: JobDone, summary: str = "", warnings: tuple[str, ...] = ()) -> None:
-        row = self.rows.get(done.job_id)
-        if row is not None:
-            row.finish(done, summary, warnings)
+    def card(self, job_id: str) -> JobRow | None:
+        """The card of ``job_id`` (a feature adds its Resume button or its own account there)."""
+        return self.rows.get(job_id)

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import QLabel
 from memstudio.core.session.assessors import ListAssessors
 from memstudio.engine import Engine, Failure, Frame, ScoreResult
 from memstudio.ui.canvas import ImageCanvas
-from memstudio.ui.property_strip import PropertyStrip
 from memstudio.ui.score_board import ScoreBoard
 from memstudio.ui.state import StudioState
 
@@ -29,12 +28,16 @@ if TYPE_CHECKING:
 
 
 class LiveView(QObject):
-    """Requests, shows and scores frames for ``canvas`` and ``strip``; reports what is on screen."""
+    """Requests, shows and scores frames for ``canvas``; reports what is on screen (the property strip and the
+    features follow these signals)."""
 
     frame_shown = Signal(int)
     scores_shown = Signal(int)
     frame_changed = Signal(object)  # the Frame now on the canvas
     assessors_changed = Signal(object)  # list[LiveAssessor]: every available assessor
+    live_assessors_changed = Signal(object)  # list[LiveAssessor]: those scored live (before assessors_changed)
+    scores_pending = Signal()  # a new frame was asked for: the scores on screen are about to be old
+    scores_arrived = Signal(object)  # ScoreResult: the frame's scores so far (the cheap ones come first)
     problem = Signal(str)  # a short message for the status bar
 
     def __init__(
@@ -42,14 +45,13 @@ class LiveView(QObject):
         state: StudioState,
         engine: Engine,
         canvas: ImageCanvas,
-        strip: PropertyStrip,
         timing: QLabel,
         wanted: tuple[str, ...] | None,
         parent: QObject,
     ) -> None:
         """``wanted`` limits the live scores to those names (when available); None: every available one."""
         super().__init__(parent)
-        self.state, self.engine, self.canvas, self.strip, self._timing = state, engine, canvas, strip, timing
+        self.state, self.engine, self.canvas, self._timing = state, engine, canvas, timing
         self._wanted = wanted
         #: The assessors scored live, None until the engine has listed them.
         self.live_assessors: list[LiveAssessor] | None = None
@@ -95,7 +97,7 @@ class LiveView(QObject):
         self.live_assessors, self.available_assessors = live, list(available)
         self._assessors = tuple(a.name for a in live)
         self.scores.set_assessors(self._assessors, {a.name: a.decimals for a in live})
-        self.strip.set_assessors(live)
+        self.live_assessors_changed.emit(live)
         self.assessors_changed.emit(self.available_assessors)
         self.request_frame()
 
@@ -109,7 +111,7 @@ class LiveView(QObject):
         self._last_sent = request.request_id
         self._sent_at[request.request_id] = time.perf_counter()
         self._requested[request.request_id] = values.subject
-        self.strip.mark_scores_stale()
+        self.scores_pending.emit()
         self.engine.request_render(request)
 
     @property
@@ -156,7 +158,7 @@ class LiveView(QObject):
         self._partial = result
         self.scores.add(result)
         self.canvas.set_scores(self.scores.lines())
-        self.strip.set_scores(result.values, result.errors)
+        self.scores_arrived.emit(result)
         self._timing.setText(f"render {self._render_ms:.0f} ms · score {result.score_ms:.0f} ms")
         if result.errors:
             name, message = next(iter(result.errors.items()))

@@ -1,0 +1,1 @@
+"""The property strip: live scores per assessor and the photo-edit sliders."""

@@ -99,7 +99,8 @@ def slider_drag(changes: int, seconds: float, drags: int) -> None:
             app.processEvents()
             if state["i"] >= changes and last_id is None:
                 last_id = window.last_request_id
-            if last_id is not None and window._last_shown >= last_id:
+            shown = window.current_frame
+            if last_id is not None and shown is not None and shown.request_id >= last_id:
                 break
             time.sleep(0.001)
         heartbeat.stop()

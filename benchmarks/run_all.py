@@ -13,6 +13,7 @@ ORDER = [
     "bench_nima.py",
     "bench_valence.py",
     "bench_studio.py",
+    "studio_paths.py",
     "bench_stylegan.py",
     "bench_heatmap.py",
     "bench_figures.py",

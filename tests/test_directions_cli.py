@@ -182,3 +182,35 @@ def test_bad_input_is_a_user_error(tmp_path, toys, capsys) -> None:
     Direction(name="z", property="p", space="z", vector=torch.ones(8)).save(mem)
     assert main(["direction", "layers", str(mem), "--apply", "0", "--num-ws", "4"]) == 2
     assert "only W and W+" in capsys.readouterr().err
+
+
+def test_project_runs_the_studios_make_conditional(tmp_path, capsys) -> None:
+    """``direction project`` is the studio's Make conditional: it refuses to write over the direction it
+    conditions (as over a kept one), and otherwise writes the file the studio's command writes."""
+    from memstudio.core.pipeline import Pipeline
+    from memstudio.core.session.directions import MakeConditional
+
+    mem = Direction(name="mem", property="memorability", space="w", vector=torch.tensor([1.0, 1.0, 0.0]))
+    mem_path = mem.save(tmp_path / "mem.json")
+    age_path = Direction(name="age", property="age", space="w", vector=torch.tensor([1.0, 0.0, 0.0])).save(
+        tmp_path / "age.json"
+    )
+    before = mem_path.read_bytes(), mem_path.with_suffix(".safetensors").read_bytes()
+    assert main(["direction", "project", str(mem_path), "--keep", str(age_path), "-o", str(mem_path)]) == 2
+    assert "refusing to write over an input" in capsys.readouterr().err
+    assert (mem_path.read_bytes(), mem_path.with_suffix(".safetensors").read_bytes()) == before
+
+    out = tmp_path / "cli.json"
+    args = ["--keep", str(age_path), "--name", "mem-no-age", "--no-keep-norm", "-o", str(out)]
+    assert main(["direction", "project", str(mem_path), *args]) == 0
+    printed = capsys.readouterr().out
+    pipeline = Pipeline("cpu")
+    for ident, path in (("mem", mem_path), ("age", age_path)):
+        pipeline.directions[ident], pipeline.direction_paths[ident] = Direction.load(path), str(path)
+    studio_path = tmp_path / "studio.json"
+    info = MakeConditional("mem", ("age",), str(studio_path), "new", keep_norm=False, name="mem-no-age").run(pipeline)
+    cli, studio = Direction.load(out), Direction.load(studio_path)
+    assert cli.name == studio.name == "mem-no-age" and torch.equal(cli.vector, studio.vector)
+    assert torch.allclose(cli.vector, torch.tensor([0.0, 1.0, 0.0]))  # --no-keep-norm: not rescaled to √2
+    cosines = info["cosines"]["age"]
+    assert f"cos with age: {cosines['before']:+.4f} before, {cosines['after']:+.4f} after" in printed

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from memstudio.core.directions.train import TrainDirectionSettings
     from memstudio.core.distributed import DistContext
     from memstudio.core.generators.base import Generator
+    from memstudio.core.pipeline import Pipeline
 
 
 ALPHAS_HELP = (
@@ -498,19 +499,29 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_project(args: argparse.Namespace) -> int:
-    from memstudio.core.directions.conditional import make_conditional
-    from memstudio.core.session.directions import refuse_direction_inputs
+    from memstudio.core.pipeline import Pipeline
+    from memstudio.core.session.directions import MakeConditional
 
-    # A projected direction is a new one: writing it over the direction it keeps orthogonal to would
-    # silently change what "kept" means for every later use (the studio's MakeConditional refuses it too).
-    refuse_direction_inputs(args.output, list(args.keep))
-    direction = _load_direction(args.direction)
-    keep = [_load_direction(path) for path in args.keep]
-    new = make_conditional(direction, keep, keep_norm=not args.no_keep_norm, name=args.name)
-    for name, cos in new.metrics["conditional_cosines"].items():
+    # The studio's Make conditional on a pipeline of our own: it refuses to write the new direction over the
+    # one it conditions or over one it keeps orthogonal to (either would silently change what later uses mean).
+    pipeline = Pipeline("cpu")
+    ids = [_hold_direction(pipeline, f"input-{i}", path) for i, path in enumerate([args.direction, *args.keep])]
+    command = MakeConditional(
+        ids[0], tuple(ids[1:]), str(args.output), "projected", keep_norm=not args.no_keep_norm, name=args.name
+    )
+    info = command.run(pipeline)
+    for name, cos in info["cosines"].items():
         print(f"cos with {name}: {cos['before']:+.4f} before, {cos['after']:+.4f} after")
-    print(new.save(args.output))
+    print(info["path"])
     return 0
+
+
+def _hold_direction(pipeline: Pipeline, direction_id: str, path: str) -> str:
+    """Put the direction file ``path`` into ``pipeline`` under ``direction_id`` (no generator to check it
+    against: projecting needs none); returns the id."""
+    pipeline.directions[direction_id] = _load_direction(path)
+    pipeline.direction_paths[direction_id] = str(Path(path).with_suffix(".json"))
+    return direction_id
 
 
 def run_layers(args: argparse.Namespace) -> int:

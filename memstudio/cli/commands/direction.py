@@ -139,14 +139,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     layers.add_argument("direction", help="direction file (W or W+)")
     _source_options(layers, photos=False)
     layers.add_argument("--assessor", help="assessor name (default: the one it was trained with)")
-    layers.add_argument("--apply", help="write a copy acting only on these layers, e.g. '0-3,6'")
+    layers.add_argument(
+        "--apply", help="write a copy acting only on these layers, e.g. '0-3,6' (the studio's Save layerwise copy)"
+    )
     layers.add_argument("--coefficients", help="per-layer coefficients for --apply, comma-separated")
     layers.add_argument("--num-ws", type=int, help="W+ length for --apply without --generator")
     layers.add_argument("--samples", type=int, default=32, help="K samples for the analysis")
     layers.add_argument("--alphas", help="α for the analysis, comma-separated (default: from its range)")
     layers.add_argument("--layers", help="layers to analyse, e.g. '0-7' (default all)")
     layers.add_argument("--out-dir", help="folder for layers.csv/.png/.pdf (default: beside the direction)")
-    layers.add_argument("-o", "--output", help="direction file to write (default: update in place)")
+    layers.add_argument(
+        "-o",
+        "--output",
+        help="direction file to write (default: update in place; with --apply, NAME-layers.json beside it)",
+    )
     layers.set_defaults(func=run_layers)
 
 
@@ -526,25 +532,11 @@ def _hold_direction(pipeline: Pipeline, direction_id: str, path: str) -> str:
 
 def run_layers(args: argparse.Namespace) -> int:
     from memstudio.core.directions.layer_job import analyze_and_record
-    from memstudio.core.directions.layerwise import with_layers
 
     direction = _load_direction(args.direction)
-    output = args.output or args.direction
     if args.apply:
-        num_ws = args.num_ws
-        if num_ws is None:
-            if direction.space == "w+":
-                num_ws = int(direction.vector.shape[0])
-            elif args.generator:
-                num_ws = _open_generator(args, _device(args)).num_ws
-            else:
-                raise MemstudioError("give --generator or --num-ws to know how many W+ layers there are")
-        layers = parse_int_list(args.apply)
-        coefficients = parse_float_list(args.coefficients) if args.coefficients else 1.0
-        new = with_layers(direction, num_ws, layers, coefficients)
-        print(f"layer weights: {[round(float(w), 4) for w in new.layer_weights]}")
-        print(new.save(output))
-        return 0
+        return _apply_layers(args, direction)
+    output = args.output or args.direction
     if not args.generator:
         raise MemstudioError("the layer analysis renders W+ latents: give --generator")
     device = _device(args)
@@ -566,4 +558,31 @@ def run_layers(args: argparse.Namespace) -> int:
         print(path)
     print(result.summary)
     print(result.path)
+    return 0
+
+
+def _apply_layers(args: argparse.Namespace, direction: Direction) -> int:
+    """``layers --apply``: the studio's Save layerwise copy (:class:`SaveLayerwiseCopy`) with the weights the
+    flags give; like the studio it names the copy ``NAME-layers`` and never writes over the direction."""
+    from memstudio.core.directions.layerwise import layer_weights
+    from memstudio.core.pipeline import Pipeline
+    from memstudio.core.session.directions import SaveLayerwiseCopy
+
+    num_ws = args.num_ws
+    if num_ws is None:
+        if direction.space == "w+":
+            num_ws = int(direction.vector.shape[0])
+        elif args.generator:
+            num_ws = _open_generator(args, _device(args)).num_ws
+        else:
+            raise MemstudioError("give --generator or --num-ws to know how many W+ layers there are")
+    coefficients = parse_float_list(args.coefficients) if args.coefficients else 1.0
+    weights = tuple(layer_weights(num_ws, parse_int_list(args.apply), coefficients).tolist())
+    source = Path(args.direction).with_suffix(".json")
+    output = args.output or str(source.with_name(f"{source.stem}-layers.json"))
+    pipeline = Pipeline("cpu")
+    pipeline.directions["source"], pipeline.direction_paths["source"] = direction, str(source)
+    info = SaveLayerwiseCopy("source", weights, output, "copy").run(pipeline)
+    print(f"layer weights: {[round(w, 4) for w in info['layer_weights']]}")
+    print(info["path"])
     return 0

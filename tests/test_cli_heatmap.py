@@ -131,3 +131,22 @@ def test_vms_train_predict_and_heatmap_method(tmp_path: Path, capsys) -> None:
     assert heat.min() == 0.0 and heat.max() == 1.0
     assert np.corrcoef(heat.ravel(), predicted.ravel())[0, 1] > 0.99  # the same map, normalised
     assert main(["vms", "train", str(tmp_path / "nope"), "-o", str(tmp_path / "x"), "--quiet"]) == 2
+
+
+def test_emphasis_prints_what_the_studios_emphasis_check_returns(photo: Path, tmp_path: Path, capsys) -> None:
+    """``--emphasis`` is the heatmap dock's Emphasis check (paper 004 §5) of the map the CLI computes."""
+    from memstudio.cli.commands.heatmap import emphasis_line
+    from memstudio.core.imaging import load_image, pil_to_tensor
+    from memstudio.core.pipeline import Pipeline
+    from memstudio.core.session.heatmaps import EmphasisCheck
+
+    out = tmp_path / "map.npy"
+    args = ["heatmap", str(photo), "--assessor", "redness", "--scales", "0.5", "--emphasis", "-o", str(out)]
+    assert main([*args, "--quiet"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    image = pil_to_tensor(load_image(photo).image)
+    result = EmphasisCheck(image, load_map(out), "redness", 0, 16).run(Pipeline("cpu"))
+    assert printed == [str(out), emphasis_line("redness", result["scores"], result["order_holds"])]
+    # The map peaks on the red object, so keeping that half detailed keeps the redness.
+    assert result["order_holds"] and "high > medium > low holds" in printed[1]
+    assert main(["heatmap", str(photo), "--assessor", "redness", "--emphasis", "--overlay"]) == 2

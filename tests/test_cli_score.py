@@ -90,3 +90,24 @@ def test_face_models_say_what_is_missing(monkeypatch):
     assert "facenet-pytorch==2.5.3" in by_name["mtcnn"].reason
     assert "dlib-bin" in by_name["dlib-landmarks-68"].reason
     assert by_name["dlib-face-descriptor"].location == "-"
+
+
+def test_score_csv_writes_the_studios_score_a_folder_table(tmp_path, photos_dir, capsys):
+    """``score --csv`` is the Jobs dock's Score a folder (``ScoreFolder``): the same file, byte for byte."""
+    from memstudio.core.jobs import run_to_end
+    from memstudio.core.pipeline import Pipeline
+    from memstudio.core.session.scoring import ScoreFolder
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    shutil.copy(photos_dir / "coffee.png", folder / "coffee.png")
+    shutil.copy(photos_dir / "rocket.jpg", folder / "rocket.jpg")
+    (folder / "broken.png").write_bytes(b"not a png")
+    cli = tmp_path / "cli.csv"
+    assert main(["score", "-a", "brightness", "-a", "entropy", str(folder), "--csv", str(cli)]) == 2  # one bad file
+    assert f"2 scored, 1 failed → {cli}" in capsys.readouterr().out
+    studio = tmp_path / "studio.csv"
+    run_to_end(ScoreFolder(folder, studio, ("brightness", "entropy")).steps(Pipeline("cpu")))
+    assert cli.read_bytes() == studio.read_bytes()
+    assert cli.read_text().splitlines()[0] == "path,brightness,entropy,error"
+    assert main(["score", "-a", "brightness", str(folder), "--csv", str(cli), "--json"]) == 2

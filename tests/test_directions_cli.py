@@ -182,3 +182,59 @@ def test_bad_input_is_a_user_error(tmp_path, toys, capsys) -> None:
     Direction(name="z", property="p", space="z", vector=torch.ones(8)).save(mem)
     assert main(["direction", "layers", str(mem), "--apply", "0", "--num-ws", "4"]) == 2
     assert "only W and W+" in capsys.readouterr().err
+
+
+def test_project_runs_the_studios_make_conditional(tmp_path, capsys) -> None:
+    """``direction project`` is the studio's Make conditional: it refuses to write over the direction it
+    conditions (as over a kept one), and otherwise writes the file the studio's command writes."""
+    from memstudio.core.pipeline import Pipeline
+    from memstudio.core.session.directions import MakeConditional
+
+    mem = Direction(name="mem", property="memorability", space="w", vector=torch.tensor([1.0, 1.0, 0.0]))
+    mem_path = mem.save(tmp_path / "mem.json")
+    age_path = Direction(name="age", property="age", space="w", vector=torch.tensor([1.0, 0.0, 0.0])).save(
+        tmp_path / "age.json"
+    )
+    before = mem_path.read_bytes(), mem_path.with_suffix(".safetensors").read_bytes()
+    assert main(["direction", "project", str(mem_path), "--keep", str(age_path), "-o", str(mem_path)]) == 2
+    assert "refusing to write over an input" in capsys.readouterr().err
+    assert (mem_path.read_bytes(), mem_path.with_suffix(".safetensors").read_bytes()) == before
+
+    out = tmp_path / "cli.json"
+    args = ["--keep", str(age_path), "--name", "mem-no-age", "--no-keep-norm", "-o", str(out)]
+    assert main(["direction", "project", str(mem_path), *args]) == 0
+    printed = capsys.readouterr().out
+    pipeline = Pipeline("cpu")
+    for ident, path in (("mem", mem_path), ("age", age_path)):
+        pipeline.directions[ident], pipeline.direction_paths[ident] = Direction.load(path), str(path)
+    studio_path = tmp_path / "studio.json"
+    info = MakeConditional("mem", ("age",), str(studio_path), "new", keep_norm=False, name="mem-no-age").run(pipeline)
+    cli, studio = Direction.load(out), Direction.load(studio_path)
+    assert cli.name == studio.name == "mem-no-age" and torch.equal(cli.vector, studio.vector)
+    assert torch.allclose(cli.vector, torch.tensor([0.0, 1.0, 0.0]))  # --no-keep-norm: not rescaled to √2
+    cosines = info["cosines"]["age"]
+    assert f"cos with age: {cosines['before']:+.4f} before, {cosines['after']:+.4f} after" in printed
+
+
+def test_layers_apply_runs_the_studios_save_layerwise_copy(tmp_path, capsys) -> None:
+    """``layers --apply`` is the Layers dock's Save layerwise copy: a ``NAME-layers`` copy beside the direction
+    (never written over it), equal to the file the studio's command writes for the same weights."""
+    from memstudio.core.pipeline import Pipeline
+    from memstudio.core.session.directions import SaveLayerwiseCopy
+
+    vector = torch.randn(8, generator=torch.Generator().manual_seed(2))
+    mem = Direction(name="mem", property="memorability", space="w", vector=vector).save(tmp_path / "mem.json")
+    before = mem.read_bytes(), mem.with_suffix(".safetensors").read_bytes()
+    apply = ["direction", "layers", str(mem), "--apply", "0-1", "--coefficients", "1,0.5", "--num-ws", "4"]
+    assert main(apply) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == str(tmp_path / "mem-layers.json")
+    assert (mem.read_bytes(), mem.with_suffix(".safetensors").read_bytes()) == before
+    pipeline = Pipeline("cpu")
+    pipeline.directions["mem"], pipeline.direction_paths["mem"] = Direction.load(mem), str(mem)
+    SaveLayerwiseCopy("mem", (1.0, 0.5, 0.0, 0.0), str(tmp_path / "studio.json"), "copy").run(pipeline)
+    cli, studio = Direction.load(tmp_path / "mem-layers.json"), Direction.load(tmp_path / "studio.json")
+    assert cli.name == studio.name == "mem-layers" and torch.equal(cli.vector, studio.vector)
+    assert cli.layer_weights.tolist() == studio.layer_weights.tolist() == [1.0, 0.5, 0.0, 0.0]
+    assert main([*apply, "-o", str(mem)]) == 2
+    assert "refusing to write over an input" in capsys.readouterr().err
+    assert (mem.read_bytes(), mem.with_suffix(".safetensors").read_bytes()) == before

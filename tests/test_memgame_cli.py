@@ -235,3 +235,38 @@ def test_score_against_an_assessor(strip, tmp_path: Path, capsys) -> None:
     assert summary["assessor"]["name"] == "brightness" and summary["assessor"]["images"] >= 3
     assert -1.0 <= summary["assessor"]["spearman_m_T"] <= 1.0
     assert "brightness vs humans: Spearman" in capsys.readouterr().out
+
+
+def test_a_layer_grids_panels_folder_builds_the_studios_game(tmp_path: Path, capsys) -> None:
+    """``memgame build PANELS_DIR`` reads the folder's manifest, as the studio's Build a game does: a layer
+    grid's files are named per layer (``seed0000_layer1_alpha0.2.png``), so by their names alone each layer
+    would be a seed of its own and a participant could see two versions of one seed."""
+    from memstudio.core.experiments.stimuli import GameConfig
+    from memstudio.core.figures.panels import MANIFEST_FORMAT, MANIFEST_NAME, panel_file_name
+    from memstudio.core.session.memgame import BuildGame
+
+    panels = tmp_path / "panels"
+    panels.mkdir()
+    items = []
+    for s in range(5):
+        for layer in (0, 1):
+            for i, alpha in enumerate((-0.2, 0.2)):
+                name = panel_file_name(f"seed{s:04d}", alpha, layer)
+                Image.new("RGB", (16, 16), (40 * s, 100 * layer, 100 * i)).save(panels / name)
+                version = f"layer{layer}_alpha{alpha:g}"
+                items.append({"image": name, "seed_id": f"seed{s:04d}", "alpha": alpha, "version": version})
+    (panels / MANIFEST_NAME).write_text(json.dumps({"format": MANIFEST_FORMAT, "images": items}))
+    fillers = tmp_path / "fillers"
+    fillers.mkdir()
+    for i in range(20):
+        Image.new("RGB", (16, 16), (250, 10 * i, 0)).save(fillers / f"f{i:02d}.png")
+
+    cli = tmp_path / "cli-game"
+    assert _cli("memgame", "build", panels, "--fillers", fillers, "--participants", 6, *SMALL, "-o", cli) == 0
+    assert "5 seeds with 20 versions" in capsys.readouterr().out
+    config = GameConfig(
+        length=24, targets_per_sequence=4, vigilance_per_sequence=2, target_span=(4, 12), vigilance_span=(0, 2)
+    )
+    studio = BuildGame(panels, fillers, 6, tmp_path / "studio-game", config).run(None).path
+    for sequence in sorted((studio / "sequences").iterdir()):
+        assert (cli / "sequences" / sequence.name).read_bytes() == sequence.read_bytes()

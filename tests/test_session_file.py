@@ -246,3 +246,30 @@ def test_latent_session_names_the_latent_file_it_was_opened_from(tmp_path: Path,
 def _cli_pixels(session: Path, out: Path) -> np.ndarray:
     assert main(["session", "render", str(session), "-o", str(out)]) == 0
     return np.asarray(Image.open(out).convert("RGB"))
+
+
+def test_save_latent_from_the_cli_writes_the_studios_latent(tmp_path: Path, sg2_pickle: Path) -> None:
+    """``session save-latent`` runs File ▸ Save latent… (``SaveLatent``) on the session's frame: the same
+    latent, its direction applied, as the studio writes."""
+    pipeline, session = _generator_session(sg2_pickle)
+    vector = torch.randn(pipeline.generator.w_dim, generator=torch.Generator().manual_seed(5))
+    path = Direction(name="memo", property="memorability", space="w", vector=vector).save(tmp_path / "memo")
+    OpenDirection(str(path), "memo").run(pipeline)
+    session.values.subject = SeedSubject(3, 0.9)
+    session.values.generator = session.generator_hash
+    session.values.alphas = {"memo": 1.5}
+    target = tmp_path / "seed.json"
+    SaveSession(str(target), snapshot(session)).run(pipeline)
+    studio = SaveLatent(session.render_request(1), str(tmp_path / "studio.npz")).run(pipeline)
+
+    cli = tmp_path / "cli.npz"
+    assert main(["session", "save-latent", str(target), "-o", str(cli)]) == 0
+    with np.load(studio) as expected, np.load(cli) as written:
+        assert sorted(written.files) == sorted(expected.files)
+        for name in expected.files:
+            assert np.array_equal(written[name], expected[name], equal_nan=expected[name].dtype.kind == "f"), name
+    bare = SaveLatent(RenderRequest(2, SeedSubject(3, 0.9)), str(tmp_path / "bare.npz")).run(pipeline)
+    with np.load(bare) as unedited, np.load(cli) as written:
+        assert not np.array_equal(unedited["values"], written["values"])  # the direction is in the latent
+    assert main(["session", "save-latent", str(target), "-o", str(target)]) == 2  # never over the session
+    assert read_session(target)["directions"][0]["alpha"] == 1.5

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from memstudio.core.directions.train import TrainDirectionSettings
     from memstudio.core.distributed import DistContext
     from memstudio.core.generators.base import Generator
+    from memstudio.core.pipeline import Pipeline
 
 
 ALPHAS_HELP = (
@@ -138,14 +139,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     layers.add_argument("direction", help="direction file (W or W+)")
     _source_options(layers, photos=False)
     layers.add_argument("--assessor", help="assessor name (default: the one it was trained with)")
-    layers.add_argument("--apply", help="write a copy acting only on these layers, e.g. '0-3,6'")
+    layers.add_argument(
+        "--apply", help="write a copy acting only on these layers, e.g. '0-3,6' (the studio's Save layerwise copy)"
+    )
     layers.add_argument("--coefficients", help="per-layer coefficients for --apply, comma-separated")
     layers.add_argument("--num-ws", type=int, help="W+ length for --apply without --generator")
     layers.add_argument("--samples", type=int, default=32, help="K samples for the analysis")
     layers.add_argument("--alphas", help="α for the analysis, comma-separated (default: from its range)")
     layers.add_argument("--layers", help="layers to analyse, e.g. '0-7' (default all)")
     layers.add_argument("--out-dir", help="folder for layers.csv/.png/.pdf (default: beside the direction)")
-    layers.add_argument("-o", "--output", help="direction file to write (default: update in place)")
+    layers.add_argument(
+        "-o",
+        "--output",
+        help="direction file to write (default: update in place; with --apply, NAME-layers.json beside it)",
+    )
     layers.set_defaults(func=run_layers)
 
 
@@ -498,42 +505,38 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_project(args: argparse.Namespace) -> int:
-    from memstudio.core.directions.conditional import make_conditional
-    from memstudio.core.session.directions import refuse_direction_inputs
+    from memstudio.core.pipeline import Pipeline
+    from memstudio.core.session.directions import MakeConditional
 
-    # A projected direction is a new one: writing it over the direction it keeps orthogonal to would
-    # silently change what "kept" means for every later use (the studio's MakeConditional refuses it too).
-    refuse_direction_inputs(args.output, list(args.keep))
-    direction = _load_direction(args.direction)
-    keep = [_load_direction(path) for path in args.keep]
-    new = make_conditional(direction, keep, keep_norm=not args.no_keep_norm, name=args.name)
-    for name, cos in new.metrics["conditional_cosines"].items():
+    # The studio's Make conditional on a pipeline of our own: it refuses to write the new direction over the
+    # one it conditions or over one it keeps orthogonal to (either would silently change what later uses mean).
+    pipeline = Pipeline("cpu")
+    ids = [_hold_direction(pipeline, f"input-{i}", path) for i, path in enumerate([args.direction, *args.keep])]
+    command = MakeConditional(
+        ids[0], tuple(ids[1:]), str(args.output), "projected", keep_norm=not args.no_keep_norm, name=args.name
+    )
+    info = command.run(pipeline)
+    for name, cos in info["cosines"].items():
         print(f"cos with {name}: {cos['before']:+.4f} before, {cos['after']:+.4f} after")
-    print(new.save(args.output))
+    print(info["path"])
     return 0
+
+
+def _hold_direction(pipeline: Pipeline, direction_id: str, path: str) -> str:
+    """Put the direction file ``path`` into ``pipeline`` under ``direction_id`` (no generator to check it
+    against: projecting needs none); returns the id."""
+    pipeline.directions[direction_id] = _load_direction(path)
+    pipeline.direction_paths[direction_id] = str(Path(path).with_suffix(".json"))
+    return direction_id
 
 
 def run_layers(args: argparse.Namespace) -> int:
     from memstudio.core.directions.layer_job import analyze_and_record
-    from memstudio.core.directions.layerwise import with_layers
 
     direction = _load_direction(args.direction)
-    output = args.output or args.direction
     if args.apply:
-        num_ws = args.num_ws
-        if num_ws is None:
-            if direction.space == "w+":
-                num_ws = int(direction.vector.shape[0])
-            elif args.generator:
-                num_ws = _open_generator(args, _device(args)).num_ws
-            else:
-                raise MemstudioError("give --generator or --num-ws to know how many W+ layers there are")
-        layers = parse_int_list(args.apply)
-        coefficients = parse_float_list(args.coefficients) if args.coefficients else 1.0
-        new = with_layers(direction, num_ws, layers, coefficients)
-        print(f"layer weights: {[round(float(w), 4) for w in new.layer_weights]}")
-        print(new.save(output))
-        return 0
+        return _apply_layers(args, direction)
+    output = args.output or args.direction
     if not args.generator:
         raise MemstudioError("the layer analysis renders W+ latents: give --generator")
     device = _device(args)
@@ -555,4 +558,31 @@ def run_layers(args: argparse.Namespace) -> int:
         print(path)
     print(result.summary)
     print(result.path)
+    return 0
+
+
+def _apply_layers(args: argparse.Namespace, direction: Direction) -> int:
+    """``layers --apply``: the studio's Save layerwise copy (:class:`SaveLayerwiseCopy`) with the weights the
+    flags give; like the studio it names the copy ``NAME-layers`` and never writes over the direction."""
+    from memstudio.core.directions.layerwise import layer_weights
+    from memstudio.core.pipeline import Pipeline
+    from memstudio.core.session.directions import SaveLayerwiseCopy
+
+    num_ws = args.num_ws
+    if num_ws is None:
+        if direction.space == "w+":
+            num_ws = int(direction.vector.shape[0])
+        elif args.generator:
+            num_ws = _open_generator(args, _device(args)).num_ws
+        else:
+            raise MemstudioError("give --generator or --num-ws to know how many W+ layers there are")
+    coefficients = parse_float_list(args.coefficients) if args.coefficients else 1.0
+    weights = tuple(layer_weights(num_ws, parse_int_list(args.apply), coefficients).tolist())
+    source = Path(args.direction).with_suffix(".json")
+    output = args.output or str(source.with_name(f"{source.stem}-layers.json"))
+    pipeline = Pipeline("cpu")
+    pipeline.directions["source"], pipeline.direction_paths["source"] = direction, str(source)
+    info = SaveLayerwiseCopy("source", weights, output, "copy").run(pipeline)
+    print(f"layer weights: {[round(w, 4) for w in info['layer_weights']]}")
+    print(info["path"])
     return 0

@@ -4,6 +4,8 @@ The same core functions as the studio's heatmap dock (:mod:`memstudio.core.maps.
 the coloured map over the photo instead of saving the map alone. ``--figure map.pdf`` (PNG/PDF/SVG, repeatable)
 draws the photo, the overlay and a numbered colour bar at a journal width with a sidecar, and ``--from
 map.pdf --figure again.svg`` draws a saved figure again (:mod:`memstudio.core.figures.heatmap_figure`).
+``--emphasis`` runs the heatmap dock's emphasis check (paper 004 §5,
+:class:`~memstudio.core.session.heatmaps.EmphasisCheck`) on one image's map and prints its four scores.
 Given folders or several images, ``-o`` is a
 folder receiving ``NAME.png`` (or ``--format npy``) per image; maps already there are skipped, so an
 interrupted run resumes. Under ``torchrun`` the images are shared out among the processes (each writes the
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 from memstudio.core.errors import MemstudioError
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
     from memstudio.core.assessors.base import Assessor
@@ -76,6 +79,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--format", choices=("png", "npy"), default="png", help="map files written into an output folder"
+    )
+    parser.add_argument(
+        "--emphasis",
+        action="store_true",
+        help="the studio's emphasis check (paper 004 §5) of one image's map: --assessor scores the image with "
+        "its high-map half kept detailed (the rest abstracted), a random half, and the low half; -o is optional",
     )
     parser.set_defaults(func=run)
 
@@ -158,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         return rerender(args)
     if not args.images:
         raise MemstudioError("give image files or folders (or --from FIG to draw a saved figure again)")
+    if args.emphasis:
+        return run_emphasis(args)
     if not args.output and not args.figure:
         raise MemstudioError("give -o MAP.png|npy (the map) and/or --figure FIG.png|pdf|svg (a figure)")
     if args.figure:
@@ -254,20 +265,53 @@ def _run_many(
     return 2 if distributed.broadcast(failed, ctx, "sharing the exit status") else 0
 
 
-def _save_heatmap(
-    image_path: Path,
-    output: Path,
-    assessor: Assessor | None,
-    args: argparse.Namespace,
-    device: torch.device,
-    quiet: bool,
-) -> Path:
-    """Compute one image's map and write it (or its overlay) to ``output``, atomically."""
-    from memstudio.core.imaging import load_image, pil_to_tensor, tensor_to_uint8
+def run_emphasis(args: argparse.Namespace) -> int:
+    """``--emphasis``: one image's map, then the studio's :class:`EmphasisCheck` of it on a pipeline of our own."""
+    import torch
+
+    from memstudio.core.atomic import refuse_inputs
+    from memstudio.core.device import default_device
+    from memstudio.core.maps.io import save_map
+    from memstudio.core.pipeline import Pipeline
+    from memstudio.core.session.heatmaps import EmphasisCheck
+
+    if len(args.images) != 1 or Path(args.images[0]).is_dir():
+        raise MemstudioError("--emphasis checks the map of one image: give a single image file")
+    if args.figure or args.overlay:
+        raise MemstudioError("--emphasis writes no figure or overlay: draw those in a run of their own")
+    if args.method == "vms" and not args.vms_checkpoint:
+        raise MemstudioError("--method vms needs --vms-checkpoint FOLDER (train one with 'memstudio vms train')")
+    if args.output:
+        if Path(args.output).suffix.lower() not in (".png", ".npy"):
+            raise MemstudioError(f"{args.output}: the output must end in .png or .npy")
+        refuse_inputs([args.output], [args.images[0]])
+    pipeline = Pipeline(torch.device(args.device) if args.device else default_device())
+    assessor = pipeline.assessor(args.assessor)  # the check scores with it, whichever method made the map
+    mapper = assessor if args.method != "vms" else None
+    image, heat = _compute_map(Path(args.images[0]), mapper, args, pipeline.device, args.quiet)
+    if args.output:
+        print(save_map(heat, args.output, colormap=args.colormap))
+    # The thumbnails are the dock's; the side only has to be valid.
+    result = EmphasisCheck(image, heat, args.assessor, 0, thumb=16).run(pipeline)
+    print(emphasis_line(result["assessor"], result["scores"], result["order_holds"]))
+    return 0
+
+
+def emphasis_line(assessor: str, scores: dict[str, float], order_holds: bool) -> str:
+    """``resmem: original 0.8123 · high 0.7901 · … — high > medium > low holds``."""
+    from memstudio.core.maps.emphasis import RENDERS
+
+    values = " · ".join(f"{name} {scores[name]:.4f}" for name in RENDERS)
+    return f"{assessor}: {values} — high > medium > low {'holds' if order_holds else 'does not hold'}"
+
+
+def _compute_map(
+    image_path: Path, assessor: Assessor | None, args: argparse.Namespace, device: torch.device, quiet: bool
+) -> tuple[torch.Tensor, np.ndarray]:
+    """One image (reduced to ``--max-side``) as ``[1, 3, H, W]`` on ``device``, and its map."""
+    from memstudio.core.imaging import load_image, pil_to_tensor
     from memstudio.core.jobs import run_with_tqdm
     from memstudio.core.maps.api import map_job
-    from memstudio.core.maps.colormap import overlay
-    from memstudio.core.maps.io import save_map, save_picture
 
     image = pil_to_tensor(load_image(image_path, max_side=args.max_side).image).to(device)
     job = map_job(
@@ -279,7 +323,23 @@ def _save_heatmap(
         batch_size=args.batch_size,
         **_options(args),
     )
-    heat = run_with_tqdm(job, f"heatmap ({args.method})", disable=quiet)
+    return image, run_with_tqdm(job, f"heatmap ({args.method})", disable=quiet)
+
+
+def _save_heatmap(
+    image_path: Path,
+    output: Path,
+    assessor: Assessor | None,
+    args: argparse.Namespace,
+    device: torch.device,
+    quiet: bool,
+) -> Path:
+    """Compute one image's map and write it (or its overlay) to ``output``, atomically."""
+    from memstudio.core.imaging import tensor_to_uint8
+    from memstudio.core.maps.colormap import overlay
+    from memstudio.core.maps.io import save_map, save_picture
+
+    image, heat = _compute_map(image_path, assessor, args, device, quiet)
     if args.overlay:
         return save_picture(overlay(tensor_to_uint8(image)[0], heat, args.colormap, args.opacity), output)
     return save_map(heat, output, colormap=args.colormap)

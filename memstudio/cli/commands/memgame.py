@@ -28,7 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     b = sub.add_parser("build", help="build counterbalanced sequences from targets and fillers")
     b.add_argument(
-        "targets", nargs="+", metavar="TARGETS", help="target images, folders, or CSV/JSON manifests"
+        "targets",
+        nargs="+",
+        metavar="TARGETS",
+        help="target images, folders, or CSV/JSON manifests (a strip's --panels folder is read through its "
+        "manifest.json, as the studio reads it)",
     )
     b.add_argument("--fillers", nargs="+", required=True, metavar="DIR", help="filler image folders or files")
     b.add_argument("--participants", type=int, required=True, metavar="N")
@@ -175,9 +179,12 @@ def _game_config(args: argparse.Namespace):
 
 def run_build(args: argparse.Namespace) -> int:
     from memstudio.core.experiments.session import build_game
+    from memstudio.core.session.memgame import game_targets
 
     built = build_game(
-        args.targets,
+        # As the studio's Build a game: a panels folder's manifest groups the versions of a seed (a layer
+        # grid's files are named per layer, so their names alone would split one seed into several).
+        [game_targets(Path(target)) for target in args.targets],
         args.fillers,
         args.participants,
         args.output,

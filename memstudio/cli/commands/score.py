@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write JSON lines here instead of printing; started again, skips the paths already in it",
     )
     p.add_argument("--batch-size", type=int, default=4, help="images per forward pass (per process)")
+    p.add_argument(
+        "--csv",
+        metavar="CSV",
+        help="write the studio's Score a folder table instead (path, one column per assessor, error), "
+        "atomically once every image is scored; one process",
+    )
     p.set_defaults(func=run)
 
 
@@ -53,8 +60,33 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.paths and not args.lists:
         raise MemstudioError("nothing to score: give image files, folders or --from LIST")
+    if args.csv:
+        return run_csv(args)
     with distributed.session(default_device()) as ctx:
         return _run(args, ctx)
+
+
+def run_csv(args: argparse.Namespace) -> int:
+    """``--csv``: the core job of the studio's Score a folder (:class:`~memstudio.core.session.scoring.ScoreFolder`),
+    so the file is the studio's, byte for byte; the summary line is its job card's."""
+    from memstudio.core import distributed
+    from memstudio.core.assessors.registry import load_assessor
+    from memstudio.core.atomic import refuse_inputs
+    from memstudio.core.device import default_device
+    from memstudio.core.jobs import run_with_tqdm
+    from memstudio.core.scoring import score_to_csv_job
+
+    if args.json or args.output:
+        raise MemstudioError("--csv writes one table: give it without --json and -o")
+    if distributed.launched_by_torchrun() and int(os.environ["WORLD_SIZE"]) > 1:
+        raise MemstudioError("--csv scores in one process: run it without torchrun (or use -o for JSON lines)")
+    paths, failed, _ = _work_list(args)
+    refuse_inputs([args.csv], paths)
+    device = default_device()
+    assessors = {name: load_assessor(name, device) for name in args.assessors or ["resmem"]}
+    result = run_with_tqdm(score_to_csv_job(paths, assessors, Path(args.csv), device=device), "scoring")
+    print(f"{result['scored']} scored, {result['failed']} failed → {result['csv']}")
+    return 2 if failed or result["failed"] else 0
 
 
 def _work_list(args: argparse.Namespace) -> tuple[list[Path], int, int]:

@@ -1,16 +1,24 @@
-"""``memstudio session``: show a studio session file, or render its frame exactly as the studio does.
+"""``memstudio session``: show a studio session file, render its frame exactly as the studio does, or save
+the latent of that frame (File ▸ Save latent…).
 
 ``render`` opens the session with the studio's own command (:class:`~memstudio.core.session.session_file.OpenSession`),
 builds the studio's :class:`~memstudio.core.requests.RenderRequest` from it and runs the same pipeline steps
-as the engine (render, quantise, score), so its PNG is the studio's frame pixel for pixel.
+as the engine (render, quantise, score), so its PNG is the studio's frame pixel for pixel. ``save-latent`` runs
+the studio's :class:`~memstudio.core.session.generators.SaveLatent` on that same request.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from memstudio.core.errors import MemstudioError
+
+if TYPE_CHECKING:
+    from memstudio.core.pipeline import Pipeline
+    from memstudio.core.session.session_file import SessionSnapshot
+    from memstudio.core.session.studio import StudioSession
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,18 +42,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="print what a session file holds")
     show.add_argument("session", help="session file (.json)")
     show.set_defaults(func=run_show)
+    latent = sub.add_parser(
+        "save-latent",
+        help="write the latent of the session's frame (its directions applied) to a latent file, as the studio's "
+        "File ▸ Save latent… does",
+    )
+    latent.add_argument("session", help="session file (.json) of a seed or a latent")
+    latent.add_argument("-o", "--output", required=True, help="latent file to write (.npz)")
+    latent.add_argument("--device", default="cpu", help="torch device (default cpu, as the studio's engine)")
+    latent.set_defaults(func=run_save_latent)
 
 
-def run_render(args: argparse.Namespace) -> int:
-    from PIL import Image
-
-    from memstudio.core.atomic import refuse_inputs, save_image_atomic
-    from memstudio.core.imaging import tensor_to_uint8
+def open_in_pipeline(args: argparse.Namespace) -> tuple[Pipeline, StudioSession, SessionSnapshot]:
+    """The session file opened as the studio opens it: a pipeline holding its inputs and the session model."""
     from memstudio.core.pipeline import Pipeline
     from memstudio.core.session.session_file import OpenSession, apply_snapshot
     from memstudio.core.session.studio import StudioSession
 
-    refuse_inputs([args.output], [args.session])
     try:
         pipeline = Pipeline(args.device)
     except RuntimeError as exc:
@@ -53,6 +66,17 @@ def run_render(args: argparse.Namespace) -> int:
     shot = OpenSession(args.session).run(pipeline)
     session = StudioSession()
     apply_snapshot(session, shot)
+    return pipeline, session, shot
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from memstudio.core.atomic import refuse_inputs, save_image_atomic
+    from memstudio.core.imaging import tensor_to_uint8
+
+    refuse_inputs([args.output], [args.session])
+    pipeline, session, shot = open_in_pipeline(args)
     assessors = tuple(args.assessor) if args.assessor else shot.assessors
     request = session.render_request(0, assessors)
     image = pipeline.render(request)
@@ -66,6 +90,18 @@ def run_render(args: argparse.Namespace) -> int:
         else:
             print(f"{name}{oval}: error: {scores.errors.get(name, 'not scored')}")
     return 1 if scores.errors else 0
+
+
+def run_save_latent(args: argparse.Namespace) -> int:
+    from memstudio.core.atomic import refuse_inputs
+    from memstudio.core.session.generators import SaveLatent
+    from memstudio.core.session.session_file import input_paths, read_session
+
+    # Writing over the session's own latent file (or the session) would lose what it shows.
+    refuse_inputs([args.output], [args.session, *input_paths(read_session(args.session))])
+    pipeline, session, _ = open_in_pipeline(args)
+    print(SaveLatent(session.render_request(0), str(args.output)).run(pipeline))
+    return 0
 
 
 def run_show(args: argparse.Namespace) -> int:

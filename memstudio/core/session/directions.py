@@ -217,12 +217,15 @@ class GeneratorContext:
 @dataclass(frozen=True)
 class MakeConditional:
     """Make the base direction orthogonal to the kept ones (001 A.5), save it to ``output`` and load it as
-    ``direction_id``; result: its info dict (with the cosines)."""
+    ``direction_id``; result: its info dict (with the cosines). ``keep_norm`` and ``name`` are
+    :func:`~memstudio.core.directions.conditional.make_conditional`'s (``direction project`` sets them)."""
 
     base_id: str
     keep_ids: tuple[str, ...]
     output: str
     direction_id: str
+    keep_norm: bool = True
+    name: str | None = None
 
     def run(self, pipeline: Pipeline) -> dict[str, Any]:
         from memstudio.core.directions.conditional import make_conditional
@@ -231,7 +234,7 @@ class MakeConditional:
         keep = [_loaded(pipeline, k) for k in self.keep_ids]
         sources = [pipeline.direction_paths.get(i) for i in (self.base_id, *self.keep_ids)]
         refuse_direction_inputs(self.output, sources)
-        new = make_conditional(base, keep)
+        new = make_conditional(base, keep, keep_norm=self.keep_norm, name=self.name)
         return _keep(pipeline, self.direction_id, new, str(new.save(self.output)))
 
 

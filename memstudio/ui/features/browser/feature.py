@@ -47,7 +47,6 @@ class BrowserFeature(QObject):
         browser.photo_chosen.connect(self.open_photo)
         browser.problem.connect(lambda message: studio.statusBar().showMessage(message, 8000))
         studio.state.subject_changed.connect(self._follow_subject)
-        studio.state.changed.connect(self._title)
         studio.closing.connect(browser.shutdown)
         studio.setAcceptDrops(True)
         studio.installEventFilter(self)
@@ -82,16 +81,14 @@ class BrowserFeature(QObject):
         self.studio.state.set_subject(PhotoSubject(str(path)), keep_edits=True)
 
     def _follow_subject(self) -> None:
-        """The browser selects what the state shows (after undo too), and nothing else."""
-        subject = self.studio.state.subject
+        """The title names the subject, and the browser selects it (after undo too), and nothing else."""
+        state = self.studio.state
+        subject = state.subject
+        self.studio.setWindowTitle(f"memstudio — {state.subject_label()}" if subject else "memstudio")
         if isinstance(subject, LatentSubject):
             self.browser.select_latent(subject.key)
         else:
             self.browser.select(subject.path if isinstance(subject, PhotoSubject) else None)
-
-    def _title(self) -> None:
-        state = self.studio.state
-        self.studio.setWindowTitle(f"memstudio — {state.subject_label()}" if state.subject else "memstudio")
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         """Files dropped anywhere on the window open as :meth:`open_paths` says."""

@@ -14,7 +14,7 @@ import itertools
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -33,10 +33,13 @@ from memstudio.core.session.directions import (
     TrainDirection,
 )
 from memstudio.core.session.studio import GeneratorRef
-from memstudio.engine import Command, Failure, JobHandle, RequestHandle
+from memstudio.engine import Command, Failure, JobHandle, RequestHandle, ScoreResult
 from memstudio.ui.features.directions.layer_editor import LayerEditor
 from memstudio.ui.features.directions.sliders import DirectionSliders
 from memstudio.ui.studio_context import StudioContext
+
+if TYPE_CHECKING:
+    from memstudio.core.assessors.registry import LiveAssessor
 
 PREFIX = "directions:"  # of this feature's job ids in the Jobs dock
 #: "0" starts the studio without the shipped directions (the test suite's default, so sliders start empty).
@@ -86,7 +89,9 @@ class DirectionsFeature(QObject):
         # edit the new subject is dropped before the request is built, so no render fails on it.
         studio.state.changed.connect(self._state_changed)
         studio.state.subject_changed.connect(self._subject_changed)
-        studio.scores_shown.connect(self._scores_shown)
+        studio.scores_arrived.connect(self._show_scores)
+        studio.assessors_changed.connect(self._assessors_changed)
+        self._decimals: dict[str, int] = {}
         studio.path_handlers.append(self.claim_paths)
         studio.state.generator_changed.connect(self._generator_changed)
         studio.state.directions_opened.connect(self._opened)
@@ -180,7 +185,7 @@ class DirectionsFeature(QObject):
         if self.dialog is not None:
             self.dialog.set_directions(list(self.infos.values()))
         if self.studio.last_scores is not None:
-            self._scores_shown(self.studio.last_scores.request_id)
+            self._show_scores(self.studio.last_scores)
         self.studio.strip_dock.raise_()  # the new slider is where the user looks next
         self.studio.request_frame()
         self.direction_loaded.emit(info)
@@ -246,11 +251,12 @@ class DirectionsFeature(QObject):
         self._update_usability()
         self.editor.set_photo_mode(isinstance(self.studio.state.subject, PhotoSubject))
 
-    def _scores_shown(self, request_id: int) -> None:
-        scores = self.studio.last_scores
-        if scores is not None and scores.request_id == request_id:
-            decimals = {a.name: a.decimals for a in self.studio.available_assessors}
-            self.sliders.show_scores(scores.values, decimals)
+    def _show_scores(self, scores: ScoreResult) -> None:
+        """Each slider's score readout, from the scores of the frame on screen (the cheap ones first)."""
+        self.sliders.show_scores(scores.values, self._decimals)
+
+    def _assessors_changed(self, available: list[LiveAssessor]) -> None:
+        self._decimals = {a.name: a.decimals for a in available}
 
     # ----- generator --------------------------------------------------------------------------------------
     def _generator_changed(self, generator: GeneratorRef | None) -> None:

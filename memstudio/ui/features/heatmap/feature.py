@@ -116,8 +116,9 @@ class HeatmapFeature(QObject):
         self.panel.emphasis_requested.connect(self.run_emphasis)
         studio.frame_changed.connect(self._frame_changed)
         studio.state.subject_changed.connect(self._subject_changed)
-        studio.canvas.setMouseTracking(True)
-        studio.canvas.installEventFilter(self)
+        self.canvas = studio.canvas  # read once: its event filter sees every paint of the canvas
+        self.canvas.setMouseTracking(True)
+        self.canvas.installEventFilter(self)
         self._request("setup", HeatmapSetup()).done.connect(self._set_up)
 
     # ----- showing and following the frame -------------------------------------------------------------
@@ -135,7 +136,7 @@ class HeatmapFeature(QObject):
             return
         self._debounce.stop()
         self._cancel_running()
-        self.studio.canvas.set_overlay(None)
+        self.canvas.set_overlay(None)
         self.panel.set_progress(None)
         self.panel.set_status("Heatmap hidden.")
 
@@ -153,7 +154,7 @@ class HeatmapFeature(QObject):
         self.index_map = None
         self.map_frame_id = None
         self._rgba = None
-        self.studio.canvas.set_overlay(None)
+        self.canvas.set_overlay(None)
 
     def _say_waiting(self, frame: Frame) -> None:
         shown = f"showing the map of frame #{self.map_frame_id}; " if self.index_map is not None else ""
@@ -278,7 +279,7 @@ class HeatmapFeature(QObject):
 
     # ----- the value under the mouse ---------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if watched is self.studio.canvas:
+        if watched is self.canvas:
             if event.type() == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
                 self.show_value_at(event.position().x(), event.position().y())
             elif event.type() == QEvent.Type.Leave:
@@ -289,7 +290,7 @@ class HeatmapFeature(QObject):
         """The map's reading at canvas point (x, y): units where the finished map has them; "" off the map."""
         if self.index_map is None or not self.enabled:
             return ""
-        rect = self.studio.canvas.image_rect()
+        rect = self.canvas.image_rect()
         if rect.isEmpty() or not rect.contains(int(x), int(y)):
             return ""
         height, width = self.index_map.shape
@@ -332,7 +333,7 @@ class HeatmapFeature(QObject):
 
     def _apply_opacity(self) -> None:
         if self.enabled and self._rgba is not None:
-            self.studio.canvas.set_overlay(self._rgba, self.panel.opacity_value())
+            self.canvas.set_overlay(self._rgba, self.panel.opacity_value())
 
     # ----- VMS models -----------------------------------------------------------------------------------
     def choose_vms(self) -> None:

@@ -183,7 +183,7 @@ def test_batch_export_of_selected_photos_and_cancel(qtbot, window, two_photos, t
     window.engine.request(OnEngine(lambda pipeline: release.wait(20)))
     with qtbot.waitSignal(feature.export_finished, timeout=30_000) as done:
         job_id = feature.export_to(tmp_path / "cancelled.png", tmp_path / "cancelled_panels")
-        window.jobs.cancel_requested.emit(job_id)
+        window.jobs.rows[job_id].cancel.click()
         qtbot.wait(50)
         release.set()
     assert done.args[0].cancelled

@@ -273,3 +273,27 @@ def test_save_latent_from_the_cli_writes_the_studios_latent(tmp_path: Path, sg2_
         assert not np.array_equal(unedited["values"], written["values"])  # the direction is in the latent
     assert main(["session", "save-latent", str(target), "-o", str(target)]) == 2  # never over the session
     assert read_session(target)["directions"][0]["alpha"] == 1.5
+
+
+def test_session_render_gives_the_faces_docks_identity_readout(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from memstudio.core.session.faces import AlignFace, MeasureIdentity, identity_text
+
+    astronaut = Path(__file__).resolve().parents[1] / "assets" / "photos" / "astronaut.png"
+    session = StudioSession()
+    session.values.subject = PhotoSubject(str(astronaut))
+    session.values.edits = {"exposure": 0.5}
+    target = tmp_path / "face.json"
+    SaveSession(str(target), snapshot(session, ("brightness",))).run(Pipeline("cpu"))
+    assert main(["session", "render", str(target), "-o", str(tmp_path / "f.png"), "--identity", str(astronaut)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    # What the Faces dock shows for this frame: the same two commands, run as the studio runs them.
+    pipeline = Pipeline("cpu")
+    face = AlignFace(str(astronaut)).run(pipeline)
+    studio = MeasureIdentity.of(pipeline.render(session.render_request(1)), face, on_source=True).run(pipeline)
+    assert studio["same_person"] and line == identity_text(studio)
+
+    session.values.subject = PhotoSubject(str(make_photo(tmp_path / "pattern.png", size=(64, 64))))
+    SaveSession(str(target), snapshot(session, ("brightness",))).run(Pipeline("cpu"))
+    assert main(["session", "render", str(target), "-o", str(tmp_path / "g.png"), "--identity", str(astronaut)]) == 0
+    # Another picture: the aligned landmarks stand in where MTCNN finds no face, and dlib says it is not her.
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("— different person (≥ 0.6)")

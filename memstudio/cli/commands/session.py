@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 from memstudio.core.errors import MemstudioError
 
 if TYPE_CHECKING:
+    import torch
+
     from memstudio.core.pipeline import Pipeline
+    from memstudio.core.requests import Subject
     from memstudio.core.session.session_file import SessionSnapshot
     from memstudio.core.session.studio import StudioSession
 
@@ -37,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="score with this assessor (repeatable; default: the session's live assessors)",
     )
+    render.add_argument(
+        "--identity",
+        metavar="PHOTO",
+        help="also report the Faces dock's identity readout: the dlib distance between the face aligned from "
+        "PHOTO and the face in the rendered frame",
+    )
     render.add_argument("--device", default="cpu", help="torch device (default cpu, as the studio's engine)")
     render.set_defaults(func=run_render)
     show = sub.add_parser("show", help="print what a session file holds")
@@ -55,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def open_in_pipeline(args: argparse.Namespace) -> tuple[Pipeline, StudioSession, SessionSnapshot]:
     """The session file opened as the studio opens it: a pipeline holding its inputs and the session model."""
+
     from memstudio.core.pipeline import Pipeline
     from memstudio.core.session.session_file import OpenSession, apply_snapshot
     from memstudio.core.session.studio import StudioSession
@@ -89,7 +99,19 @@ def run_render(args: argparse.Namespace) -> int:
             print(f"{name}{oval}: {scores.values[name]:.4f}")
         else:
             print(f"{name}{oval}: error: {scores.errors.get(name, 'not scored')}")
+    if args.identity:
+        print(identity_line(pipeline, image, request.subject, args.identity))
     return 1 if scores.errors else 0
+
+
+def identity_line(pipeline: Pipeline, frame: torch.Tensor, subject: Subject, photo: str) -> str:
+    """The studio's identity readout of ``frame`` (the same two commands: align ``photo``, then measure)."""
+    from memstudio.core.requests import PhotoSubject
+    from memstudio.core.session.faces import AlignFace, MeasureIdentity, identity_text
+
+    face = AlignFace(str(photo)).run(pipeline)
+    on_source = isinstance(subject, PhotoSubject) and Path(subject.path).resolve() == Path(photo).resolve()
+    return identity_text(MeasureIdentity.of(frame, face, on_source).run(pipeline))
 
 
 def run_save_latent(args: argparse.Namespace) -> int:

@@ -226,6 +226,20 @@ class MeasureIdentity:
     generation: int = 0
     title: str = "Identity of the frame"
 
+    @classmethod
+    def of(cls, frame: Any, face: AlignedFace, on_source: bool, generation: int = 0) -> MeasureIdentity:
+        """The studio's identity readout: ``frame`` against ``face``. On its source photo (``on_source``) the
+        face is looked for where it was found; on its aligned image or an inversion, the aligned landmarks
+        stand in when MTCNN finds none."""
+        return cls(
+            frame=frame,
+            reference=face.descriptor,
+            expected_centre=face.source_centre if on_source else None,
+            fallback=None if on_source else face.landmarks,
+            fallback_size=face.size,
+            generation=generation,
+        )
+
     def run(self, pipeline: Pipeline) -> dict[str, Any]:
         from memstudio.core.faces.detect import detect_faces
         from memstudio.core.faces.identity import SAME_PERSON_THRESHOLD, face_descriptor, identity_distance
@@ -251,6 +265,15 @@ class MeasureIdentity:
         distance = identity_distance(self.reference, face_descriptor(image, landmarks))
         result.update(distance=distance, same_person=distance < SAME_PERSON_THRESHOLD, landmarks=how)
         return result
+
+
+def identity_text(result: dict[str, Any]) -> str:
+    """How the Faces dock and ``memstudio session render --identity`` say a :class:`MeasureIdentity` result."""
+    if result.get("distance") is None:
+        return f"identity: {result['note']}"
+    threshold = result["threshold"]
+    verdict = f"same person (< {threshold})" if result["same_person"] else f"different person (≥ {threshold})"
+    return f"identity distance {result['distance']:.2f} — {verdict}"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from memstudio.core.session.faces import (
     InvertFace,
     MeasureIdentity,
     box_outline,
+    identity_text,
     to_canvas,
 )
 from memstudio.engine import Failure, Frame, JobDone
@@ -304,14 +305,7 @@ class FacesFeature(QObject):
         self._supersede_identity()
         subject = self.state.subject
         on_source = isinstance(subject, PhotoSubject) and subject.path == face.source
-        command = MeasureIdentity(
-            frame=frame.tensor,
-            reference=face.descriptor,
-            expected_centre=face.source_centre if on_source else None,
-            fallback=None if on_source else face.landmarks,
-            fallback_size=face.size,
-            generation=self._identity_generation,
-        )
+        command = MeasureIdentity.of(frame.tensor, face, on_source, self._identity_generation)
         job_id, handle = self._submit("identity", command)
         self._identity_job = job_id
         handle.done.connect(self._identity_ready)
@@ -323,11 +317,9 @@ class FacesFeature(QObject):
             return  # superseded by a newer frame
         self.last_identity = result
         if result.get("distance") is None:
-            self.panel.set_identity(f"identity: {result['note']}")
+            self.panel.set_identity(identity_text(result))
         else:
-            distance, threshold = result["distance"], result["threshold"]
-            verdict = f"same person (< {threshold})" if result["same_person"] else f"different person (≥ {threshold})"
-            self.panel.set_identity(f"identity distance {distance:.2f} — {verdict}", result["same_person"])
+            self.panel.set_identity(identity_text(result), result["same_person"])
         self.identity_shown.emit(result)
 
     # ----- state ----------------------------------------------------------------------------------------

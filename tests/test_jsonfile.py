@@ -13,7 +13,7 @@ from memstudio.core.session.session_file import MAX_SESSION_BYTES, read_session
 
 
 class Refused(MemstudioError):
-    pass
+    """The error a caller of read_json asks for (it must be raised, not a generic one)."""
 
 
 def test_a_small_file_reads_and_a_missing_one_says_so(tmp_path: Path) -> None:

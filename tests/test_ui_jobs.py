@@ -32,8 +32,8 @@ def test_a_card_follows_its_job_from_submit_to_done(qtbot, window):
     card = window.jobs.rows["count"]  # there as soon as submit returns: connected before the caller's slots
     seen_by_caller = []
     handle.ended.connect(lambda done: seen_by_caller.append(card.message.text()))
-    with qtbot.waitSignal(window.jobs.card_finished, timeout=10_000) as finished:
-        pass
+    finished = qtbot.waitSignal(window.jobs.card_finished, timeout=10_000)
+    finished.wait()
     assert finished.args[0].job_id == "count" and finished.args[0].result.summary == "wrote 3 files"
     assert card.eta.text() == "done" and card.bar.value() == 1000 and not card.cancel.isEnabled()
     assert card.message.text() == "wrote 3 files" and "n = 3 is small" in card.warnings.text()
@@ -55,15 +55,12 @@ def test_cancel_on_the_card_stops_the_job_through_its_handle(qtbot, window):
 
 def test_transient_jobs_have_no_card_and_a_resubmitted_id_gets_a_fresh_one(qtbot, window):
     quiet = window.engine.submit(StepsOf("Transient", counting(3)), "quiet", listed=False)
-    with qtbot.waitSignal(quiet.done, timeout=10_000):
-        pass
+    qtbot.waitSignal(quiet.done, timeout=10_000).wait()
     assert "quiet" not in window.jobs.rows
     first = window.engine.submit(StepsOf("Again", counting(3)), "again")
-    with qtbot.waitSignal(first.done, timeout=10_000):
-        pass
+    qtbot.waitSignal(first.done, timeout=10_000).wait()
     old = window.jobs.rows["again"]
     second = window.engine.submit(StepsOf("Again", counting(3)), "again")  # Resume reuses the job id
     assert window.jobs.rows["again"] is not old and window.jobs.rows["again"].eta.text() != "done"
-    with qtbot.waitSignal(second.done, timeout=10_000):
-        pass
+    qtbot.waitSignal(second.done, timeout=10_000).wait()
     assert window.jobs.card("again").eta.text() == "done"

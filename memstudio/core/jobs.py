@@ -8,7 +8,8 @@ return value.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,6 +31,51 @@ class Progress:
 
 
 Job = Generator[Progress, None, T]
+
+
+def scaled(job: Iterator[Progress], low: float, high: float) -> Job[Any]:
+    """Run a sub-job inside the share [low, high] of this one's bar; closing this closes ``job`` (so its
+    ``finally`` saves its checkpoint)."""
+    try:
+        while True:
+            try:
+                step = next(job)
+            except StopIteration as stop:
+                return stop.value
+            yield Progress(low + (high - low) * step.fraction, step.message, step.preview)
+    finally:
+        close = getattr(job, "close", None)
+        if close is not None:
+            close()
+
+
+def each_step(job: Job[T], context: Callable[[], AbstractContextManager[Any]]) -> Job[T]:
+    """Run every step of ``job``, and its closing, inside a fresh ``context()``, with the caller's state back
+    in between.
+
+    A ``with`` around the whole generator would stay entered while the job is paused (the engine renders
+    between steps) and would not come back when the caller changed that state meanwhile.
+    """
+    try:
+        while True:
+            with context():
+                try:
+                    step = next(job)
+                except StopIteration as stop:
+                    return stop.value
+            yield step
+    finally:
+        with context():
+            job.close()
+
+
+@contextmanager
+def training_mode() -> Iterator[None]:
+    """Inference mode off and gradients on: what a training step needs, whatever the engine thread set."""
+    import torch
+
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
 
 
 def run_to_end(job: Iterator[Progress]) -> Any:

@@ -13,7 +13,7 @@ import csv
 import hashlib
 import io
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +36,7 @@ from memstudio.core.assessors.training import (
 from memstudio.core.assessors.trunk import DEFAULT_TRUNK, Trunk, file_features_job, load_trunk, parse_trunk
 from memstudio.core.atomic import write_text_atomic
 from memstudio.core.errors import MemstudioError
-from memstudio.core.jobs import Job, Progress
+from memstudio.core.jobs import Job, Progress, scaled
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def train_job(
     ratings = read_ratings(csv_path)
     yield Progress(0.01, f"loading the {trunk} trunk")
     features_of = load_trunk(trunk, device)
-    features = yield from _scaled(
+    features = yield from scaled(
         file_features_job(ratings.images, features_of, name_of=lambda i: _row_label(ratings, i)), 0.02, 0.9
     )
     yield Progress(0.9, "cross-validating")
@@ -115,16 +115,6 @@ def evaluate_job(
     if ratings.rating_group is not None:
         out["ceiling"] = split_half_ceiling(ratings.rating_image, ratings.rating_group, ratings.rating_value)
     return out
-
-
-def _scaled(job: Iterator[Progress], start: float, end: float) -> Job[np.ndarray]:
-    """Run a sub-job, mapping its progress into [start, end] of this one."""
-    while True:
-        try:
-            step = next(job)
-        except StopIteration as stop:
-            return stop.value
-        yield Progress(start + (end - start) * step.fraction, step.message, step.preview)
 
 
 def _row_label(ratings: Ratings, index: int) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ from memstudio.core.directions.train import (
     split_photos,
 )
 from memstudio.core.errors import MemstudioError
-from memstudio.core.jobs import Job, Progress
+from memstudio.core.jobs import Job, Progress, each_step, training_mode
 
 if TYPE_CHECKING:
     import torch
@@ -168,28 +169,20 @@ def estimate_training(
 
     where = module_device(assessor) if device is None else torch.device(device)
     cuda = [where.index if where.index is not None else 0] if where.type == "cuda" else []
-    return (yield from _isolated(_estimate(settings, assessor, generator, device), cuda))
+    return (yield from each_step(_estimate(settings, assessor, generator, device), lambda: _forked_training(cuda)))
 
 
-def _isolated(job: Job[TrainEstimate], cuda: list[int]) -> Job[TrainEstimate]:
-    """Each step with gradients on (as the training runs) and the global random state forked and restored.
+@contextmanager
+def _forked_training(cuda: list[int]) -> Iterator[None]:
+    """A training step whose randomness is forked and given back: the estimate leaves the global state alone.
 
     Per step rather than around the whole job: the engine renders between steps, and their randomness is
     theirs to keep.
     """
     import torch
 
-    try:
-        while True:
-            with torch.random.fork_rng(devices=cuda), torch.inference_mode(False), torch.enable_grad():
-                try:
-                    step = next(job)
-                except StopIteration as stop:
-                    return stop.value
-            yield step
-    finally:
-        with torch.random.fork_rng(devices=cuda), torch.inference_mode(False):
-            job.close()
+    with torch.random.fork_rng(devices=cuda), training_mode():
+        yield
 
 
 def _estimate(

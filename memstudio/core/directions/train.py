@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from memstudio.core.errors import MemstudioError
-from memstudio.core.jobs import Job, Progress
+from memstudio.core.jobs import Job, Progress, each_step, scaled, training_mode
 
 if TYPE_CHECKING:
     import torch
@@ -190,28 +190,7 @@ def train_direction(
     ``batch_size`` × ranks; rank 0 alone measures the evidence and saves. A hyperplane can be fitted from
     ``samples`` drawn beforehand (``memstudio direction sample``, sharded over ranks).
     """
-    return (yield from _grad_mode(_train(settings, assessor, generator, device, ctx, samples)))
-
-
-def _grad_mode(job: Job[TrainResult]) -> Job[TrainResult]:
-    """Each step with inference mode off and gradients on, and the caller's modes back in between.
-
-    A ``with`` around the whole generator would leave gradients on in the caller while the job is paused
-    (the engine renders between steps) and would not come back on when the caller turned them off.
-    """
-    import torch
-
-    try:
-        while True:
-            with torch.inference_mode(False), torch.enable_grad():
-                try:
-                    step = next(job)
-                except StopIteration as stop:
-                    return stop.value
-            yield step
-    finally:
-        with torch.inference_mode(False):
-            job.close()
+    return (yield from each_step(_train(settings, assessor, generator, device, ctx, samples), training_mode))
 
 
 def _train(
@@ -243,7 +222,7 @@ def _train(
 
     share = TRAIN_SHARE if settings.evaluate else 1.0
     job = _training_job(settings, assessor, generator, checkpoint, ctx, samples)
-    direction = yield from _scaled(job, 0.0, share)
+    direction = yield from scaled(job, 0.0, share)
     if ctx is not None and not ctx.is_main:
         return TrainResult(settings.output_path, direction, "", ())  # rank 0 measures and writes
 
@@ -259,7 +238,7 @@ def _train(
             settings.eval_batch,
             HELDOUT_SEED,
         )
-        evidence = yield from _scaled(job, share, 1.0)
+        evidence = yield from scaled(job, share, 1.0)
         evidence["split"] = split.describe() if split is not None else {"by": "seed", "seed": HELDOUT_SEED}
         evidence["seeds"] = {"training": settings.seed, "heldout": None if split is not None else HELDOUT_SEED}
         if split is not None:
@@ -351,21 +330,6 @@ def summarize(direction: Direction, path: Path) -> str:
     if "test_accuracy" in direction.metrics:
         summary += f", held-out accuracy {float(direction.metrics['test_accuracy']):.3f}"
     return summary
-
-
-def _scaled(job: Iterator[Progress], low: float, high: float) -> Iterator[Progress]:
-    """Run ``job`` inside a share [low, high] of the bar; closing this closes ``job`` (its checkpoint)."""
-    try:
-        while True:
-            try:
-                step = next(job)
-            except StopIteration as stop:
-                return stop.value
-            yield Progress(low + (high - low) * step.fraction, step.message, step.preview)
-    finally:
-        close = getattr(job, "close", None)
-        if close is not None:
-            close()
 
 
 def _checkpoint_step(path: Path | None) -> int:

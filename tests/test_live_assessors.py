@@ -20,6 +20,7 @@ from keras_files import nima_layers, write_keras_weights
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
+from test_property_groups import strip_rows
 
 from memstudio.cli import main
 from memstudio.core.assessors import imported, registry, trained
@@ -129,22 +130,6 @@ def test_nima_imported_under_its_own_name_is_listed_once(store: Path) -> None:
     assert "nima-idealo" in names and "nima" not in names  # the family name would score the same model twice
 
 
-def _strip_rows(window) -> list[tuple[str, str]]:
-    """The strip's score area, top to bottom: ("heading", text) and ("row", model label)."""
-    from PySide6.QtWidgets import QFormLayout
-
-    form = window.strip._score_form
-    rows = []
-    for i in range(form.rowCount()):
-        spanning = form.itemAt(i, QFormLayout.ItemRole.SpanningRole)
-        label = form.itemAt(i, QFormLayout.ItemRole.LabelRole)
-        if spanning is not None:
-            rows.append(("heading", spanning.widget().text()))
-        elif label is not None and isinstance(label.widget(), QLabel):
-            rows.append(("row", label.widget().text()))
-    return rows
-
-
 def _cli_scores(capsys, names: list[str]) -> dict[str, float]:
     args = ["score", "--json", str(PHOTO)]
     for name in names:
@@ -166,7 +151,7 @@ def test_the_studio_scores_imported_and_trained_assessors_live(qtbot, store: Pat
     try:
         qtbot.waitUntil(lambda: win.live_assessors is not None, timeout=30_000)
         assert [a.name for a in win.live_assessors] == ["brightness", "nima", "lab"]
-        rows = _strip_rows(win)
+        rows = strip_rows(win.strip)
         aesthetics = rows.index(("heading", "Aesthetics"))
         assert rows[aesthetics + 1 : aesthetics + 3] == [
             ("row", "NIMA MobileNet (idealo)"),

@@ -13,6 +13,21 @@ def _live(*names: str) -> list[LiveAssessor]:
     return [LiveAssessor(i.name, i.property, i.model, i.score_range, i.decimals) for i in infos]
 
 
+def strip_rows(strip: PropertyStrip) -> list[tuple[str, str]]:
+    """The strip's score area, top to bottom: ("heading", text) and ("row", model label)."""
+    form = strip.findChild(QGroupBox).layout()
+    assert isinstance(form, QFormLayout)
+    rows = []
+    for i in range(form.rowCount()):
+        spanning = form.itemAt(i, QFormLayout.ItemRole.SpanningRole)
+        label = form.itemAt(i, QFormLayout.ItemRole.LabelRole)
+        if spanning is not None:
+            rows.append(("heading", spanning.widget().text()))
+        elif label is not None and isinstance(label.widget(), QLabel):
+            rows.append(("row", label.widget().text()))
+    return rows
+
+
 BUILT_IN = _live("resmem", "valence", "brightness", "colorfulness", "redness", "entropy")
 
 
@@ -27,16 +42,7 @@ def test_groups_follow_the_properties_the_studio_morphs():
 def test_the_strip_shows_headings_and_model_names(qtbot):
     strip = PropertyStrip(BUILT_IN)
     qtbot.addWidget(strip)
-    form = strip.findChild(QGroupBox).layout()
-    assert isinstance(form, QFormLayout)
-    rows = []
-    for i in range(form.rowCount()):
-        spanning = form.itemAt(i, QFormLayout.ItemRole.SpanningRole)
-        label = form.itemAt(i, QFormLayout.ItemRole.LabelRole)
-        if spanning is not None:
-            rows.append(("heading", spanning.widget().text()))
-        elif label is not None and isinstance(label.widget(), QLabel):
-            rows.append(("row", label.widget().text()))
+    rows = strip_rows(strip)
     headings = [text for kind, text in rows if kind == "heading"]
     assert headings == ["Memorability", "Valence", "Image factors"]
     memorability = rows.index(("heading", "Memorability"))

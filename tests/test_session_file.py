@@ -154,6 +154,11 @@ def test_saving_over_an_input_of_the_session_is_refused_and_loses_nothing(tmp_pa
         with pytest.raises(OverwriteInputError, match="refusing to write over an input"):
             SaveSession(str(target), snapshot(session)).run(pipeline)
         assert target.read_bytes() == before
+    saved = tmp_path / "s.json"
+    SaveSession(str(saved), snapshot(session)).run(pipeline)
+    before = photo.read_bytes()
+    assert main(["session", "render", str(saved), "-o", str(photo)]) != 0  # the CLI refuses it too
+    assert photo.read_bytes() == before
 
 
 @pytest.mark.parametrize(
@@ -297,3 +302,24 @@ def test_session_render_gives_the_faces_docks_identity_readout(tmp_path: Path, c
     assert main(["session", "render", str(target), "-o", str(tmp_path / "g.png"), "--identity", str(astronaut)]) == 0
     # Another picture: the aligned landmarks stand in where MTCNN finds no face, and dlib says it is not her.
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith("— different person (≥ 0.6)")
+
+
+def test_an_inverted_face_is_saved_in_a_session_by_its_latent_file(tmp_path: Path, sg2_pickle: Path) -> None:
+    from memstudio.core.imaging import tensor_to_pil
+    from memstudio.core.jobs import run_to_end
+    from memstudio.core.session.faces import InvertFace
+
+    pipeline, session = _generator_session(sg2_pickle)
+    with torch.no_grad():
+        target = tensor_to_pil(pipeline.render(RenderRequest(1, SeedSubject(2), generator=session.generator_hash)))
+    settings = {"space": "w+", "num_steps": 2, "w_first": 0.0, "w_avg_samples": 64}
+    command = InvertFace(target, "face:seed2", "seed2", str(tmp_path / "seed2.npz"), settings, loss="pixel")
+    with torch.enable_grad():
+        outcome = run_to_end(command.steps(pipeline))
+    session.add_latent(outcome["key"], outcome["label"], outcome["generator_hash"])
+    session.values.subject = LatentSubject("face:seed2")
+    studio = _studio_frame(pipeline, session)
+    saved = tmp_path / "face.json"
+    SaveSession(str(saved), snapshot(session)).run(pipeline)  # refused before: "latent 'face:seed2' has no file"
+    assert read_session(saved)["subject"]["path"] == str((tmp_path / "seed2.npz").resolve())
+    assert np.array_equal(_cli_pixels(saved, tmp_path / "out.png"), studio)

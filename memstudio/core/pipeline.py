@@ -92,13 +92,18 @@ class Pipeline:
         """The current generator's latents by key, read-only (:meth:`hold_latent` adds one for a generator)."""
         return MappingProxyType(self._latents.get(self.generator_hash or "", {}))
 
-    def hold_latent(self, key: str, latent: Latent, for_generator: str | None = None) -> None:
+    def hold_latent(
+        self, key: str, latent: Latent, for_generator: str | None = None, path: str | Path | None = None
+    ) -> None:
         """Hold ``latent`` under ``key`` for :class:`LatentSubject` renders, as made with the generator of hash
-        ``for_generator`` (default: the current one; another one's latent waits until it is opened again)."""
+        ``for_generator`` (default: the current one; another one's latent waits until it is opened again).
+        ``path``: the latent file it is saved in, which a saved session names."""
         owner = for_generator or self.generator_hash
         if owner is None:
             raise MemstudioError(f"latent {key!r}: no generator is open to hold it for")
         self._latents.setdefault(owner, {})[key] = latent.to(self.device)
+        if path is not None:
+            self.latent_paths[key] = str(path)
 
     def describe_generator(self, sha256: str) -> str:
         """``'tiny-faces' (sha256 0123456789ab…)``: how a refusal names a generator."""

@@ -84,8 +84,10 @@ def run_render(args: argparse.Namespace) -> int:
 
     from memstudio.core.atomic import refuse_inputs, save_image_atomic
     from memstudio.core.imaging import tensor_to_uint8
+    from memstudio.core.session.session_file import input_paths, read_session
 
-    refuse_inputs([args.output], [args.session])
+    # Writing over the session's photo would also make the session unopenable (its hash no longer matches).
+    refuse_inputs([args.output], [args.session, *input_paths(read_session(args.session))])
     pipeline, session, shot = open_in_pipeline(args)
     assessors = tuple(args.assessor) if args.assessor else shot.assessors
     request = session.render_request(0, assessors)

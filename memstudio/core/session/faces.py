@@ -353,7 +353,7 @@ class InvertFace:
             image = render_latent(generator, latent).float().clamp(0, 1)
         if image.shape[-1] > THUMB:
             image = F.interpolate(image, size=(THUMB, THUMB), mode="bilinear", antialias=True, align_corners=False)
-        pipeline.hold_latent(self.key, latent, for_generator=owner)
+        pipeline.hold_latent(self.key, latent, for_generator=owner, path=path)
         registered = pipeline.generator_hash == owner
         extras = latent.extras if isinstance(latent.extras, dict) else {}
         return {

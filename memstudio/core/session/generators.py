@@ -195,6 +195,5 @@ class OpenLatent:
             raise MemstudioError(f"{self.path}: open the generator it was made with first (File ▸ Open generator…)")
         latent = load_latent(self.path)
         check_latent_fits(latent, pipeline.generator, source=str(self.path))
-        pipeline.hold_latent(self.key, latent)
-        pipeline.latent_paths[self.key] = str(self.path)
+        pipeline.hold_latent(self.key, latent, path=self.path)
         return {"key": self.key, "generator_hash": pipeline.generator_hash or ""}

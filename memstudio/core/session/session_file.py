@@ -297,8 +297,7 @@ class OpenSession:
             pipeline.directions[direction_id] = direction
             pipeline.direction_paths[direction_id] = path
         if latent is not None:
-            pipeline.hold_latent(subject.key, latent)
-            pipeline.latent_paths[subject.key] = subject.key
+            pipeline.hold_latent(subject.key, latent, path=subject.key)
         return _snapshot_of(document, generator_ref)
 
     def _open_generator(self, entry: dict[str, Any], pipeline: Pipeline) -> tuple[GeneratorRef, Pipeline]:

@@ -89,6 +89,20 @@ def test_deeply_nested_json_is_a_direction_error(tmp_path: Path) -> None:
         Direction.load(path)
 
 
+def test_an_oversized_or_device_json_is_a_direction_error_without_being_read(tmp_path: Path) -> None:
+    path = _direction(tmp_path)
+    json_path = path.with_suffix(".json")
+    json_path.unlink()
+    with json_path.open("wb") as fp:
+        fp.truncate(8 << 30)  # sparse: 8 GiB claimed
+    with pytest.raises(DirectionError, match=r"8589934592 bytes is too large for direction file"):
+        Direction.load(json_path)
+    json_path.unlink()
+    json_path.symlink_to("/dev/zero")  # 0 bytes by stat, endless when read
+    with pytest.raises(DirectionError, match="not a regular file"):
+        Direction.load(json_path)
+
+
 def test_project_refuses_to_write_over_a_kept_direction(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from memstudio.cli import main
 

@@ -42,3 +42,17 @@ def test_deep_nesting_and_bad_bytes_are_refused_not_crashed_on(tmp_path: Path, t
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(Refused, match=r"deep.json: not a readable thing"):
         read_json(path, 10 << 20, "thing", Refused)
+
+
+def test_a_device_or_fifo_posing_as_json_is_refused_without_reading_it(tmp_path: Path) -> None:
+    import os
+
+    zero = tmp_path / "zero.json"
+    zero.symlink_to("/dev/zero")  # stat() says 0 bytes; reading it never ends
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)  # opening it would wait for a writer for ever
+    start = time.perf_counter()
+    for path in (zero, fifo):
+        with pytest.raises(Refused, match=r"not a regular file, so not a thing"):
+            read_json(path, 1 << 20, "thing", Refused)
+    assert time.perf_counter() - start < 1.0

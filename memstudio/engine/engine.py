@@ -210,6 +210,8 @@ class Engine(QObject):
 
         With a ``key``, this request supersedes any earlier one with the same key: a waiting one is dropped, a
         running one has its result discarded, and each of them reports ``cancelled`` (``superseded`` True).
+        Only the result is discarded, not what the command did: give keys to commands whose only effect is
+        their answer (previews, listings, checks), never to one that changes the pipeline.
         A command that raises becomes a :class:`Failure` on the handle and on :attr:`failed` (the window shows
         it); the engine keeps serving. The handle's signals come from the GUI thread's event loop, never before
         this call has returned, so connecting right after ``request`` misses nothing.
@@ -363,6 +365,10 @@ class Engine(QObject):
                 return False
             request, self._render = self._render, None
             task = self._tasks.popleft() if request is None and self._tasks else None
+            if task is not None:
+                # Marked running in the same lock that took it off the queue: a newer request with its key,
+                # arriving while cancelled jobs are closed below, still finds it and supersedes it.
+                self._running = task.handle
             cancels, self._cancel = self._cancel, set()
         for job_id in cancels:
             self._close_job(job_id)
@@ -413,8 +419,6 @@ class Engine(QObject):
 
     def _serve_task(self, work: _Work) -> None:
         handle = work.handle
-        with self._cond:
-            self._running = handle
         try:
             result = work.run(self.pipeline)
         except Exception as exc:  # noqa: BLE001 - sealed: the failure goes to the handle, the loop goes on

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from memstudio.core.atomic import write_text_atomic, write_with
 from memstudio.core.errors import MemstudioError
 from memstudio.core.generators.base import Latent
+from memstudio.core.jsonfile import read_json
 
 FORMAT_VERSION = 1
 #: A direction's JSON holds names, settings and evidence numbers: kilobytes, a few MB at most.
@@ -104,11 +105,9 @@ class Direction:
         """Read a direction saved by :meth:`save`; errors name the file and the problem."""
         json_path = Path(path).with_suffix(".json")
         try:
-            if json_path.stat().st_size > MAX_JSON_BYTES:
-                raise DirectionError(f"{json_path}: {json_path.stat().st_size} bytes is too large for a direction")
-            meta = json.loads(json_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError) as exc:
-            raise DirectionError(f"{json_path}: not a readable direction file ({exc})") from exc
+            meta = read_json(json_path, MAX_JSON_BYTES, "direction file", DirectionError)
+        except FileNotFoundError as exc:
+            raise DirectionError(f"{json_path}: not a readable direction file (no such file)") from exc
         if not isinstance(meta, dict):
             raise DirectionError(
                 f"{json_path}: not a direction file (the top level is a {type(meta).__name__}, not an object)"

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from memstudio.core.atomic import write_text_atomic, write_with
 from memstudio.core.checkpoints import sha256_file
 from memstudio.core.errors import CheckpointError
+from memstudio.core.jsonfile import read_json
 from memstudio.core.maps.vms import UNet, VMSConfig, VMSConfigError, build_networks
 
 FORMAT = "memstudio-vms"
@@ -102,27 +103,33 @@ def save_checkpoint(
     return folder
 
 
-def _folder(path: str | Path) -> Path:
+def checkpoint_folder(path: str | Path) -> Path:
+    """The checkpoint folder of ``path``: the folder itself, or the one holding the file named."""
     path = Path(path)
     return path.parent if path.name in (WEIGHTS_NAME, META_NAME) else path
 
 
+def read_meta(path: str | Path) -> dict:
+    """The checkpoint's JSON metadata (epoch, history, config), bounded in size and checked for its format."""
+    meta_path = checkpoint_folder(path) / META_NAME
+    try:
+        meta = read_json(meta_path, MAX_META_BYTES, "checkpoint metadata", CheckpointError)
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{meta_path.parent}: not a VMS checkpoint (expected {META_NAME} in it)") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{meta_path}: not a memstudio VMS checkpoint")
+    return meta
+
+
 def read_checkpoint(path: str | Path) -> tuple[VMSConfig, dict, dict[str, torch.Tensor]]:
     """(config, JSON metadata, tensors) of the checkpoint folder ``path`` (or a file inside it)."""
-    folder = _folder(path)
+    folder = checkpoint_folder(path)
     meta_path, weights_path = folder / META_NAME, folder / WEIGHTS_NAME
     if not meta_path.is_file() or not weights_path.is_file():
         raise CheckpointError(
             f"{folder}: not a VMS checkpoint (expected {META_NAME} and {WEIGHTS_NAME} in it)"
         )
-    try:
-        if meta_path.stat().st_size > MAX_META_BYTES:
-            raise CheckpointError(f"{meta_path}: {meta_path.stat().st_size} bytes is too large for {META_NAME}")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise CheckpointError(f"{meta_path}: unreadable checkpoint metadata ({exc})") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{meta_path}: not a memstudio VMS checkpoint")
+    meta = read_meta(folder)
     if not isinstance(meta.get("version", 0), int) or meta.get("version", 0) > VERSION:
         raise CheckpointError(f"{meta_path}: made by a newer memstudio (format version {meta['version']})")
     if sha256_file(weights_path) != meta.get("weights_sha256"):
@@ -187,12 +194,12 @@ def restore(
         try:
             module.load_state_dict(sub, strict=True)
         except RuntimeError as exc:
-            raise CheckpointError(f"{_folder(path)}: {prefix} weights do not fit its config ({exc})") from exc
+            raise CheckpointError(f"{checkpoint_folder(path)}: {prefix} weights do not fit its config ({exc})") from exc
     for name, opt in (optimizers or {}).items():
         try:
             opt.load_state_dict(_unflatten_optimizer(f"optim_{name}", tensors, meta["optimizers"][name]))
         except (KeyError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(f"{_folder(path)}: optimizer state {name!r} unusable ({exc})") from exc
+            raise CheckpointError(f"{checkpoint_folder(path)}: optimizer state {name!r} unusable ({exc})") from exc
 
 
 _cache: dict[tuple[str, float, str], tuple[UNet, VMSConfig]] = {}
@@ -201,7 +208,7 @@ _cache_lock = threading.Lock()
 
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tuple[UNet, VMSConfig]:
     """The trained U-Net of a checkpoint, in eval mode on ``device``; cached until the file changes."""
-    folder = _folder(path)
+    folder = checkpoint_folder(path)
     stamp = (folder / WEIGHTS_NAME).stat().st_mtime if (folder / WEIGHTS_NAME).is_file() else 0.0
     key = (str(folder.resolve()), stamp, str(torch.device(device)))
     with _cache_lock:

@@ -215,7 +215,6 @@ class MeasureIdentity:
     The face is found again in every frame (edits move it); the one nearest ``expected_centre`` (or the
     image centre) is used. On aligned-geometry frames too small for MTCNN (a test-sized generator), the
     aligned face's own landmarks (``fallback``, at ``fallback_size``), scaled to the frame, stand in.
-    ``generation`` comes back in the result, so the GUI can drop a measurement of a frame no longer shown.
     """
 
     frame: Any  # torch.Tensor [1, 3, H, W]
@@ -223,11 +222,10 @@ class MeasureIdentity:
     expected_centre: tuple[float, float] | None
     fallback: Any  # FaceLandmarks | None
     fallback_size: int
-    generation: int = 0
     title: str = "Identity of the frame"
 
     @classmethod
-    def of(cls, frame: Any, face: AlignedFace, on_source: bool, generation: int = 0) -> MeasureIdentity:
+    def of(cls, frame: Any, face: AlignedFace, on_source: bool) -> MeasureIdentity:
         """The studio's identity readout: ``frame`` against ``face``. On its source photo (``on_source``) the
         face is looked for where it was found; on its aligned image or an inversion, the aligned landmarks
         stand in when MTCNN finds none."""
@@ -237,7 +235,6 @@ class MeasureIdentity:
             expected_centre=face.source_centre if on_source else None,
             fallback=None if on_source else face.landmarks,
             fallback_size=face.size,
-            generation=generation,
         )
 
     def run(self, pipeline: Pipeline) -> dict[str, Any]:
@@ -247,7 +244,7 @@ class MeasureIdentity:
         from memstudio.core.imaging import tensor_to_pil
 
         image = tensor_to_pil(self.frame)
-        result: dict[str, Any] = {"generation": self.generation, "threshold": SAME_PERSON_THRESHOLD, "distance": None}
+        result: dict[str, Any] = {"threshold": SAME_PERSON_THRESHOLD, "distance": None}
         faces = detect_faces(image, device=pipeline.device)
         if faces:
             cx, cy = self.expected_centre or ((image.width - 1) / 2, (image.height - 1) / 2)

@@ -9,7 +9,6 @@ map, at the CLI's cost per window (``benchmarks/bench_heatmap.py`` times both in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,11 +138,11 @@ class DescribeVms:
     path: str
 
     def run(self, pipeline: Pipeline) -> dict[str, str]:
-        from memstudio.core.maps.vms_checkpoint import META_NAME, load_generator
+        from memstudio.core.maps.vms_checkpoint import checkpoint_folder, load_generator, read_meta
 
         _, config = load_generator(self.path, pipeline.device)
-        folder = Path(self.path) if Path(self.path).is_dir() else Path(self.path).parent
-        meta = json.loads((folder / META_NAME).read_text(encoding="utf-8"))
+        folder = checkpoint_folder(self.path)
+        meta = read_meta(folder)
         history = meta.get("history") or []
         summary = f"{folder.name}: U-Net {config.image_size} px, {meta.get('epoch', 0)} epochs"
         if history:

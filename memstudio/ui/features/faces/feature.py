@@ -74,7 +74,6 @@ class FacesFeature(QObject):
         self.inversions: dict[str, dict[str, Any]] = {}  # job id → {"label", "face"}
         self.last_identity: dict[str, Any] | None = None
         self._overlay_subject: object | None = None
-        self._identity_generation = 0
         self._identity_job: str | None = None
         self._identity_debounce = Debouncer(IDENTITY_DEBOUNCE_MS, self._request_identity, self)
         studio.closing.connect(self._identity_debounce.stop)  # a pending measurement must not outlive the window
@@ -293,7 +292,7 @@ class FacesFeature(QObject):
         self._identity_debounce.throttle()  # restarts: only the frame that stays 300 ms is measured
 
     def _supersede_identity(self) -> None:
-        self._identity_generation += 1
+        """A pending measurement is of a frame no longer shown: cancelled, its answer is never delivered."""
         handle = self._handles.get(self._identity_job or "")
         if handle is not None:
             handle.cancel()
@@ -305,7 +304,7 @@ class FacesFeature(QObject):
         self._supersede_identity()
         subject = self.state.subject
         on_source = isinstance(subject, PhotoSubject) and subject.path == face.source
-        command = MeasureIdentity.of(frame.tensor, face, on_source, self._identity_generation)
+        command = MeasureIdentity.of(frame.tensor, face, on_source)
         job_id, handle = self._submit("identity", command)
         self._identity_job = job_id
         handle.done.connect(self._identity_ready)
@@ -313,8 +312,6 @@ class FacesFeature(QObject):
         return job_id
 
     def _identity_ready(self, result: dict[str, Any]) -> None:
-        if result["generation"] != self._identity_generation:
-            return  # superseded by a newer frame
         self.last_identity = result
         if result.get("distance") is None:
             self.panel.set_identity(identity_text(result))

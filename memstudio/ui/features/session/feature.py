@@ -67,7 +67,9 @@ class SessionFeature(QObject):
         """Open ``path`` in the engine (every input checked against its recorded hash), then show it."""
         from memstudio.core.session.session_file import OpenSessionInStudio
 
-        handle = self.studio.engine.request(OpenSessionInStudio(str(path)), key="open-session")
+        # No key: opening changes the pipeline (generator, directions), so a second open must not drop the
+        # first one's answer, which the state needs to follow what the engine now holds.
+        handle = self.studio.engine.request(OpenSessionInStudio(str(path)))
         handle.done.connect(lambda opened: self._opened(str(path), opened))
         self.studio.statusBar().showMessage(f"opening session {Path(path).name}…", 10_000)
         return handle

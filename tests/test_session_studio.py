@@ -176,3 +176,13 @@ def test_commands_run_on_the_engine_and_report_on_their_own_handles(qtbot, pickl
 
     finally:
         assert engine.stop()
+
+
+def test_layer_weights_go_with_a_generator_change_and_stay_with_the_same_one() -> None:
+    session = StudioSession()
+    session.set_generator(GeneratorRef("a" * 64, "gen-a"))
+    session.values.layer_weights = (1.0, 0.0, 1.0)
+    session.set_generator(GeneratorRef("a" * 64, "gen-a", source="reopened.pkl"))  # the same network again
+    assert session.values.layer_weights == (1.0, 0.0, 1.0)
+    session.set_generator(GeneratorRef("b" * 64, "gen-b"))  # another network: maybe another layer count
+    assert session.values.layer_weights is None

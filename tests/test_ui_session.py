@@ -121,3 +121,39 @@ def test_seed_session_of_an_nvidia_pickle_renders_the_canvas(qtbot, window, tmp_
     assert np.array_equal(window.current_frame.pixels, shown)
     texts = [a.text() for a in window.file_menu.actions()]
     assert texts[:2] == ["Open session…", "Save session…"]
+
+
+def test_a_seed_session_with_a_w_direction_opens_with_its_alpha_in_a_fresh_studio(qtbot, window, tmp_path) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        pickle = write_nvidia_pickle(tiny_stylegan2(), tmp_path / "tiny-ffhq.pkl", monkeypatch)
+    generators, directions = window.features["generators"], window.features["directions"]
+    with qtbot.waitSignal(generators.generator_loaded, timeout=TIMEOUT):
+        generators.open_generator(pickle)
+    path = Direction("w-probe", "brightness", "w", torch.linspace(-1.0, 1.0, 32)).save(tmp_path / "w-probe")
+    with qtbot.waitSignal(directions.direction_loaded, timeout=TIMEOUT) as loaded:
+        directions.open_direction(path)
+    direction_id = loaded.args[0]["id"]
+    generators.show_seed(11)
+    qtbot.waitUntil(lambda: window.state.subject == SeedSubject(11, 1.0, None), timeout=TIMEOUT)
+    window.state.set_value("alpha", direction_id, 2.0)
+    qtbot.waitUntil(lambda: _frame_settled(window), timeout=TIMEOUT)
+    shown = window.current_frame.pixels.copy()
+    target = tmp_path / "seed-w.json"
+    with qtbot.waitSignal(window.features["session"].saved, timeout=TIMEOUT):
+        window.features["session"].save(target)
+
+    # A studio with no generator open: the session opens the generator and the direction, and keeps the α
+    # (the new generator's check of the directions must not drop what the session brought).
+    fresh = MainWindow(assessors=("brightness",))
+    qtbot.addWidget(fresh)
+    fresh.show()
+    try:
+        qtbot.waitUntil(lambda: fresh.live_assessors is not None, timeout=TIMEOUT)
+        with qtbot.waitSignal(fresh.features["session"].opened, timeout=TIMEOUT):
+            fresh.features["session"].open(target)
+        qtbot.wait(300)  # the engine's recheck of the directions against the opened generator lands
+        assert fresh.state.values.alphas == {direction_id: 2.0}
+        qtbot.waitUntil(lambda: _frame_settled(fresh), timeout=TIMEOUT)
+        assert np.array_equal(fresh.current_frame.pixels, shown)
+    finally:
+        fresh.close()

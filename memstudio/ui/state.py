@@ -183,12 +183,6 @@ class StudioState(QObject):
         merge = self._drag_serial if self._in_gesture else None
         self.undo_stack.push(_SetLayerWeights(self, self.values.layer_weights, weights, merge))
 
-    def forget_layer_weights(self) -> None:
-        """Drop the layer weights without an undo step (a new generator may have another layer count)."""
-        if self.values.layer_weights is not None:
-            self.values.layer_weights = None
-            self.announce()
-
     def push_change(self, text: str, redo: Callable[[], None], undo: Callable[[], None]) -> None:
         """An undoable change a feature owns (removing a direction): ``redo`` runs now, ``undo`` on Ctrl+Z."""
         self.undo_stack.push(_Callback(text, redo, undo))

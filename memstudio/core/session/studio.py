@@ -87,7 +87,10 @@ class StudioSession:
     # ----- generator and its latents --------------------------------------------------------------------
     def set_generator(self, generator: GeneratorRef | None) -> None:
         """Make ``generator`` current. Latents of others are kept under their hash (not listed, not rendered)
-        and come back with their generator; the subject keeps the generator it is an image of."""
+        and come back with their generator; the subject keeps the generator it is an image of. Layer weights
+        go with a generator change: another network may have another number of layers."""
+        if (generator.sha256 if generator is not None else None) != self.generator_hash:
+            self.values.layer_weights = None
         self.generator = generator
 
     @property

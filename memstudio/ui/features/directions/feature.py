@@ -73,6 +73,7 @@ class DirectionsFeature(QObject):
         self._handles: dict[str, JobHandle] = {}
         self._estimate: JobHandle | None = None  # the Train dialog's running time estimate
         self._unusable: dict[str, str] = {}  # direction id → why it cannot edit the current generator
+        self._checked_for: str | None = None  # the generator (hash) that _unusable is, or is being, checked for
         self._removed: set[str] = set()  # removed by the user: an undo must not bring their α back
 
         self.editor = LayerEditor()
@@ -151,6 +152,7 @@ class DirectionsFeature(QObject):
             if info["id"] in self.infos:
                 self.infos.pop(info["id"])
                 self.sliders.remove(info["id"])
+            self._unusable.pop(info["id"], None)  # the engine has just opened it against the session's generator
             self._add(info)
 
     def claim_paths(self, paths: list[Path]) -> tuple[list[Path], list[str]]:
@@ -253,7 +255,7 @@ class DirectionsFeature(QObject):
 
     def _show_scores(self, scores: ScoreResult) -> None:
         """Each slider's score readout, from the scores of the frame on screen (the cheap ones first)."""
-        self.sliders.show_scores(scores.values, self._decimals)
+        self.sliders.show_scores(scores.values, self._decimals, scores.complete)
 
     def _assessors_changed(self, available: list[LiveAssessor]) -> None:
         self._decimals = {a.name: a.decimals for a in available}
@@ -262,14 +264,14 @@ class DirectionsFeature(QObject):
     def _generator_changed(self, generator: GeneratorRef | None) -> None:
         # GAN directions wait for the engine's check against the new generator; until then their α is held
         # back, so no frame of the new generator is rendered with a direction of another.
-        if generator is None:
-            return
+        if generator is None or generator.sha256 == self._checked_for:
+            return  # a session re-announces the generator it opened: its directions are already checked
+        self._checked_for = generator.sha256
         for direction_id, direction_info in self.infos.items():
             if direction_info["space"] != "edit":
                 self._unusable[direction_id] = f"checking it against {generator.name or 'the new generator'}…"
         self._update_usability()
-        self._state_changed()
-        self.studio.state.forget_layer_weights()  # re-renders; the layer count may have changed
+        self._state_changed()  # the session dropped the layer weights: the editor follows
         engine = self.studio.engine
         engine.request(GeneratorContext(), key=(id(self), "context")).done.connect(self._set_context)
         if self.infos:

@@ -139,12 +139,15 @@ class DirectionSliders:
         for direction_id, row in self.rows.items():
             row.set_alpha(alphas.get(direction_id, 0.0))
 
-    def show_scores(self, values: dict[str, float], decimals: dict[str, int]) -> None:
-        """Each row shows the live score of the assessor it was trained with, when that one is scored."""
+    def show_scores(self, values: dict[str, float], decimals: dict[str, int], complete: bool = True) -> None:
+        """Each row shows the live score of the assessor it was trained with, when that one is scored.
+
+        A partial result (the cheap assessors come first) leaves the other rows as they are: a slow score
+        missing from it is still on its way, not gone."""
         for row in self.rows.values():
             name = row.info.get("assessor", "")
             if name in values:
                 row.set_score(f"score {values[name]:.{decimals.get(name, 3)}f}")
                 row.score.setToolTip(f"live {name} score of the image on the canvas")
-            else:
+            elif complete:
                 row.set_score("")

@@ -70,7 +70,6 @@ class DirectionsFeature(QObject):
         self._ids = itertools.count(1)
         self._pending: set[str] = set()  # ids of directions being opened or made
         self._train_jobs: dict[str, TrainDirection] = {}
-        self._handles: dict[str, JobHandle] = {}
         self._estimate: JobHandle | None = None  # the Train dialog's running time estimate
         self._unusable: dict[str, str] = {}  # direction id → why it cannot edit the current generator
         self._checked_for: str | None = None  # the generator (hash) that _unusable is, or is being, checked for
@@ -86,8 +85,8 @@ class DirectionsFeature(QObject):
         self.editor.save_requested.connect(self.choose_layerwise_copy)
         self._build_menus()
 
-        # Before the window's own request_frame (features are installed first): α of a direction that cannot
-        # edit the new subject is dropped before the request is built, so no render fails on it.
+        # On ``changed``, before the canvas asks for its frame on ``settled``: α of a direction that cannot edit
+        # the new subject is dropped before the request is built, so no render fails on it.
         studio.state.changed.connect(self._state_changed)
         studio.state.subject_changed.connect(self._subject_changed)
         studio.scores_arrived.connect(self._show_scores)
@@ -373,10 +372,9 @@ class DirectionsFeature(QObject):
     def _submit_training(self, job_id: str, command: TrainDirection) -> None:
         self._train_jobs[job_id] = command
         handle = self.studio.engine.submit(command, job_id)
-        handle.done.connect(lambda result, job_id=job_id: self._trained(job_id, result))
+        handle.done.connect(self._trained)
         handle.failed.connect(lambda _failure, job_id=job_id: self._training_stopped(job_id))
         handle.cancelled.connect(lambda job_id=job_id: self._training_stopped(job_id))
-        self._handles[job_id] = handle
 
     def resume(self, job_id: str) -> None:
         """Submit a cancelled (or failed) training again: GANalyze continues from its checkpoint."""
@@ -384,13 +382,11 @@ class DirectionsFeature(QObject):
         if command is not None:
             self._submit_training(job_id, command)
 
-    def _trained(self, job_id: str, result: TrainResult) -> None:
-        self._handles.pop(job_id, None)
+    def _trained(self, result: TrainResult) -> None:
         self.open_direction(result.path)
 
     def _training_stopped(self, job_id: str) -> None:
-        """Cancelled or failed (the window shows the error on the card and in the message bar): offer Resume."""
-        self._handles.pop(job_id, None)
+        """Cancelled or failed (the Jobs dock shows the error on the card and in the message bar): offer Resume."""
         command = self._train_jobs.get(job_id)
         if command is None:
             return
@@ -434,15 +430,10 @@ class DirectionsFeature(QObject):
         assessor = assessor or next((a.name for a in self.studio.live_assessors or []), available[0])
         job_id = f"{PREFIX}layers-{next(self._ids)}"
         command = AnalyzeLayers(direction_id, assessor, num_samples, name=info["name"])
-        handle = self.studio.engine.submit(command, job_id)
-        handle.done.connect(lambda result, job_id=job_id: self._analysed(job_id, result))
-        handle.failed.connect(lambda _failure, job_id=job_id: self._handles.pop(job_id, None))
-        handle.cancelled.connect(lambda job_id=job_id: self._handles.pop(job_id, None))
-        self._handles[job_id] = handle
+        self.studio.engine.submit(command, job_id).done.connect(self._analysed)
         return job_id
 
-    def _analysed(self, job_id: str, result: dict[str, Any]) -> None:
-        self._handles.pop(job_id, None)
+    def _analysed(self, result: dict[str, Any]) -> None:
         info = result["info"]
         self.infos[info["id"]] = info
         row = self.sliders.rows.get(info["id"])

@@ -35,7 +35,6 @@ from memstudio.engine import Failure, Frame, JobDone
 from memstudio.engine.commands import RequestHandle
 from memstudio.ui.debounce import Debouncer
 from memstudio.ui.features.faces.panel import SPACES, FacePanel
-from memstudio.ui.pending import PendingHandles
 from memstudio.ui.studio_context import StudioContext
 
 PREFIX = "faces:"
@@ -61,12 +60,9 @@ class FacesFeature(QObject):
         self.studio = studio
         self.state = studio.state
         self.panel = FacePanel()
-        studio.assessors_changed.connect(
-            lambda _: self.panel.set_assessors([a.name for a in studio.live_assessors or []])
-        )
+        studio.live_assessors_changed.connect(lambda live: self.panel.set_assessors([a.name for a in live]))
         self.dock = studio.add_feature_dock(self.panel, "Faces", "facesDock", Qt.DockWidgetArea.RightDockWidgetArea)
         self._ids = itertools.count(1)
-        self._handles = PendingHandles()  # commands still on the engine, by id
         self.detection: Detection | None = None
         self.aligned_faces: dict[str, AlignedFace] = {}  # aligned PNG path → face
         self.latest_aligned: AlignedFace | None = None
@@ -74,7 +70,7 @@ class FacesFeature(QObject):
         self.inversions: dict[str, dict[str, Any]] = {}  # job id → {"label", "face"}
         self.last_identity: dict[str, Any] | None = None
         self._overlay_subject: object | None = None
-        self._identity_job: str | None = None
+        self._identity: RequestHandle | None = None  # the measurement on its way, if any
         self._identity_debounce = Debouncer(IDENTITY_DEBOUNCE_MS, self._request_identity, self)
         studio.closing.connect(self._identity_debounce.stop)  # a pending measurement must not outlive the window
 
@@ -95,9 +91,9 @@ class FacesFeature(QObject):
 
     # ----- commands -------------------------------------------------------------------------------------
     def _submit(self, kind: str, command: Any) -> tuple[str, RequestHandle]:
-        """A one-shot command as an engine request (no job card), remembered until it settles."""
+        """A one-shot command as an engine request (no job card), and the id it goes by."""
         job_id = f"{PREFIX}{kind}-{next(self._ids)}"
-        return job_id, self._handles.add(job_id, self.studio.engine.request(command))
+        return job_id, self.studio.engine.request(command)
 
     def _face_step(self, kind: str, command: Any, landed: Any) -> str:
         """Detection and alignment: the buttons are busy until the command lands or fails."""
@@ -227,7 +223,7 @@ class FacesFeature(QObject):
         )
         job_id = f"{PREFIX}invert-{next(self._ids)}"
         self.inversions[job_id] = {"label": label, "face": face}
-        handle = self._handles.add(job_id, self.studio.engine.submit(command, job_id))
+        handle = self.studio.engine.submit(command, job_id)
         # ``ended`` comes after the Jobs dock has written its generic summary on the card (it connected first):
         # a failed or cancelled inversion still keeps the best latent so far (``command.outcome``).
         handle.ended.connect(lambda done: self._inversion_ended(done, done.result if done.result else command.outcome))
@@ -285,17 +281,17 @@ class FacesFeature(QObject):
 
     # ----- identity -------------------------------------------------------------------------------------
     def _frame_changed(self, _frame: Frame) -> None:
+        self._supersede_identity()  # anything on its way is of an image no longer shown
         if self._aligned_for_subject() is None:
-            self._supersede_identity()  # anything pending is for an image no longer shown
             self.panel.set_identity("identity: align a face to compare")
             return
         self._identity_debounce.throttle()  # restarts: only the frame that stays 300 ms is measured
 
     def _supersede_identity(self) -> None:
         """A pending measurement is of a frame no longer shown: cancelled, its answer is never delivered."""
-        handle = self._handles.get(self._identity_job or "")
-        if handle is not None:
-            handle.cancel()
+        if self._identity is not None:
+            self._identity.cancel()
+            self._identity = None
 
     def _request_identity(self) -> str:
         face, frame = self._aligned_for_subject(), self.studio.current_frame
@@ -306,7 +302,7 @@ class FacesFeature(QObject):
         on_source = isinstance(subject, PhotoSubject) and subject.path == face.source
         command = MeasureIdentity.of(frame.tensor, face, on_source)
         job_id, handle = self._submit("identity", command)
-        self._identity_job = job_id
+        self._identity = handle
         handle.done.connect(self._identity_ready)
         handle.failed.connect(lambda failure: self.panel.set_identity(f"identity: {failure.message}"))
         return job_id

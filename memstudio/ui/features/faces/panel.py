@@ -200,6 +200,8 @@ class FacePanel(QWidget):
 
     def set_identity(self, text: str, same_person: bool | None = None) -> None:
         colour = {True: "color: #1b7a2b;", False: "color: #b00020;", None: ""}[same_person]
+        if (text, colour) == (self.identity.text(), self.identity.styleSheet()):
+            return  # every frame without an aligned face says the same: no re-style, no re-layout
         self.identity.setText(text)
         self.identity.setStyleSheet(colour)
 

@@ -33,7 +33,6 @@ from memstudio.engine import Failure
 from memstudio.engine.commands import RequestHandle
 from memstudio.ui.features.generators.chooser import GeneratorChooser
 from memstudio.ui.features.generators.panel import GeneratorPanel
-from memstudio.ui.pending import PendingHandles
 from memstudio.ui.studio_context import StudioContext
 
 PREFIX = "generators:"
@@ -83,7 +82,6 @@ class GeneratorsFeature(QObject):
         self._ids = itertools.count(1)
         self._generation = 0
         self._thumb_handles: dict[str, RequestHandle] = {}  # job id → thumbnails of the page shown
-        self._handles = PendingHandles()  # commands still on the engine, by id
         self._build_menu()
 
         self.panel.open_requested.connect(self.choose_generator)
@@ -131,9 +129,9 @@ class GeneratorsFeature(QObject):
         return self.chooser
 
     def _submit(self, kind: str, command: Any) -> tuple[str, RequestHandle]:
-        """A one-shot command as an engine request (no job card), remembered until it settles."""
+        """A one-shot command as an engine request (no job card), and the id it goes by."""
         job_id = f"{PREFIX}{kind}-{next(self._ids)}"
-        return job_id, self._handles.add(job_id, self.studio.engine.request(command))
+        return job_id, self.studio.engine.request(command)
 
     def _models_listed(self, models: list[dict[str, Any]]) -> None:
         if self.chooser is not None:
@@ -150,7 +148,7 @@ class GeneratorsFeature(QObject):
         job_id = f"{PREFIX}open-{next(self._ids)}"
         # Thumbnails of the old generator would only delay the load; the page is redrawn afterwards.
         self._bump_generation()
-        handle = self._handles.add(job_id, self.studio.engine.submit(command, job_id))
+        handle = self.studio.engine.submit(command, job_id)
         card = self.studio.jobs.card(job_id)
         if card is not None:
             card.set_busy()  # one long call: a busy bar until it returns

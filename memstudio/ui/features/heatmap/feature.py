@@ -341,7 +341,7 @@ class HeatmapFeature(QObject):
         if folder:
             self.load_vms(folder)
 
-    def load_vms(self, path: str | Path) -> RequestHandle | None:
+    def load_vms(self, path: str | Path) -> RequestHandle:
         """Check the checkpoint on the engine; once it loads, the VMS method is chosen."""
         path = str(path)
         self.panel.set_status(f"opening the VMS model {Path(path).name}…")

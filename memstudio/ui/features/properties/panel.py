@@ -173,22 +173,28 @@ class PropertyStrip(QWidget):
             value = values.get(name)
             if isinstance(value, Unavailable):  # no score for this frame (valence: no face), not a failure
                 label.setText(str(value))
-                label.setStyleSheet("color: gray;")
+                _style(label, "color: gray;")
                 label.setToolTip(f"{name}: {value.reason}")
                 bar.setValue(0)
             elif name in values:
                 label.setText(f"{values[name]:.{self._decimals[name]}f}")
-                label.setStyleSheet("")
+                _style(label, "")
                 label.setToolTip("")
                 low, high = self._ranges[name]
                 frac = 0.0 if high <= low else (values[name] - low) / (high - low)
                 bar.setValue(int(round(min(max(frac, 0.0), 1.0) * _BAR_STEPS)))
             elif name in errors:
                 label.setText("error")
-                label.setStyleSheet("color: #d33;")
+                _style(label, "color: #d33;")
                 label.setToolTip(errors[name])
                 bar.setValue(0)
 
     def mark_scores_stale(self) -> None:
         for label in self.score_labels.values():
-            label.setStyleSheet("color: gray;")
+            _style(label, "color: gray;")
+
+
+def _style(label: QLabel, sheet: str) -> None:
+    """Set ``sheet`` unless the label has it: this runs on every slider tick, and each set re-polishes."""
+    if label.styleSheet() != sheet:
+        label.setStyleSheet(sheet)

@@ -1,7 +1,7 @@
 """Score a folder (File menu and the Jobs dock's button): every image scored into a CSV on the engine thread.
 
 The work is the core's :class:`~memstudio.core.session.scoring.ScoreFolder` job, what ``memstudio score`` runs
-for each image; this room only asks for the folder and the CSV and adds the job card.
+for each image; this room only asks for the folder and the CSV (the Jobs dock gives the job its card).
 """
 
 from __future__ import annotations

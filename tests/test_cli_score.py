@@ -111,3 +111,12 @@ def test_score_csv_writes_the_studios_score_a_folder_table(tmp_path, photos_dir,
     assert cli.read_bytes() == studio.read_bytes()
     assert cli.read_text().splitlines()[0] == "path,brightness,entropy,error"
     assert main(["score", "-a", "brightness", str(folder), "--csv", str(cli), "--json"]) == 2
+    # The table over one of the images it scores: refused before scoring, by the studio's job and the CLI.
+    from memstudio.core.atomic import OverwriteInputError
+
+    photo = folder / "coffee.png"
+    before = photo.read_bytes()
+    with pytest.raises(OverwriteInputError, match="refusing to write over an input"):
+        run_to_end(ScoreFolder(folder, photo, ("brightness",)).steps(Pipeline("cpu")))
+    assert main(["score", "-a", "brightness", str(folder), "--csv", str(photo)]) == 2
+    assert photo.read_bytes() == before

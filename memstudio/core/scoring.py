@@ -166,7 +166,11 @@ def _score_batch(
 def score_to_csv_job(
     paths: Sequence[Path], assessors: dict[str, Assessor], csv_path: Path, device: torch.device | str = "cpu"
 ) -> Job[dict[str, object]]:
-    """Score ``paths`` into ``csv_path`` (written atomically at the end; a cancel leaves no half file)."""
+    """Score ``paths`` into ``csv_path`` (written atomically at the end; a cancel leaves no half file). A
+    ``csv_path`` that is one of the images is refused before any is scored: the table would replace it."""
+    from memstudio.core.atomic import refuse_inputs
+
+    refuse_inputs([csv_path], paths)
     names = list(assessors)
     rows: list[list[object]] = []
     failures: list[ScoreFailure] = []

@@ -71,7 +71,6 @@ def run_csv(args: argparse.Namespace) -> int:
     so the file is the studio's, byte for byte; the summary line is its job card's."""
     from memstudio.core import distributed
     from memstudio.core.assessors.registry import load_assessor
-    from memstudio.core.atomic import refuse_inputs
     from memstudio.core.device import default_device
     from memstudio.core.jobs import run_with_tqdm
     from memstudio.core.scoring import score_to_csv_job
@@ -81,7 +80,6 @@ def run_csv(args: argparse.Namespace) -> int:
     if distributed.launched_by_torchrun() and int(os.environ["WORLD_SIZE"]) > 1:
         raise MemstudioError("--csv scores in one process: run it without torchrun (or use -o for JSON lines)")
     paths, failed, _ = _work_list(args)
-    refuse_inputs([args.csv], paths)
     device = default_device()
     assessors = {name: load_assessor(name, device) for name in args.assessors or ["resmem"]}
     result = run_with_tqdm(score_to_csv_job(paths, assessors, Path(args.csv), device=device), "scoring")

@@ -314,8 +314,10 @@ class OpenSession:
                 raise MemstudioError(f"{self.path}: the session names no generator source")
             if entry.get("file_sha256") and Path(source).is_file():
                 check_unchanged(entry["file_sha256"], sha256_file(source), source, "session")
-            scratch = Pipeline(pipeline.device, pipeline.edit_side)
-            scratch.set_generator(open_generator(source, device=pipeline.device), source=source)
+            # Opened and checked on the CPU: the open generator stays resident on the device until the session
+            # is known to be good, and only then is it replaced (set_generator releases it first).
+            scratch = Pipeline("cpu", pipeline.edit_side)
+            scratch.set_generator(open_generator(source, device="cpu"), source=source)
             check_unchanged(entry["sha256"], scratch.generator_hash, f"generator {source!r}", "session")
         generator = scratch.generator
         family = str(getattr(generator, "family", "") or type(generator).__name__)

@@ -107,7 +107,10 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def identity_line(pipeline: Pipeline, frame: torch.Tensor, subject: Subject, photo: str) -> str:
-    """The studio's identity readout of ``frame`` (the same two commands: align ``photo``, then measure)."""
+    """The studio's identity readout of ``frame`` (the same two commands: align ``photo``, then measure).
+
+    Like the Faces dock's Align, this writes the aligned face into memstudio's cache (never beside the photo).
+    """
     from memstudio.core.requests import PhotoSubject
     from memstudio.core.session.faces import AlignFace, MeasureIdentity, identity_text
 

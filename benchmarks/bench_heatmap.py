@@ -68,7 +68,7 @@ class StudioPath:
     def __init__(self, device: torch.device, threads: int | None = None) -> None:
         from PySide6.QtCore import QCoreApplication
 
-        from memstudio.engine import Engine
+        from memstudio.engine import Engine, Failure
 
         self.app = QCoreApplication.instance() or QCoreApplication([])
         self.engine = Engine(str(device))
@@ -78,6 +78,8 @@ class StudioPath:
         handle.done.connect(done.append)
         handle.failed.connect(done.append)
         self._wait(lambda: done)
+        if isinstance(done[0], Failure):  # else the model's load would be timed as map time
+            raise RuntimeError(f"warm-up failed: {done[0].message}")
 
     def _wait(self, condition) -> None:
         while not condition():

@@ -27,7 +27,10 @@ ORDER = [
 def main() -> int:
     failed = []
     scripts = [HERE / name for name in ORDER if (HERE / name).is_file()]
-    scripts += sorted(p for p in HERE.glob("*.py") if p.name not in ORDER and p.name != Path(__file__).name)
+    # Every other script too, but not helper modules (``_cache.py``) or this one.
+    scripts += sorted(
+        p for p in HERE.glob("*.py") if p.name not in ORDER and p.name != Path(__file__).name and p.name[0] != "_"
+    )
     for script in scripts:
         print(f"\n=== {script.name} ===", flush=True)
         start = time.perf_counter()

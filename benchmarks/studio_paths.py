@@ -17,7 +17,9 @@ instead); the seed browser's thumbnail threads are not profiled. How many frames
 on timing, so hop and report counts can vary a little between runs; the files entered do not.
 
 Run against a checkout with ``PYTHONPATH=<tree> python benchmarks/studio_paths.py [--json PATH]``; a short
-per-version shim (marked below) lets it drive older commits too.
+per-version shim (marked below) lets it drive older commits too. By default it also measures the commit #13
+was filed against (:data:`BASELINE`) in the same run, from a temporary git worktree, and prints each count as
+baseline → now (``--baseline none`` skips that).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ QUIET_S = 1.5
 TIMEOUT_S = 120.0
 INVERT_STEPS = 5
 _SIGNAL_NAME = re.compile(r"SignalInstance (\w+)\(")
+#: The commit issue #13 ("one source of truth") measured its "before" at.
+BASELINE = "b9800b5"
 
 # ----- per-version shim: the only places that know how an older engine differs -------------------------------
 #: GUI → engine entry points. b9800b5 (before issue #13) had ``call(task_id, fn)`` and ``submit_job``; later
@@ -497,6 +501,62 @@ def print_table(name: str, result: dict[str, Any]) -> None:
         )
 
 
+def _headline(result: dict[str, Any]) -> dict[str, int]:
+    threads = result["threads"]
+    return {
+        "files, GUI thread": threads["gui"]["files_total"],
+        "files, engine thread": threads["engine"]["files_total"],
+        "ui/ files on the engine thread": threads["engine"]["files"]["ui"],
+        "GUI→engine hops": result["hops_total"],
+        "engine→GUI reports": result["reports_total"],
+        "entries into main_window.py": result["main_window_entries_total"],
+    }
+
+
+def measure_baseline(tree: Path, revision: str, actions: list[str]) -> dict[str, Any] | None:
+    """This script run against ``revision`` (a temporary worktree of ``tree``'s repository); None when the
+    revision cannot be checked out here (a shallow clone), said on stderr."""
+    import shutil
+    import subprocess
+
+    folder = Path(tempfile.mkdtemp(prefix="memstudio-paths-baseline-"))
+    worktree = folder / "tree"
+    added = subprocess.run(
+        ["git", "-C", str(tree), "worktree", "add", "--detach", str(worktree), revision],
+        capture_output=True,
+        text=True,
+    )
+    if added.returncode != 0:
+        print(f"no baseline: cannot check out {revision} ({added.stderr.strip()})", file=sys.stderr)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    try:
+        out = folder / "baseline.json"
+        env = {**os.environ, "PYTHONPATH": str(worktree)}
+        command = [sys.executable, __file__, "--baseline", "none", "--json", str(out), "--actions", *actions]
+        ran = subprocess.run(command, env=env, cwd=worktree, capture_output=True, text=True)
+        if ran.returncode != 0:
+            print(f"no baseline: the run at {revision} failed:\n{ran.stderr[-2000:]}", file=sys.stderr)
+            return None
+        return json.loads(out.read_text(encoding="utf-8"))
+    finally:
+        subprocess.run(["git", "-C", str(tree), "worktree", "remove", "--force", str(worktree)], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def print_comparison(baseline: dict[str, Any], report: dict[str, Any]) -> None:
+    print(f"\nbaseline {baseline['commit']} → now {report['commit']} (both measured in this run)")
+    for name, now in report["actions"].items():
+        before = baseline["actions"].get(name)
+        if before is None:
+            continue
+        print(f"  {ACTIONS[name][0]}")
+        old, new = _headline(before), _headline(now)
+        for label, value in new.items():
+            ratio = f"{value / old[label]:.2f}×" if old[label] else "—"
+            print(f"    {label:<32}{old[label]:>6} → {value:<6}{ratio:>8}")
+
+
 def tree_commit(tree: Path) -> str:
     import subprocess
 
@@ -508,6 +568,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the numbers (and the files entered) here")
     parser.add_argument("--actions", nargs="+", choices=list(ACTIONS), default=list(ACTIONS))
+    parser.add_argument(
+        "--baseline", default=BASELINE, help=f"commit to measure too and compare with (default {BASELINE}; none: skip)"
+    )
     args = parser.parse_args()
     import shutil
 
@@ -532,6 +595,11 @@ def main() -> None:
             print_table(title, result)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    if args.baseline != "none":
+        baseline = measure_baseline(tree, args.baseline, list(args.actions))
+        if baseline is not None:
+            report["baseline"] = baseline
+            print_comparison(baseline, report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         print(f"\nwritten {args.json}")

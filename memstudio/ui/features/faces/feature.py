@@ -289,9 +289,9 @@ class FacesFeature(QObject):
 
     def _supersede_identity(self) -> None:
         """A pending measurement is of a frame no longer shown: cancelled, its answer is never delivered."""
-        if self._identity is not None:
+        if self._identity is not None and not self._identity.settled:
             self._identity.cancel()
-            self._identity = None
+        self._identity = None
 
     def _request_identity(self) -> str:
         face, frame = self._aligned_for_subject(), self.studio.current_frame

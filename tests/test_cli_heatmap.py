@@ -6,23 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from memstudio.cli import main
 from memstudio.core.maps.io import load_map
 from memstudio.core.maps.vms_checkpoint import read_checkpoint
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 OBJECT = (slice(40, 64), slice(20, 44))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors on a shared 2-core machine: thread hand-offs cost more than they gain.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 from PIL import Image
-from test_directions_toys import LinearStyle, MeanLuma, single_thread  # noqa: F401
+from test_directions_toys import LinearStyle, MeanLuma
 
 from memstudio.cli import main
 from memstudio.cli.commands import direction as command
 from memstudio.core.directions.base import Direction
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture

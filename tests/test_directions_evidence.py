@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
-from test_directions_toys import LinearStyle, MeanLuma, single_thread  # noqa: F401
+from test_directions_toys import LinearStyle, MeanLuma
 
 from memstudio.core.directions.base import Direction
 from memstudio.core.directions.evidence import attach_evidence, evaluate_direction, slope_fit
 from memstudio.core.jobs import run_to_end
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 ALPHAS = [-0.2, -0.1, 0.0, 0.1, 0.2]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_directions_toys import ClassFlip, LinearStyle, MeanLuma, single_thread  # noqa: F401
+from test_directions_toys import ClassFlip, LinearStyle, MeanLuma
 
 from memstudio.core.directions.base import apply_directions, renormalize
 from memstudio.core.directions.evidence import evaluate_direction
@@ -13,6 +13,8 @@ from memstudio.core.directions.sampling import LatentSource
 from memstudio.core.errors import CheckpointError
 from memstudio.core.generators.photo import PARAMETER_INDEX, PhotoEditor
 from memstudio.core.jobs import run_to_end
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 FAST = dict(steps=120, lr=1.0, batch_size=8, alpha_max=0.1, checkpoint_every=0, preview_every=0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_directions_toys import LinearStyle, MeanLuma, single_thread  # noqa: F401
+from test_directions_toys import LinearStyle, MeanLuma
 
 from memstudio.core.directions.base import DirectionError
 from memstudio.core.directions.hyperplane import (
@@ -17,6 +17,8 @@ from memstudio.core.directions.hyperplane import (
     split_labels,
 )
 from memstudio.core.jobs import run_to_end
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.mark.parametrize("split", SPLITS)

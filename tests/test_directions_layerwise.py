@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_directions_toys import LinearStyle, MeanLuma, single_thread  # noqa: F401
+from test_directions_toys import LinearStyle, MeanLuma
 
 from memstudio.core.directions.base import Direction, DirectionError, apply_directions
 from memstudio.core.directions.layerwise import (
@@ -17,6 +17,8 @@ from memstudio.core.directions.layerwise import (
 )
 from memstudio.core.generators.base import Latent
 from memstudio.core.jobs import run_to_end
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _w_direction(dim: int = 8) -> Direction:

@@ -8,24 +8,17 @@ respond to z with opposite signs, so the class-conditional θ of the two classes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
 from memstudio.core.assessors.base import Assessor
 from memstudio.core.generators.base import Generator, Latent
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 LUMA = torch.tensor([0.299, 0.587, 0.114])
 
 
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    """Tiny tensors on a shared 2-core machine: a second intra-op thread only adds waiting (10× slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class MeanLuma(Assessor):

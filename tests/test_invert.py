@@ -23,6 +23,8 @@ from memstudio.core.faces.perceptual import LPIPSVGG16, PixelLoss, make_loss, mu
 from memstudio.core.generators.base import Latent
 from memstudio.core.jobs import Progress, run_to_end
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 def tiny_stylegan2(seed: int = 0):
     """StyleGAN2 at 16 px (num_ws 6) with seeded random weights and visible noise, like a trained model."""
@@ -47,14 +49,6 @@ def tiny_stylegan2(seed: int = 0):
     return g.eval()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny networks run dozens of small ops per step; on a shared 2-core machine a second intra-op thread
-    # only adds contention (measured 20× slower under load), so this module runs single-threaded.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

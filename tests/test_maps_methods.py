@@ -13,16 +13,11 @@ from memstudio.core.maps.common import MapError
 from memstudio.core.maps.occlusion import occlusion_map
 from memstudio.core.maps.saliency import gradient_map
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 OBJECT = (slice(32, 48), slice(14, 30))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors on a shared 2-core machine: thread hand-offs cost more than they gain.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class RedMass(Assessor):

@@ -10,16 +10,11 @@ from memstudio.core.assessors.base import Assessor
 from memstudio.core.maps.common import MapError, axis_positions, grid_boxes, normalize_map
 from memstudio.core.maps.regions import DEFAULT_SCALES, plan, region_map, region_map_job
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 OBJECT = (slice(32, 48), slice(14, 30))  # rows, columns of the red square
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors on a shared 2-core machine: thread hand-offs cost more than they gain.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class RedMass(Assessor):

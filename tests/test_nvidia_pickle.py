@@ -24,16 +24,6 @@ from memstudio.core.generators.nvidia_pickle import PersistentRecord, load_nvidi
 from memstudio.core.generators.stylegan2 import StyleGAN2Generator
 from memstudio.core.generators.stylegan3 import StyleGAN3Generator
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The test machine's few cores are shared; one thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 MODULE_SRC = "# networks.py stand-in: NVIDIA's loader would exec() this text\nimport torch\n"
 _HOOKS = (
     "_backward_hooks",
@@ -42,6 +32,8 @@ _HOOKS = (
     "_state_dict_hooks",
     "_load_state_dict_pre_hooks",
 )
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _fake_reconstruct(meta: dict) -> Any:

@@ -18,14 +18,9 @@ from memstudio.core.generators.rosinality import (
 )
 from memstudio.core.generators.stylegan2 import StyleGAN2Generator
 
+pytestmark = pytest.mark.usefixtures("single_thread")
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The test machine's few cores are shared; one thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
 
 
 def tiny_generator() -> StyleGAN2Generator:

@@ -14,17 +14,12 @@ from memstudio.core.errors import MemstudioError
 from memstudio.core.generators.base import Latent
 from memstudio.core.generators.stylegan2 import StyleGAN2Generator, modulated_conv2d
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "formats" / "reference"
 TOL = 1e-4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The test machine's few cores are shared; one thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _reference(name: str) -> tuple[StyleGAN2Generator, dict[str, np.ndarray], dict[str, np.ndarray]]:

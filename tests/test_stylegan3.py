@@ -15,17 +15,12 @@ from memstudio.core.generators.base import Latent
 from memstudio.core.generators.sg_ops import filtered_lrelu, upfirdn2d, upfirdn2d_ref
 from memstudio.core.generators.stylegan3 import StyleGAN3Generator
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "formats" / "reference"
 TOL = 1e-4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The test machine's few cores are shared; one thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -23,16 +23,11 @@ from memstudio.core.maps.vms_checkpoint import META_NAME, WEIGHTS_NAME, read_che
 from memstudio.core.maps.vms_data import DatasetError, load_dataset
 from memstudio.core.maps.vms_train import train_job
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 SIZE = 32
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny networks on a shared 2-core machine: thread hand-offs cost more than they gain.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tiny_config(**changes) -> VMSConfig:

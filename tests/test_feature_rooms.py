@@ -55,3 +55,16 @@ def test_the_check_sees_an_undeclared_read():
         "        self.studio.features['x']\n        studio.centralWidget()\n"
     )
     assert _studio_reads(tree) - _context_members() == {"features", "centralWidget"}
+
+
+def test_the_independence_contract_covers_every_room_and_the_window():
+    """A room missing from pyproject.toml's list would go unchecked by import-linter."""
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    pyproject = FEATURES.parents[2] / "pyproject.toml"
+    contracts = tomllib.loads(pyproject.read_text())["tool"]["importlinter"]["contracts"]
+    [rooms] = [c for c in contracts if c["type"] == "independence"]
+    expected = {f"memstudio.ui.features.{name}" for name in features.ORDER} | {"memstudio.ui.main_window"}
+    assert set(rooms["modules"]) == expected

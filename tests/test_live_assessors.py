@@ -28,6 +28,7 @@ from memstudio.core.assessors.from_ratings import train_job
 from memstudio.core.assessors.trunk import NIMA_FEATURE_BLOCKS, NIMA_FEATURE_LAYER, load_trunk, trunk_choices
 from memstudio.core.checkpoints import sha256_file
 from memstudio.core.errors import MemstudioError
+from memstudio.core.jobs import run_to_end
 
 PHOTO = Path(__file__).resolve().parents[1] / "assets" / "photos" / "coffee.png"
 
@@ -55,12 +56,7 @@ def _ratings(folder: Path, n: int = 12) -> Path:
 
 
 def _train(csv_path: Path, name: str, trunk: str, property_name: str = "aesthetics"):
-    job = train_job(csv_path, name, property_name=property_name, trunk=trunk)
-    while True:
-        try:
-            next(job)
-        except StopIteration as done:
-            return done.value
+    return run_to_end(train_job(csv_path, name, property_name=property_name, trunk=trunk))
 
 
 def test_nima_trunk_trains_records_its_hash_and_scores_differentiably(store: Path) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from keras_files import nima_layers, write_keras_weights
 from PIL import Image, ImageEnhance
+from test_memgame_cli import SMALL
 
 from memstudio.cli import main
 from memstudio.core.assessors import imported, registry
@@ -18,10 +19,9 @@ from memstudio.core.experiments.responses import write_responses
 from memstudio.core.experiments.sequence_io import read_sequence
 from memstudio.core.experiments.simulate import simulate_responses
 from memstudio.core.imaging import load_image, pil_to_tensor
+from memstudio.core.jobs import run_to_end
 
 PHOTOS = Path(__file__).resolve().parents[1] / "assets" / "photos"
-SMALL = ["--length", "24", "--targets-per-sequence", "4", "--vigilance-per-sequence", "2",
-         "--target-span", "4", "12", "--vigilance-span", "0", "2"]  # fmt: skip
 
 
 @pytest.fixture
@@ -96,12 +96,7 @@ def test_nima_and_an_assessor_trained_on_its_trunk_correlate(game: Path, capsys)
     strip = sorted((game.parent / "strip").glob("*.png"))
     lines = ["path,rating", *(f"{p.name},{i % 7}" for i, p in enumerate(strip))]
     (game.parent / "strip" / "ratings.csv").write_text("\n".join(lines) + "\n")
-    job = train_job(game.parent / "strip" / "ratings.csv", "lab", trunk="nima:nima")
-    while True:
-        try:
-            next(job)
-        except StopIteration:
-            break
+    run_to_end(train_job(game.parent / "strip" / "ratings.csv", "lab", trunk="nima:nima"))
     code, summary, out = _score(game, "lab", capsys)
     assert code == 0, out
     assert summary["assessor"]["images"] == len(predictions) and "lab vs humans: Spearman" in out

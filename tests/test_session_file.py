@@ -20,6 +20,7 @@ from memstudio.core.directions.base import Direction
 from memstudio.core.errors import MemstudioError
 from memstudio.core.generators.edit_params import PARAMETERS
 from memstudio.core.imaging import tensor_to_uint8
+from memstudio.core.jobs import run_to_end
 from memstudio.core.pipeline import Pipeline
 from memstudio.core.requests import LatentSubject, PhotoSubject, RenderRequest, SeedSubject
 from memstudio.core.session.directions import OpenDirection
@@ -47,13 +48,7 @@ def sg2_pickle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _generator_session(pickle: Path) -> tuple[Pipeline, StudioSession]:
     """A pipeline and session with ``pickle`` open, as File ▸ Open generator… leaves them."""
     pipeline = Pipeline("cpu")
-    steps = OpenGenerator(str(pickle)).steps(pipeline)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            info = stop.value
-            break
+    info = run_to_end(OpenGenerator(str(pickle)).steps(pipeline))
     session = StudioSession()
     session.set_generator(GeneratorRef(info["sha256"], info["name"], str(pickle), info["family"]))
     return pipeline, session
@@ -306,7 +301,6 @@ def test_session_render_gives_the_faces_docks_identity_readout(tmp_path: Path, c
 
 def test_an_inverted_face_is_saved_in_a_session_by_its_latent_file(tmp_path: Path, sg2_pickle: Path) -> None:
     from memstudio.core.imaging import tensor_to_pil
-    from memstudio.core.jobs import run_to_end
     from memstudio.core.session.faces import InvertFace
 
     pipeline, session = _generator_session(sg2_pickle)

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from test_figures_support import make_photo
 from test_model_store import write_nvidia_pickle
+from test_session_file import _cli_pixels
 from test_ui_generators import tiny_stylegan2
 
-from memstudio.cli import main
 from memstudio.core.directions.base import Direction
 from memstudio.core.generators.edit_params import PARAMETERS
 from memstudio.core.requests import PhotoSubject, SeedSubject
@@ -26,11 +25,6 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 def _frame_settled(window: MainWindow) -> bool:
     frame = window.current_frame
     return frame is not None and frame.request_id == window.last_request_id
-
-
-def _cli_pixels(session: Path, out: Path) -> np.ndarray:
-    assert main(["session", "render", str(session), "-o", str(out)]) == 0
-    return np.asarray(Image.open(out).convert("RGB"))
 
 
 def _photo_with_edits(qtbot, window: MainWindow, tmp_path: Path) -> str:
